@@ -1,0 +1,1 @@
+"""Ray actors and the adapters that own I/O (exchange, store, clock, LLM, HTTP)."""

@@ -1,0 +1,1 @@
+"""Configuration: frozen, strict pydantic models and the TOML profiles shipped beside them."""

@@ -1,0 +1,1 @@
+"""Vectorised numba backtester: next-bar execution, costs, sizing, stops, funding."""

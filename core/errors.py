@@ -1,0 +1,105 @@
+"""The project's single exception hierarchy.
+
+Every class states what the system does when it is raised, so callers can decide by type
+(retry, stop, exit with a usage error) instead of parsing messages. Adapters translate the
+errors of their libraries (ccxt, pyarrow, sqlite, ...) into these types at the boundary.
+"""
+
+from __future__ import annotations
+
+
+class EvotraderError(Exception):
+    """Base of all project errors.
+
+    Attributes:
+        exit_code: Process exit code a command-line entry point uses when this error ends it.
+    """
+
+    exit_code: int = 1
+
+
+class UsageError(EvotraderError):
+    """Bad command-line usage. The CLI prints the message with a hint and exits with code 2."""
+
+    exit_code = 2
+
+
+class ConfigError(EvotraderError):
+    """Invalid configuration (unknown key, wrong type, out of range, secret in a file).
+
+    Raised before anything runs; the CLI prints every problem and exits with code 2.
+    """
+
+    exit_code = 2
+
+
+class DataError(EvotraderError):
+    """Market data cannot be used as given. Never retried: the data must be fixed or replaced."""
+
+    exit_code = 2
+
+
+class DataNotFoundError(DataError):
+    """A requested series (venue, symbol, timeframe) or window holds no data."""
+
+
+class DataValidationError(DataError):
+    """A candle series violates an invariant (NaN, non-positive price, time going backwards, ...).
+
+    The message names the source, the row and the timestamp of the first offending bar.
+
+    Attributes:
+        source: Where the data came from (file path or description).
+        row: Zero-based row index of the first offending bar, if known.
+        timestamp_ms: Open time of the offending bar in ms since the epoch (UTC), if known.
+        problem: Short description of the violated invariant.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        source: str,
+        row: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> None:
+        self.source = source
+        self.row = row
+        self.timestamp_ms = timestamp_ms
+        self.problem = problem
+        where = [f"source {source}"]
+        if row is not None:
+            where.append(f"row {row}")
+        if timestamp_ms is not None:
+            where.append(f"timestamp {timestamp_ms} ({_iso(timestamp_ms)})")
+        super().__init__(f"{problem} ({', '.join(where)})")
+
+
+class ExchangeError(EvotraderError):
+    """Base of errors reported by or on the way to a trading venue."""
+
+
+class TemporaryExchangeError(ExchangeError):
+    """Network failure, timeout, 5xx or maintenance: retried with backoff, then surfaced."""
+
+
+class RateLimitError(TemporaryExchangeError):
+    """The venue asked us to slow down (HTTP 429/418): retried after a longer backoff."""
+
+
+class PermanentExchangeError(ExchangeError):
+    """The venue refused the request for good (bad symbol, auth, invalid order): not retried."""
+
+
+class BacktestError(EvotraderError):
+    """Inputs to the backtester are inconsistent (shapes, dtypes, parameters). Not retried."""
+
+    exit_code = 2
+
+
+def _iso(timestamp_ms: int) -> str:
+    """Format epoch milliseconds as an ISO-8601 UTC string without touching the wall clock."""
+    import datetime as _dt
+
+    moment = _dt.datetime.fromtimestamp(timestamp_ms / 1000, tz=_dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,1 @@
+"""Performance metrics as pure functions with crypto (365-day) annualisation."""

@@ -1,0 +1,1 @@
+"""Built-in strategies producing target positions: momentum, mean reversion, pairs."""

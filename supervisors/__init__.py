@@ -1,0 +1,1 @@
+"""OTP-style supervision of Ray actors (child specs, restart strategies, reconcile loops)."""
