@@ -48,5 +48,10 @@ def ohlcv_filename(venue: str, symbol: str, timeframe: str) -> str:
 
 
 def funding_filename(venue: str, symbol: str) -> str:
-    """Relative path of a funding-rate file: ``funding/BINANCEUSDM_BTC-USDT_funding_rate.parquet``."""
+    """Relative path of a funding file: ``funding/<VENUE>_<BASE>-<QUOTE>_funding_rate.parquet``.
+
+    Args:
+        venue: Venue token such as ``"BINANCEUSDM"``.
+        symbol: ccxt-style symbol.
+    """
     return f"funding/{venue.strip().upper()}_{symbol_token(symbol)}_funding_rate.parquet"
