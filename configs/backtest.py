@@ -10,7 +10,7 @@ from configs.base import StrictModel
 
 
 class CostsConfig(StrictModel):
-    """Trading costs. Market orders pay the taker fee and slippage; take-profit limits the maker fee.
+    """Trading costs: market orders pay taker fee + slippage, take-profit limits the maker fee.
 
     Slippage as a fraction of price = half-spread + impact, where
     impact = ``impact_coef * (order_qty / bar_volume) ** impact_exponent`` (capped).

@@ -47,10 +47,10 @@ class RiskLimits(StrictModel):
 
     def merged_with(self, backstop: RiskLimits) -> RiskLimits:
         """Return these limits with every unset field taken from ``backstop``."""
-        values = {
-            name: getattr(self, name) if getattr(self, name) is not None else getattr(backstop, name)
-            for name in type(self).model_fields
-        }
+        values = {}
+        for name in type(self).model_fields:
+            mine = getattr(self, name)
+            values[name] = getattr(backstop, name) if mine is None else mine
         return RiskLimits(**values)
 
     def exceeding(self, backstop: RiskLimits) -> list[str]:

@@ -1,0 +1,169 @@
+"""The CLI entry ``python -m actors.main``: --check-config output, exit codes, redaction."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from actors.main import main, render_check
+from configs import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "sk-cli-test-Secret-987654321"
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith("EVOTRADER_") and k != "ANTHROPIC_API_KEY"
+    }
+    env.update(extra)
+    return env
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "actors.main", *args],
+        cwd=REPO,
+        env=_clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _json_part(stdout: str) -> dict:
+    return json.loads(stdout[: stdout.index("\nconfig_id: ")])
+
+
+def test_check_config_prints_the_validated_default():
+    result = _run("--check-config")
+    assert result.returncode == 0, result.stderr
+    document = _json_part(result.stdout)
+    assert document["app"]["mode"] == "sim"
+    assert document["risk"]["profile"] == "conservative"
+    assert document["secrets"] == {
+        "exchange_api_key": None,
+        "exchange_api_secret": None,
+        "exchange_password": None,
+        "anthropic_api_key": None,
+    }
+    expected = load_config(env={})
+    assert f"config_id: {expected.config_id}" in result.stdout
+    assert str(REPO / "configs" / "risk.toml") in result.stdout
+    assert str(REPO / "configs" / "default.toml") in result.stdout
+
+
+@pytest.mark.parametrize("name", ["paper.toml", "live.toml"])
+def test_check_config_of_each_shipped_profile(name):
+    result = _run("--check-config", "--config", f"configs/{name}")
+    assert result.returncode == 0, result.stderr
+    assert _json_part(result.stdout)["app"]["mode"] == name.removesuffix(".toml")
+
+
+def test_secrets_from_env_are_redacted_in_the_output():
+    result = _run(
+        "--check-config",
+        EVOTRADER_EXCHANGE_API_KEY=SECRET,
+        ANTHROPIC_API_KEY=SECRET + "-llm",
+        EVOTRADER_DATA__DIR=f"/tmp/{SECRET}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    document = _json_part(result.stdout)
+    assert document["secrets"]["exchange_api_key"] == "**********"
+    assert document["secrets"]["anthropic_api_key"] == "**********"
+    assert "EVOTRADER_DATA__DIR" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[backtest.costs]\ntaker_fe_bps = 1\n", "backtest.costs.taker_fe_bps: unknown key"),
+        ("[app]\nseed = 'seven'\n", "app.seed: expected an integer, got 'seven'"),
+        (
+            "[backtest.costs]\ntaker_fee_bps = 5000\n",
+            "backtest.costs.taker_fee_bps: must be <= 1000 (got 5000)",
+        ),
+    ],
+)
+def test_a_bad_file_exits_2_naming_file_key_and_problem(tmp_path, text, expected):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text, encoding="utf-8")
+    result = _run("--check-config", "--config", str(bad))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"{bad}: {expected}" in result.stderr
+    assert all(line.startswith("error: ") for line in result.stderr.splitlines())
+
+
+def test_malformed_toml_exits_2_naming_the_line(tmp_path):
+    bad = tmp_path / "broken.toml"
+    bad.write_text("[app]\nseed = = 3\n", encoding="utf-8")
+    result = _run("--check-config", "--config", str(bad))
+    assert result.returncode == 2
+    assert f"error: {bad}: invalid TOML at line 2" in result.stderr
+
+
+def test_a_secret_in_a_file_exits_2_without_echoing_it(tmp_path):
+    bad = tmp_path / "secret.toml"
+    bad.write_text(f"[exchange]\napi_key = '{SECRET}'\n", encoding="utf-8")
+    result = _run("--check-config", "--config", str(bad))
+    assert result.returncode == 2
+    assert "EVOTRADER_EXCHANGE_API_KEY" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_env_errors_exit_2_naming_the_variable():
+    result = _run("--check-config", EVOTRADER_BACKTST__X="1", EVOTRADER_APP__SEED="ten")
+    assert result.returncode == 2
+    assert "EVOTRADER_BACKTST__X: unknown variable" in result.stderr
+    assert "EVOTRADER_APP__SEED: app.seed: expected an integer, got 'ten'" in result.stderr
+
+
+def test_missing_file_and_usage_errors_exit_2(tmp_path):
+    missing = _run("--check-config", "--config", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2
+    assert "config file not found" in missing.stderr
+    usage = _run("--no-such-option")
+    assert usage.returncode == 2
+    assert "usage:" in usage.stderr
+
+
+def test_in_process_main_returns_codes(tmp_path, capsys, monkeypatch):
+    for name in [n for n in os.environ if n.upper().startswith("EVOTRADER_")]:
+        monkeypatch.delenv(name)
+    assert main(["--check-config"]) == 0
+    assert "config_id: " in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[app]\nseed = -1\n", encoding="utf-8")
+    assert main(["--check-config", "--config", str(bad)]) == 2
+    assert f"{bad}: app.seed: must be >= 0 (got -1)" in capsys.readouterr().err
+
+
+def test_render_check_scrubs_secret_values_anywhere():
+    loaded = load_config(env={"EVOTRADER_EXCHANGE_API_KEY": SECRET, "EVOTRADER_APP__NAME": SECRET})
+    text = render_check(loaded)
+    assert SECRET not in text
+    assert "**********" in text
+
+
+def test_without_check_config_main_runs_the_demo_with_the_loaded_config(monkeypatch):
+    import types
+
+    for name in [n for n in os.environ if n.upper().startswith("EVOTRADER_")]:
+        monkeypatch.delenv(name)
+    seen = []
+    demo = types.ModuleType("actors.demo")
+    demo.run_demo = lambda loaded: seen.append(loaded) or 3  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "actors.demo", demo)
+    assert main(["--config", str(REPO / "configs" / "paper.toml")]) == 3
+    assert seen[0].config.app.mode == "paper"
+    assert seen[0].config_id == load_config(REPO / "configs" / "paper.toml", env={}).config_id
