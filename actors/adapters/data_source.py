@@ -1,0 +1,198 @@
+"""Load candles from whatever the user points at: a Parquet store, a freqtrade folder or a CSV.
+
+Accepted layouts (checked in this order):
+
+1. a Parquet store: a directory with an ``ohlcv/`` folder of
+   ``<VENUE>_<BASE>-<QUOTE>_<TF>.parquet`` files (like ``../shared/data``);
+2. a freqtrade exchange folder: a directory with files such as ``BTC_USDT-1h.feather`` /
+   ``.json`` / ``.json.gz`` / ``.parquet`` (futures under ``futures/``);
+3. a single ``.csv`` file with a header row (time column and open/high/low/close/volume).
+
+Funding rates come from a store's ``funding/`` folder or a freqtrade ``futures/`` folder;
+:func:`align_funding` puts them onto candles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from actors.adapters.csv_reader import read_csv_candles
+from actors.adapters.freqtrade_reader import (
+    is_freqtrade_folder,
+    list_freqtrade,
+    read_freqtrade,
+    read_freqtrade_funding,
+)
+from actors.adapters.parquet_store import FundingRates, ParquetStore
+from core.data.candles import Candles
+from core.errors import DataError, DataNotFoundError
+
+Layout = Literal["parquet_store", "freqtrade", "csv"]
+
+LAYOUTS_HELP = (
+    "accepted data layouts: (1) a Parquet store directory containing ohlcv/"
+    "<VENUE>_<BASE>-<QUOTE>_<TF>.parquet files; (2) a freqtrade data folder such as "
+    "user_data/data/binance holding BTC_USDT-1h.feather/.json/.json.gz files; "
+    "(3) a .csv file with a header (timestamp or date, open, high, low, close, volume)"
+)
+
+
+def parse_time_ms(text: str) -> int:
+    """Parse a user-given time to epoch ms UTC.
+
+    Accepts a date (``2024-01-01``), an ISO-8601 datetime (``2024-01-01T12:00``, taken as UTC
+    unless it carries an offset such as ``+02:00`` or ``Z``) or epoch milliseconds.
+
+    Raises:
+        DataError: If the text is none of these.
+    """
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise DataError(
+            f"bad date/time {text!r}; expected YYYY-MM-DD, an ISO-8601 datetime such as "
+            "2024-01-01T12:00:00Z, or epoch milliseconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+
+
+def detect_layout(data: Path) -> Layout:
+    """Tell which of the accepted layouts ``data`` is.
+
+    Raises:
+        DataNotFoundError: If ``data`` does not exist or matches no layout (the message
+            explains the three accepted layouts).
+    """
+    data = Path(data)
+    if data.is_dir() and (data / "ohlcv").is_dir():
+        return "parquet_store"
+    if data.is_dir() and is_freqtrade_folder(data):
+        return "freqtrade"
+    if data.is_file() and data.suffix.lower() == ".csv":
+        return "csv"
+    state = "does not exist" if not data.exists() else "is not a recognised data source"
+    raise DataNotFoundError(f"{data} {state}; {LAYOUTS_HELP}")
+
+
+def load_candles(
+    data: Path,
+    *,
+    venue: str,
+    symbol: str,
+    timeframe: str,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> Candles:
+    """Load validated candles with open times in ``[start_ms, end_ms)`` from any layout.
+
+    For a freqtrade folder, a symbol with a settle currency (``BTC/USDT:USDT``) reads the
+    futures candles, otherwise spot. For a CSV file, ``venue`` and ``symbol`` only label
+    the bars.
+
+    Raises:
+        DataNotFoundError: If the source, the series or the window holds no data.
+        DataError: On unreadable or corrupt data.
+    """
+    data = Path(data)
+    layout = detect_layout(data)
+    if layout == "parquet_store":
+        return ParquetStore(data).read(venue, symbol, timeframe, start_ms=start_ms, end_ms=end_ms)
+    if layout == "freqtrade":
+        market = "futures" if ":" in symbol else "spot"
+        candles = read_freqtrade(data, symbol, timeframe, venue=venue, market=market)
+    else:
+        candles = read_csv_candles(data, symbol=symbol, timeframe=timeframe, venue=venue)
+    window = candles.between(start_ms, end_ms)
+    if len(window) == 0:
+        raise DataNotFoundError(
+            f"{candles.meta.source}: no bars in the requested window "
+            f"[{start_ms}, {end_ms}) (ms); the file holds {len(candles)} bars"
+        )
+    return window
+
+
+def available_symbols(data: Path, venue: str, timeframe: str) -> list[str]:
+    """Symbols available at ``venue`` and ``timeframe`` (for hints; [] for a CSV file).
+
+    For a freqtrade folder the venue is not part of the file names and is ignored.
+    """
+    data = Path(data)
+    try:
+        layout = detect_layout(data)
+    except DataNotFoundError:
+        return []
+    if layout == "parquet_store":
+        series = ParquetStore(data).list_series(venue=venue, timeframe=timeframe)
+        return [key.symbol for key in series]
+    if layout == "freqtrade":
+        return sorted({s.symbol for s in list_freqtrade(data)
+                       if s.timeframe == timeframe and s.kind == "ohlcv"})
+    return []
+
+
+def load_funding(data: Path, venue: str, symbol: str) -> FundingRates:
+    """Funding rates from a Parquet store (``funding/``) or a freqtrade ``futures/`` folder.
+
+    Raises:
+        DataNotFoundError: If the source has no funding rates for the pair.
+    """
+    layout = detect_layout(Path(data))
+    if layout == "parquet_store":
+        return ParquetStore(data).read_funding(venue, symbol)
+    if layout == "freqtrade":
+        return read_freqtrade_funding(Path(data), symbol)
+    raise DataNotFoundError(f"{data}: a CSV file holds no funding rates")
+
+
+@dataclass(frozen=True, slots=True)
+class FundingAlignment:
+    """Candles with their ``funding`` column set, plus settlement times that matched no bar."""
+
+    candles: Candles
+    unmatched_ms: np.ndarray
+
+
+def align_funding(
+    candles: Candles, funding: FundingRates, *, strict: bool = True
+) -> FundingAlignment:
+    """Put funding rates on the bars whose open time equals a settlement time (0 elsewhere).
+
+    Settlement times outside ``[first bar, last bar]`` are outside the window and ignored.
+    A settlement time inside the window without a bar (the bar is missing from the data)
+    cannot be charged: with ``strict`` that is an error; otherwise it is reported in
+    ``unmatched_ms`` so the caller decides — a backtest must not skip a payment silently.
+    The funding file is added to ``meta.files``.
+
+    Raises:
+        DataError: In strict mode, naming the first unmatched settlement time.
+    """
+    rates = np.zeros(len(candles), dtype=np.float64)
+    unmatched = np.empty(0, dtype=np.int64)
+    if len(candles):
+        first_bar, last_bar = candles.timestamp[0], candles.timestamp[-1]
+        inside = (funding.timestamp >= first_bar) & (funding.timestamp <= last_bar)
+        times, values = funding.timestamp[inside], funding.rate[inside]
+        index = np.minimum(np.searchsorted(candles.timestamp, times), len(candles) - 1)
+        matched = candles.timestamp[index] == times
+        rates[index[matched]] = values[matched]
+        unmatched = times[~matched]
+    if strict and len(unmatched):
+        first = int(unmatched[0])
+        raise DataError(
+            f"{len(unmatched)} funding time(s) from {funding.source or 'funding'} fall on "
+            f"missing bars of {candles.meta.source or candles.meta.symbol}; the first at "
+            f"{first} ({np.datetime64(first, 'ms')} UTC); pass strict=False to get them listed"
+        )
+    meta = dataclasses.replace(candles.meta, files=candles.meta.files + funding.files)
+    return FundingAlignment(candles.replace(funding=rates, meta=meta), unmatched)
