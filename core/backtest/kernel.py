@@ -230,6 +230,9 @@ def simulate_column(
             if pending:
                 pending = False
                 o = open_[i]
+                if pos != 0.0:  # the position is still held at this open
+                    trade_high = max(trade_high, o)
+                    trade_low = min(trade_low, o)
                 dq = _order_quantity(pend_target, pend_notional, pend_equity, o, pos, p)
                 if dq != 0.0:
                     half_spread = _half_spread(i, spread, close, has_spread, p)

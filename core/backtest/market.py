@@ -195,7 +195,8 @@ def _check_values(ts: np.ndarray, prices: dict[str, np.ndarray],
         if bad.any():
             row, col = np.argwhere(bad)[0]
             raise BacktestError(
-                f"{name} has an invalid value {matrix[row, col]!r} at row {row}, column {col}"
+                f"{name} has an invalid value {float(matrix[row, col])} at row {row}, "
+                f"column {col}"
             )
     high, low = prices["high"], prices["low"]
     for name in ("open", "close"):

@@ -193,6 +193,9 @@ class Reference:
         target, notional, equity, reason = self.pending
         self.pending = None
         o = self.o[i]
+        if self.trade is not None:
+            self.trade.high = max(self.trade.high, o)
+            self.trade.low = min(self.trade.low, o)
         if target == 0:
             dq = -self.pos
         else:
