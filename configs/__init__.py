@@ -23,6 +23,7 @@ from configs.loader import (
     RISK_FILE,
     LoadedConfig,
     load_config,
+    with_overrides,
 )
 from configs.risk import CONSERVATIVE, WIDE, RiskConfig, RiskLimits
 from configs.secrets import (
@@ -65,4 +66,5 @@ __all__ = [
     "is_secret_key",
     "load_config",
     "redact_text",
+    "with_overrides",
 ]
