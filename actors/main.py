@@ -16,9 +16,9 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from actors.cli import run_command
 from configs.loader import LoadedConfig, load_config
-from configs.secrets import Secrets, redact_text
-from core.errors import EvotraderError
+from configs.secrets import redact_text
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -74,12 +74,8 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(
         loaded.config.logging.level, loaded.config.logging.format, secrets=loaded.secrets
     )
-    try:
-        from actors.demo import run_demo
-    except ModuleNotFoundError as exc:
-        if exc.name != "actors.demo":
-            raise
-        raise EvotraderError("the run loop (actors.demo) is not available in this build") from None
+    from actors.demo import run_demo
+
     return int(run_demo(loaded))
 
 
@@ -98,16 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; ``None`` means ``sys.argv[1:]``.
     """
     args = build_parser().parse_args(argv)  # usage errors exit 2 inside argparse
-    try:
-        return _COMMANDS[_command_of(args)](args)
-    except EvotraderError as err:
-        secrets = Secrets.from_env()
-        for line in str(err).splitlines() or [type(err).__name__]:
-            print(f"error: {redact_text(line, secrets)}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    return run_command(lambda: _COMMANDS[_command_of(args)](args))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ class GapReport:
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-serialisable dict."""
         return {
+            "description": self.describe(),
             "missing_bars": self.missing_bars,
             "gap_count": self.gap_count,
             "largest_missing": self.largest_missing,

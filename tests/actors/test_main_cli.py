@@ -155,15 +155,43 @@ def test_render_check_scrubs_secret_values_anywhere():
     assert "**********" in text
 
 
-def test_without_check_config_main_runs_the_demo_with_the_loaded_config(monkeypatch):
-    import types
+def _run_main(tmp_path, **env_overrides):
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("EVOTRADER_")}
+    env.update({"EVOTRADER_APP__RUN_DIR": str(tmp_path / "runs"), **env_overrides})
+    return subprocess.run([sys.executable, "-m", "actors.main"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
 
-    for name in [n for n in os.environ if n.upper().startswith("EVOTRADER_")]:
-        monkeypatch.delenv(name)
-    seen = []
-    demo = types.ModuleType("actors.demo")
-    demo.run_demo = lambda loaded: seen.append(loaded) or 3  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "actors.demo", demo)
-    assert main(["--config", str(REPO / "configs" / "paper.toml")]) == 3
-    assert seen[0].config.app.mode == "paper"
-    assert seen[0].config_id == load_config(REPO / "configs" / "paper.toml", env={}).config_id
+
+def test_main_job_backtests_the_default_strategy_on_the_real_data(shared_data, tmp_path):
+    done = _run_main(tmp_path, EVOTRADER_DATA__DIR=str(shared_data))
+    assert done.returncode == 0, done.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    document = json.loads((folder / "metrics.json").read_text())
+    assert document["provenance"]["synthetic"] is False
+    assert document["provenance"]["strategy"]["name"] == "momentum"
+    assert document["provenance"]["window"]["last_bar_utc"].startswith("2025-12-31T23:00")
+    assert "BINANCE_BTC-USDT_1h.parquet" in done.stdout and "run folder:" in done.stdout
+
+
+def test_main_job_falls_back_to_a_labelled_synthetic_market(tmp_path):
+    done = _run_main(tmp_path, EVOTRADER_DATA__DIR=str(tmp_path / "no-data-here"))
+    assert done.returncode == 0, done.stderr
+    assert "SYNTHETIC" in done.stdout
+    (folder,) = (tmp_path / "runs").iterdir()
+    document = json.loads((folder / "metrics.json").read_text())
+    assert document["provenance"]["synthetic"] is True
+    assert document["provenance"]["data"][0]["source"].startswith("synthetic(seed=7")
+    assert "SYNTHETIC DATA" in (folder / "session.md").read_text()
+    again = _run_main(tmp_path / "again", EVOTRADER_DATA__DIR=str(tmp_path / "no-data-here"))
+    (other,) = (tmp_path / "again" / "runs").iterdir()
+    assert (folder / "trades.csv").read_text() == (other / "trades.csv").read_text()
+    assert again.returncode == 0
+
+
+def test_main_job_without_fallback_reports_missing_data(tmp_path):
+    done = _run_main(tmp_path, EVOTRADER_DATA__DIR=str(tmp_path / "none"),
+                     EVOTRADER_DATA__SYNTHETIC_FALLBACK="false")
+    assert done.returncode == 2
+    assert "error: no data for BTC/USDT" in done.stderr
+    assert not (tmp_path / "runs").exists()
+

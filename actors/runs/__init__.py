@@ -1,0 +1,1 @@
+"""Command-line jobs (backtest runs, the demo) and the artifacts they write."""

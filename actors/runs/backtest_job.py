@@ -1,0 +1,198 @@
+"""A backtest run from the command line: validate everything, simulate, then write artifacts.
+
+Nothing is written until every input has been checked, so a bad window, symbol or parameter
+leaves no run folder behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actors.adapters.data_source import align_funding, available_symbols, load_candles, load_funding
+from actors.runs.window import WindowRequest
+from configs.app import AppConfig
+from configs.backtest import BacktestConfig
+from configs.risk import RiskLimits
+from core.backtest import BacktestResult, MarketArrays, Targets, run_backtest
+from core.backtest.summary import buy_and_hold, summarize, summarize_equity
+from core.data import Candles, find_gaps, generate_synthetic
+from core.errors import DataNotFoundError, UsageError
+from core.strategies import get_strategy, parse_params
+
+
+@dataclass(frozen=True)
+class BacktestJob:
+    """Everything a backtest run needs, as given by the user (not yet validated).
+
+    Attributes:
+        config: The effective application config (file + environment + CLI overrides).
+        strategy: Registry name of the strategy.
+        params: ``k=v,k=v`` text or a mapping of strategy parameters.
+        symbols: One symbol, or two for pairs.
+        window: The requested window.
+        allow_synthetic: Fall back to the seeded synthetic market when no data is stored.
+    """
+
+    config: AppConfig
+    strategy: str
+    params: str | Mapping[str, Any]
+    symbols: tuple[str, ...]
+    window: WindowRequest
+    allow_synthetic: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedBacktest:
+    """A validated run: data cut to the window, targets computed, engine settings resolved."""
+
+    job: BacktestJob
+    candles: tuple[Candles, ...]
+    targets: np.ndarray
+    market: MarketArrays
+    backtest: BacktestConfig
+    risk: RiskLimits
+    params: dict[str, Any]
+    warmup_bars: int
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    """The simulation and its metrics."""
+
+    prepared: PreparedBacktest
+    result: BacktestResult
+    metrics: dict[str, float]
+    column_metrics: dict[str, dict[str, float]]
+    benchmark_equity: np.ndarray
+    benchmark_metrics: dict[str, float]
+
+
+def _load_series(job: BacktestJob, symbol: str, end_ms: int | None) -> Candles:
+    data = job.config.data
+    data_dir = Path(data.resolve_dir()).resolve()
+    try:
+        return load_candles(data_dir, venue=data.venue, symbol=symbol,
+                            timeframe=data.timeframe, end_ms=end_ms)
+    except DataNotFoundError as error:
+        if job.allow_synthetic and not _has_series(data_dir, data.venue, data.timeframe):
+            return generate_synthetic(symbol=symbol, timeframe=data.timeframe,
+                                      bars=data.synthetic_bars, seed=job.config.app.seed)
+        known = available_symbols(data_dir, data.venue, data.timeframe)
+        hint = f"; available at {data.venue} {data.timeframe}: {', '.join(known)}" if known \
+            else ""
+        raise UsageError(f"no data for {symbol}: {error}{hint}") from None
+
+
+def _has_series(data_dir: Path, venue: str, timeframe: str) -> bool:
+    return bool(available_symbols(data_dir, venue, timeframe))
+
+
+def _with_funding(candles: Candles, job: BacktestJob) -> tuple[Candles, str | None]:
+    data = job.config.data
+    try:
+        funding = load_funding(Path(data.resolve_dir()).resolve(), data.venue,
+                               candles.meta.symbol)
+    except (DataNotFoundError, FileNotFoundError):
+        return candles, None
+    aligned = align_funding(candles, funding, strict=False)
+    note = None
+    if len(aligned.unmatched_ms):
+        note = (f"{len(aligned.unmatched_ms)} funding settlement(s) of {candles.meta.symbol} "
+                "fall on missing bars and were not charged")
+    return aligned.candles, note
+
+
+def _align(series: list[Candles]) -> list[Candles]:
+    if len(series) == 1:
+        return series
+    common = series[0].timestamp
+    for candles in series[1:]:
+        common = np.intersect1d(common, candles.timestamp, assume_unique=True)
+    return [c.take(np.searchsorted(c.timestamp, common)) for c in series]
+
+
+def _window_bounds(window: WindowRequest, candles: Candles) -> tuple[int, int]:
+    if window.duration_ms is not None:
+        end = int(candles.timestamp[-1]) + candles.timeframe_ms
+        return end - window.duration_ms, end
+    return int(window.start_ms), int(window.end_ms)  # type: ignore[arg-type]
+
+
+def prepare(job: BacktestJob) -> PreparedBacktest:
+    """Validate the job and compute its targets; raises before anything is written.
+
+    Raises:
+        UsageError: Unknown strategy or parameters, wrong number of symbols, no data for a
+            symbol, or a window without bars.
+        DataError: Corrupt data.
+    """
+    spec = get_strategy(job.strategy)
+    params = parse_params(spec, job.params)
+    if len(job.symbols) != spec.symbols:
+        raise UsageError(f"strategy {spec.name!r} takes {spec.symbols} symbol(s), got "
+                         f"{len(job.symbols)}: {', '.join(job.symbols)}")
+    end_ms = job.window.end_ms
+    notes: list[str] = []
+    series = []
+    for symbol in job.symbols:
+        candles, note = _with_funding(_load_series(job, symbol, end_ms), job)
+        series.append(candles)
+        notes.extend([note] if note else [])
+    series = _align(series)
+    start_ms, end_ms = _window_bounds(job.window, series[0])
+    # Targets see every bar before the window (warm-up) but nothing after its end.
+    history = [c.between(None, end_ms) for c in series]
+    targets = np.column_stack(spec.compute(history, params))
+    first = int(np.searchsorted(history[0].timestamp, start_ms))
+    in_window = [c.take(slice(first, None)) for c in history]
+    if len(in_window[0]) < 2:
+        span = (f"{_iso(series[0].timestamp[0])} .. {_iso(series[0].timestamp[-1])}"
+                if len(series[0]) else "nothing")
+        raise UsageError(f"the window {job.window.label} holds {len(in_window[0])} bar(s) of "
+                         f"{'/'.join(job.symbols)} {job.config.data.timeframe}; the data spans "
+                         f"{span} UTC")
+    direction = spec.direction_for(params)
+    backtest = job.config.backtest
+    if direction != backtest.direction:
+        notes.append(f"direction set to {direction} as strategy {spec.name} requires")
+        backtest = BacktestConfig.model_validate({**backtest.model_dump(),
+                                                  "direction": direction})
+    return PreparedBacktest(
+        job=job, candles=tuple(in_window), targets=targets[first:],
+        market=MarketArrays.from_candles(in_window), backtest=backtest,
+        risk=job.config.risk.effective(), params=params.model_dump(), warmup_bars=first,
+        notes=tuple(notes),
+    )
+
+
+def execute(prepared: PreparedBacktest) -> BacktestOutcome:
+    """Run the engine and compute the metrics of the strategy and of buy-and-hold."""
+    result = run_backtest(prepared.market, Targets(prepared.targets), prepared.backtest,
+                          prepared.risk)
+    close = prepared.market.close
+    cash = prepared.backtest.initial_cash
+    benchmark = sum(buy_and_hold(close[:, j], cash) for j in range(close.shape[1]))
+    anchored = np.concatenate([[cash * close.shape[1]], benchmark])
+    benchmark_metrics = summarize_equity(anchored, result.timeframe_ms,
+                                         trade_pnl=np.empty(0), traded_notional=0.0,
+                                         bars_in_market=float(len(benchmark)))
+    return BacktestOutcome(
+        prepared=prepared, result=result, metrics=summarize(result),
+        column_metrics={name: summarize(result, j) for j, name in enumerate(result.columns)},
+        benchmark_equity=benchmark, benchmark_metrics=benchmark_metrics,
+    )
+
+
+def gap_reports(prepared: PreparedBacktest) -> dict[str, dict[str, Any]]:
+    """Gaps inside the window per symbol: reported, never filled."""
+    return {c.meta.symbol: find_gaps(c).to_dict() for c in prepared.candles}
+
+
+def _iso(timestamp_ms: int) -> str:
+    return str(np.datetime64(int(timestamp_ms), "ms"))
