@@ -1,0 +1,1 @@
+"""Command-line scripts (run as ``python scripts/<name>.py``); importable for tests."""

@@ -138,7 +138,9 @@ def session_markdown(outcome: BacktestOutcome, prov: dict[str, Any]) -> str:
     lines += ["", "## Data", ""]
     for item in prov["data"]:
         files = ", ".join(f"`{f['path']}` (sha256 `{f['sha256'][:16]}`)" for f in item["files"])
-        lines.append(f"- {item['symbol']}: {files or item['source']}")
+        paths = [f["path"] for f in item["files"]]
+        origin = "" if item["source"] in paths else f"{item['source']}; "
+        lines.append(f"- {item['symbol']} {item['timeframe']}: {origin}{files}".rstrip("; "))
     for symbol, gaps in prov["gaps"].items():
         lines.append(f"- gaps in {symbol} within the window: {gaps['description']}")
     if prov["notes"]:

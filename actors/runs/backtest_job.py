@@ -20,7 +20,8 @@ from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from core.backtest import BacktestResult, MarketArrays, Targets, run_backtest
 from core.backtest.summary import buy_and_hold, summarize, summarize_equity
-from core.data import Candles, find_gaps, generate_synthetic
+from core.data import TIMEFRAME_MS, Candles, find_gaps, generate_synthetic, resample
+from core.data.timeframes import timeframe_to_ms
 from core.errors import DataNotFoundError, UsageError
 from core.strategies import get_strategy, parse_params
 
@@ -73,6 +74,21 @@ class BacktestOutcome:
     benchmark_metrics: dict[str, float]
 
 
+def _load_resampled(data_dir: Path, venue: str, symbol: str, timeframe: str,
+                    end_ms: int | None) -> Candles | None:
+    """The series resampled from the coarsest stored timeframe that divides ``timeframe``."""
+    target = timeframe_to_ms(timeframe)
+    finer = [tf for tf, ms in TIMEFRAME_MS.items() if ms < target and target % ms == 0]
+    for source_tf in sorted(finer, key=TIMEFRAME_MS.__getitem__, reverse=True):
+        try:
+            candles = load_candles(data_dir, venue=venue, symbol=symbol, timeframe=source_tf,
+                                   end_ms=end_ms)
+        except DataNotFoundError:
+            continue
+        return resample(candles, timeframe, partial="drop")
+    return None
+
+
 def _load_series(job: BacktestJob, symbol: str, end_ms: int | None) -> Candles:
     data = job.config.data
     data_dir = Path(data.resolve_dir()).resolve()
@@ -80,6 +96,9 @@ def _load_series(job: BacktestJob, symbol: str, end_ms: int | None) -> Candles:
         return load_candles(data_dir, venue=data.venue, symbol=symbol,
                             timeframe=data.timeframe, end_ms=end_ms)
     except DataNotFoundError as error:
+        resampled = _load_resampled(data_dir, data.venue, symbol, data.timeframe, end_ms)
+        if resampled is not None:
+            return resampled
         if job.allow_synthetic and not _has_series(data_dir, data.venue, data.timeframe):
             return generate_synthetic(symbol=symbol, timeframe=data.timeframe,
                                       bars=data.synthetic_bars, seed=job.config.app.seed)

@@ -122,3 +122,18 @@ def test_trailing_window_pairs_and_determinism(shared_data, tmp_path, capsys):
     assert (first / "equity.csv").read_text() == (second / "equity.csv").read_text()
     assert doc[0]["provenance"]["window"]["bars"] == 90 * 24
     assert set(doc[0]["columns"]) == {"BTC/USDT", "ETH/USDT"}
+
+
+def test_a_coarser_timeframe_is_resampled_from_stored_bars(shared_data, tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["--data", str(shared_data), "--symbol", "ETH/USDT", "--timeframe", "4h",
+                 "--strategy", "momentum", "--params", "fast=5,slow=20",
+                 "--start", "2024-01-01", "--end", "2024-07-01", "--out", str(out)]) == 0
+    folder = only_folder(out)
+    prov = json.loads((folder / "metrics.json").read_text())["provenance"]
+    assert prov["data"][0]["timeframe"] == "4h"
+    assert prov["data"][0]["source"].startswith("resampled from 1h")
+    assert "resampled from 1h" in (folder / "session.md").read_text()
+    equity = pd.read_csv(folder / "equity.csv")
+    assert (equity.timestamp.diff().dropna() % (4 * 3_600_000) == 0).all()
+    assert len(equity) == 182 * 6  # 2024-01-01 .. 2024-07-01, no incomplete 4h bins
