@@ -24,9 +24,10 @@ from actors.adapters.ccxt_ohlcv import DownloadReport, OhlcvDownloader, make_exc
 from actors.adapters.data_source import parse_time_ms
 from actors.adapters.parquet_store import ParquetStore
 from actors.adapters.retry import RetryPolicy
+from actors.cli import run_command
 from core.data.naming import parse_symbol
 from core.data.timeframes import TIMEFRAME_MS, timeframe_to_ms
-from core.errors import DataError, EvotraderError, UsageError
+from core.errors import DataError, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,19 +120,11 @@ def run(args: argparse.Namespace) -> list[DownloadReport]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    try:
+    def work() -> int:
         run(args)
-    except EvotraderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        for note in getattr(exc, "__notes__", ()):
-            print(f"note: {note}", file=sys.stderr)
-        if isinstance(exc, UsageError):
-            print("hint: run with --help for usage", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; fetched bars are stored, rerun to resume", file=sys.stderr)
-        return 130
-    return 0
+        return 0
+
+    return run_command(work, interrupted="interrupted; fetched bars are stored, rerun to resume")
 
 
 if __name__ == "__main__":

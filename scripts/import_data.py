@@ -26,9 +26,10 @@ from pathlib import Path
 
 from actors.adapters.data_source import detect_layout, load_candles, parse_time_ms
 from actors.adapters.parquet_store import ParquetStore
+from actors.cli import run_command
 from core.data.naming import parse_symbol
 from core.data.timeframes import TIMEFRAME_MS, timeframe_to_ms
-from core.errors import DataError, EvotraderError, UsageError
+from core.errors import DataError, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,12 +92,11 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    try:
+    def work() -> int:
         run(args)
-    except EvotraderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+        return 0
+
+    return run_command(work)
 
 
 if __name__ == "__main__":

@@ -17,45 +17,25 @@ least), then the state (0, +1 or -1) on every bar.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
 
 import numpy as np
 from numba import njit
 from numpy.typing import ArrayLike
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from configs.base import StrictModel
 from core.data.candles import Candles
 from core.errors import BacktestError
+from core.strategies.bands import ZBandParams
 from core.strategies.indicators import rolling_zscore
 
 
-class MeanReversionParams(StrictModel):
+class MeanReversionParams(ZBandParams):
     """Parameters of the z-score mean reversion."""
 
     lookback: int = Field(
         20, ge=2, le=1_000_000, description="Bars in the rolling mean/std window."
     )
-    entry_z: float = Field(
-        2.0, gt=0.0, le=100.0, allow_inf_nan=False, description="|z| beyond which to enter."
-    )
-    exit_z: float = Field(
-        0.5,
-        ge=0.0,
-        le=100.0,
-        allow_inf_nan=False,
-        description="Exit once z is back inside -exit_z (long) / exit_z (short); < entry_z.",
-    )
     allow_short: bool = Field(False, description="Also short stretched highs.")
-
-    @model_validator(mode="after")
-    def _exit_inside_entry(self) -> Self:
-        if self.exit_z >= self.entry_z:
-            raise ValueError(
-                f"exit_z must be less than entry_z (got entry_z={self.entry_z}, "
-                f"exit_z={self.exit_z})"
-            )
-        return self
 
 
 @njit(cache=True)

@@ -32,46 +32,26 @@ clip the short leg to flat and leave an unhedged position).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
 
 import numpy as np
 from numba import njit
 from numpy.typing import ArrayLike
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from configs.base import StrictModel
 from core.data.candles import Candles
 from core.errors import BacktestError
+from core.strategies.bands import ZBandParams
 from core.strategies.indicators import rolling_residual_zscore
 from core.strategies.mean_reversion import hysteresis_positions
 
 
-class PairsParams(StrictModel):
+class PairsParams(ZBandParams):
     """Parameters of the pairs strategy."""
 
     lookback: int = Field(
         100, ge=3, le=1_000_000, description="Bars in the hedge-ratio and z-score window."
     )
-    entry_z: float = Field(
-        2.0, gt=0.0, le=100.0, allow_inf_nan=False, description="|z| beyond which to enter."
-    )
-    exit_z: float = Field(
-        0.5,
-        ge=0.0,
-        le=100.0,
-        allow_inf_nan=False,
-        description="Exit once the spread's z is back inside the band; < entry_z.",
-    )
     use_log: bool = Field(True, description="Regress log prices (True) or raw prices.")
-
-    @model_validator(mode="after")
-    def _exit_inside_entry(self) -> Self:
-        if self.exit_z >= self.entry_z:
-            raise ValueError(
-                f"exit_z must be less than entry_z (got entry_z={self.entry_z}, "
-                f"exit_z={self.exit_z})"
-            )
-        return self
 
 
 @njit(cache=True)
