@@ -9,18 +9,14 @@ Accepted layouts (checked in this order):
 3. a single ``.csv`` file with a header row (time column and open/high/low/close/volume).
 
 Funding rates come from a store's ``funding/`` folder or a freqtrade ``futures/`` folder;
-:func:`align_funding` puts them onto candles.
+:func:`core.data.funding.align_funding` puts them onto candles.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-
-import numpy as np
 
 from actors.adapters.csv_reader import read_csv_candles
 from actors.adapters.freqtrade_reader import (
@@ -29,8 +25,9 @@ from actors.adapters.freqtrade_reader import (
     read_freqtrade,
     read_freqtrade_funding,
 )
-from actors.adapters.parquet_store import FundingRates, ParquetStore
+from actors.adapters.parquet_store import ParquetStore
 from core.data.candles import Candles
+from core.data.funding import FundingRates
 from core.errors import DataError, DataNotFoundError
 
 Layout = Literal["parquet_store", "freqtrade", "csv"]
@@ -153,46 +150,3 @@ def load_funding(data: Path, venue: str, symbol: str) -> FundingRates:
     if layout == "freqtrade":
         return read_freqtrade_funding(Path(data), symbol)
     raise DataNotFoundError(f"{data}: a CSV file holds no funding rates")
-
-
-@dataclass(frozen=True, slots=True)
-class FundingAlignment:
-    """Candles with their ``funding`` column set, plus settlement times that matched no bar."""
-
-    candles: Candles
-    unmatched_ms: np.ndarray
-
-
-def align_funding(
-    candles: Candles, funding: FundingRates, *, strict: bool = True
-) -> FundingAlignment:
-    """Put funding rates on the bars whose open time equals a settlement time (0 elsewhere).
-
-    Settlement times outside ``[first bar, last bar]`` are outside the window and ignored.
-    A settlement time inside the window without a bar (the bar is missing from the data)
-    cannot be charged: with ``strict`` that is an error; otherwise it is reported in
-    ``unmatched_ms`` so the caller decides — a backtest must not skip a payment silently.
-    The funding file is added to ``meta.files``.
-
-    Raises:
-        DataError: In strict mode, naming the first unmatched settlement time.
-    """
-    rates = np.zeros(len(candles), dtype=np.float64)
-    unmatched = np.empty(0, dtype=np.int64)
-    if len(candles):
-        first_bar, last_bar = candles.timestamp[0], candles.timestamp[-1]
-        inside = (funding.timestamp >= first_bar) & (funding.timestamp <= last_bar)
-        times, values = funding.timestamp[inside], funding.rate[inside]
-        index = np.minimum(np.searchsorted(candles.timestamp, times), len(candles) - 1)
-        matched = candles.timestamp[index] == times
-        rates[index[matched]] = values[matched]
-        unmatched = times[~matched]
-    if strict and len(unmatched):
-        first = int(unmatched[0])
-        raise DataError(
-            f"{len(unmatched)} funding time(s) from {funding.source or 'funding'} fall on "
-            f"missing bars of {candles.meta.source or candles.meta.symbol}; the first at "
-            f"{first} ({np.datetime64(first, 'ms')} UTC); pass strict=False to get them listed"
-        )
-    meta = dataclasses.replace(candles.meta, files=candles.meta.files + funding.files)
-    return FundingAlignment(candles.replace(funding=rates, meta=meta), unmatched)

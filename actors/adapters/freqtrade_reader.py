@@ -27,8 +27,9 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from actors.adapters.files import column_array, sha256_file
-from actors.adapters.parquet_store import FundingRates, check_funding
+from actors.adapters.parquet_store import check_funding
 from core.data.candles import OHLCV_COLUMNS, Candles, SeriesMeta
+from core.data.funding import FundingRates
 from core.data.naming import parse_symbol
 from core.data.validation import validate_candles
 from core.errors import DataError, DataNotFoundError, DataValidationError

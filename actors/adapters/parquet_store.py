@@ -9,7 +9,7 @@ Layout (relative to the store root), identical to ``../shared/data``::
 Reads validate every series (:func:`core.data.validation.validate_candles`) and record the
 file and its SHA-256 in ``meta.files``. Appends merge new bars into the stored ones without
 ever overwriting a stored bar with different values, and replace the file atomically
-(zstd-compressed). Funding rates are read here too; see :func:`align_funding`.
+(zstd-compressed). Funding rates are read here too; see :func:`core.data.funding.align_funding`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from actors.adapters.files import (
     sha256_file,
 )
 from core.data.candles import OHLCV_COLUMNS, OPTIONAL_COLUMNS, Candles, SeriesMeta
+from core.data.funding import FundingRates
 from core.data.naming import funding_filename, ohlcv_filename, parse_symbol, token_symbol
 from core.data.timeframes import TIMEFRAME_MS, timeframe_to_ms
 from core.data.validation import validate_candles
@@ -65,17 +66,6 @@ class AppendResult:
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
-class FundingRates:
-    """Funding rates of a perpetual: settlement times (int64 ms UTC) and rates per period."""
-
-    timestamp: np.ndarray
-    rate: np.ndarray
-    source: str = ""
-    files: tuple[tuple[str, str], ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.timestamp)
 
 
 def write_candles(path: Path, candles: Candles) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from actors.adapters.data_source import align_funding, available_symbols, load_candles, load_funding
+from actors.adapters.data_source import available_symbols, load_candles, load_funding
 from actors.runs.window import WindowRequest
 from configs.app import AppConfig
 from configs.backtest import BacktestConfig
@@ -21,6 +21,7 @@ from configs.risk import RiskLimits
 from core.backtest import BacktestResult, MarketArrays, Targets, run_backtest
 from core.backtest.summary import buy_and_hold, summarize, summarize_equity
 from core.data import TIMEFRAME_MS, Candles, find_gaps, generate_synthetic, resample
+from core.data.funding import align_funding
 from core.data.timeframes import timeframe_to_ms
 from core.errors import DataNotFoundError, UsageError
 from core.strategies import get_strategy, parse_params
@@ -179,7 +180,8 @@ def prepare(job: BacktestJob) -> PreparedBacktest:
     direction = spec.direction_for(params)
     backtest = job.config.backtest
     if direction != backtest.direction:
-        notes.append(f"direction set to {direction} as strategy {spec.name} requires")
+        notes.append(f"direction set to {direction}: strategy {spec.name} with these "
+                     "parameters trades short")
         backtest = BacktestConfig.model_validate({**backtest.model_dump(),
                                                   "direction": direction})
     return PreparedBacktest(

@@ -1,6 +1,7 @@
 """Market data: candles, validation, gaps, resampling and synthetic markets (pure)."""
 
 from core.data.candles import OHLCV_COLUMNS, Candles, SeriesMeta
+from core.data.funding import FundingAlignment, FundingRates, align_funding
 from core.data.gaps import Gap, GapReport, fill_gaps, find_gaps
 from core.data.naming import ohlcv_filename, parse_symbol, symbol_token, token_symbol
 from core.data.resample import complete_bins_mask, resample
@@ -24,10 +25,13 @@ __all__ = [
     "symbol_token",
     "timeframe_to_ms",
     "token_symbol",
+    "FundingAlignment",
+    "FundingRates",
     "Gap",
     "GapReport",
     "Regime",
     "SyntheticParams",
+    "align_funding",
     "complete_bins_mask",
     "fill_gaps",
     "find_gaps",

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 
 from actors.adapters.data_source import (
-    align_funding,
     available_symbols,
     detect_layout,
     load_candles,
     load_funding,
     parse_time_ms,
 )
-from actors.adapters.parquet_store import FundingRates, ParquetStore
+from actors.adapters.parquet_store import ParquetStore
 from core.data.candles import Candles
+from core.data.funding import FundingRates, align_funding
 from core.errors import DataError, DataNotFoundError
 
 H = 3_600_000

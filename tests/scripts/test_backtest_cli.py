@@ -137,3 +137,18 @@ def test_a_coarser_timeframe_is_resampled_from_stored_bars(shared_data, tmp_path
     equity = pd.read_csv(folder / "equity.csv")
     assert (equity.timestamp.diff().dropna() % (4 * 3_600_000) == 0).all()
     assert len(equity) == 182 * 6  # 2024-01-01 .. 2024-07-01, no incomplete 4h bins
+
+
+def test_perpetual_backtests_pay_and_receive_funding(shared_data, tmp_path):
+    out = tmp_path / "runs"
+    assert main(["--data", str(shared_data), "--venue", "BINANCEUSDM", "--symbol", "BTC/USDT",
+                 "--timeframe", "1h", "--strategy", "momentum",
+                 "--params", "fast=24,slow=96,allow_short=true",
+                 "--start", "2021-01-01", "--end", "2021-04-01", "--out", str(out)]) == 0
+    document = json.loads((only_folder(out) / "metrics.json").read_text())
+    files = [f["path"] for f in document["provenance"]["data"][0]["files"]]
+    assert any(path.endswith("BINANCEUSDM_BTC-USDT_funding_rate.parquet") for path in files)
+    trades = pd.read_csv(only_folder(out) / "trades.csv")
+    assert document["metrics"]["funding"] == pytest.approx(trades.funding.sum())
+    assert (trades.funding[trades.direction == 1] > 0).mean() > 0.5  # 2021 funding was positive
+    assert (trades.funding[trades.direction == -1] < 0).mean() > 0.5
