@@ -103,7 +103,7 @@ class StrategyConfig(StrictModel):
         "momentum", pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Registered strategy name."
     )
     params: dict[str, ParamValue] = Field(
-        default_factory=lambda: {"fast": 20, "slow": 50},
+        default_factory=lambda: dict[str, ParamValue](fast=20, slow=50),
         max_length=64,
         description="Strategy parameters (numbers, booleans or strings), checked by the strategy.",
     )

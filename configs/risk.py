@@ -8,8 +8,6 @@ from pydantic import Field, model_validator
 
 from configs.base import StrictModel
 
-_PCT = {"gt": 0.0, "le": 100.0}
-
 
 class RiskLimits(StrictModel):
     """Hard limits of one risk profile. Percentages are of current equity; None means 'not set'.
@@ -18,10 +16,10 @@ class RiskLimits(StrictModel):
     """
 
     per_trade_risk_pct: float | None = Field(
-        None, **_PCT, description="Max loss at the stop-loss of one trade, % of equity."
+        None, gt=0.0, le=100.0, description="Max loss at the stop-loss of one trade, % of equity."
     )
     max_position_pct: float | None = Field(
-        None, **_PCT, description="Max notional of one position (per symbol), % of equity."
+        None, gt=0.0, le=100.0, description="Max notional of one position (a symbol), % of equity."
     )
     max_gross_exposure_pct: float | None = Field(
         None, gt=0.0, le=1000.0, description="Max sum of |position notional|, % of equity."
@@ -30,19 +28,20 @@ class RiskLimits(StrictModel):
         None, ge=1, le=1000, description="Max number of simultaneously open positions."
     )
     max_trade_pct: float | None = Field(
-        None, **_PCT, description="Max notional of a single order, % of equity."
+        None, gt=0.0, le=100.0, description="Max notional of a single order, % of equity."
     )
     daily_drawdown_cut_pct: float | None = Field(
-        None, **_PCT, description="Intraday drawdown that cuts new risk until the cooldown ends, %."
+        None, gt=0.0, le=100.0,
+        description="Intraday drawdown that cuts new risk until the cooldown ends, %.",
     )
     cooldown_minutes: int | None = Field(
         None, ge=0, le=7 * 24 * 60, description="Cooldown after a daily drawdown cut, minutes."
     )
     daily_loss_halt_pct: float | None = Field(
-        None, **_PCT, description="Loss since the UTC day start that halts trading, %."
+        None, gt=0.0, le=100.0, description="Loss since the UTC day start that halts trading, %."
     )
     max_drawdown_halt_pct: float | None = Field(
-        None, **_PCT, description="Drawdown from the equity peak that halts trading, %."
+        None, gt=0.0, le=100.0, description="Drawdown from the equity peak that halts trading, %."
     )
 
     def merged_with(self, backstop: RiskLimits) -> RiskLimits:

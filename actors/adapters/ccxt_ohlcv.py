@@ -9,6 +9,7 @@ run resumes where this one stopped.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -202,8 +203,8 @@ class OhlcvDownloader:
             cursor = start
             while cursor < end:
                 rows = self._call(
-                    lambda c=cursor: self._exchange.fetch_ohlcv(
-                        symbol, timeframe, since=c, limit=self._page_limit),
+                    functools.partial(self._exchange.fetch_ohlcv, symbol, timeframe,
+                                      since=cursor, limit=self._page_limit),
                     f"{context} since {cursor}", retry_log,
                 )
                 state.pages += 1

@@ -106,7 +106,7 @@ def load_candles(
     if layout == "parquet_store":
         return ParquetStore(data).read(venue, symbol, timeframe, start_ms=start_ms, end_ms=end_ms)
     if layout == "freqtrade":
-        market = "futures" if ":" in symbol else "spot"
+        market: Literal["spot", "futures"] = "futures" if ":" in symbol else "spot"
         candles = read_freqtrade(data, symbol, timeframe, venue=venue, market=market)
     else:
         candles = read_csv_candles(data, symbol=symbol, timeframe=timeframe, venue=venue)

@@ -198,7 +198,7 @@ def execute(prepared: PreparedBacktest) -> BacktestOutcome:
                           prepared.risk)
     close = prepared.market.close
     cash = prepared.backtest.initial_cash
-    benchmark = sum(buy_and_hold(close[:, j], cash) for j in range(close.shape[1]))
+    benchmark = np.sum([buy_and_hold(close[:, j], cash) for j in range(close.shape[1])], axis=0)
     anchored = np.concatenate([[cash * close.shape[1]], benchmark])
     benchmark_metrics = summarize_equity(anchored, result.timeframe_ms,
                                          trade_pnl=np.empty(0), traded_notional=0.0,

@@ -126,8 +126,10 @@ class MarketArrays:
         if check:
             _check_values(ts, matrices, extra)
         ts.setflags(write=False)
-        return cls(timestamp=ts, timeframe_ms=int(timeframe_ms), symbols=names,
-                   synthetic=synthetic, **matrices, **extra)
+        return cls(timestamp=ts, open=matrices["open"], high=matrices["high"],
+                   low=matrices["low"], close=matrices["close"], volume=matrices["volume"],
+                   timeframe_ms=int(timeframe_ms), symbols=names, synthetic=synthetic,
+                   spread=extra["spread"], funding=extra["funding"])
 
     @classmethod
     def from_candles(cls, candles: Sequence[Candles]) -> MarketArrays:
@@ -170,14 +172,17 @@ class MarketArrays:
 
     def column(self, j: int) -> MarketArrays:
         """The single price column ``j`` as its own market."""
-        def pick(values: np.ndarray | None) -> np.ndarray | None:
-            return None if values is None else values[:, j : j + 1]
+        def pick(values: np.ndarray) -> np.ndarray:
+            return values[:, j : j + 1]
+
+        def maybe(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else pick(values)
 
         return MarketArrays(
             timestamp=self.timestamp, open=pick(self.open), high=pick(self.high),
             low=pick(self.low), close=pick(self.close), volume=pick(self.volume),
             timeframe_ms=self.timeframe_ms, symbols=(self.symbols[j],),
-            synthetic=self.synthetic, spread=pick(self.spread), funding=pick(self.funding),
+            synthetic=self.synthetic, spread=maybe(self.spread), funding=maybe(self.funding),
         )
 
 

@@ -56,7 +56,7 @@ class SeriesMeta:
 
 
 def _frozen(values: Any, dtype: type, name: str) -> np.ndarray:
-    array = np.ascontiguousarray(np.asarray(values, dtype=dtype))
+    array: np.ndarray = np.ascontiguousarray(np.asarray(values, dtype=dtype))
     if array.ndim != 1:
         raise DataError(f"column {name!r} must be one-dimensional, got shape {array.shape}")
     if array.flags.writeable:
