@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _numba_cache_for_sources() -> Path:
+    """A numba cache folder keyed by the content of every source under ``core/``.
+
+    numba's ``cache=True`` only notices edits to the file of the cached function itself, not
+    to the jitted helpers it inlines from other modules; keying the folder by all sources
+    guarantees the tests never run a stale kernel.
+    """
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "core").rglob("*.py")):
+        digest.update(path.relative_to(REPO_ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return REPO_ROOT / ".numba_cache" / digest.hexdigest()[:16]
+
+
+def _use_fresh_numba_cache() -> None:
+    if "NUMBA_CACHE_DIR" in os.environ:
+        return
+    current = _numba_cache_for_sources()
+    for stale in current.parent.glob("*"):
+        if stale != current and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(current)
+
+
+# Set before anything imports numba (conftest runs before the test modules are imported).
+_use_fresh_numba_cache()
 
 
 def shared_data_path() -> Path:

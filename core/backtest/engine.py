@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -89,8 +90,7 @@ def run_backtest(
     if n_threads == 1 or k == 1:
         outputs = [run(j) for j in range(k)]
     else:
-        with ThreadPoolExecutor(max_workers=min(n_threads, k)) as pool:
-            outputs = list(pool.map(run, range(k)))
+        outputs = list(_pool(min(n_threads, k)).map(run, range(k)))
 
     return BacktestResult(
         timestamp=market.timestamp,
@@ -116,10 +116,17 @@ def _volatility(market: MarketArrays, config: BacktestConfig) -> np.ndarray | No
 
 
 def _stack(blocks: list[np.ndarray], n_fields: int) -> np.ndarray:
-    labelled = [
-        np.column_stack([np.full(len(block), j, dtype=np.float64), block])
-        for j, block in enumerate(blocks) if len(block)
-    ]
-    if not labelled:
-        return np.empty((0, 1 + n_fields))
-    return np.vstack(labelled)
+    """One matrix of all columns' records, sorted by column, with the column index first."""
+    out = np.empty((sum(len(block) for block in blocks), 1 + n_fields))
+    row = 0
+    for j, block in enumerate(blocks):
+        out[row : row + len(block), 0] = j
+        out[row : row + len(block), 1:] = block
+        row += len(block)
+    return out
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool per size: the kernel releases the GIL, so threads run in parallel."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backtest")

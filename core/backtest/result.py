@@ -68,8 +68,7 @@ class BacktestResult:
             funding = empty if self.market.funding is None else self.market.funding[:, m]
             curves[:, j] = replay_equity(
                 self.market.open[:, m], self.market.close[:, m], funding,
-                np.ascontiguousarray(self.orders[self.orders[:, 0] == j, 1:]),
-                self.initial_cash,
+                np.ascontiguousarray(_rows_of(self.orders, j)), self.initial_cash,
             )
         curves.setflags(write=False)
         return curves
@@ -103,8 +102,15 @@ class BacktestResult:
 
     def column_trades(self, j: int) -> np.ndarray:
         """Trade rows (without the column index) of column ``j``."""
-        return self.trades[self.trades[:, 0] == j, 1:]
+        return _rows_of(self.trades, j)
 
     def portfolio_equity(self) -> np.ndarray:
         """Equity of all columns together (columns as sleeves of one account)."""
         return self.equity.sum(axis=1)
+
+
+def _rows_of(records: np.ndarray, column: int) -> np.ndarray:
+    """The rows of ``column`` (without the index) from records sorted by column."""
+    index = records[:, 0]
+    lo, hi = np.searchsorted(index, [column, column + 1])
+    return records[lo:hi, 1:]
