@@ -93,12 +93,14 @@ def _times_ms(values: pd.Series, path: Path, name: str) -> np.ndarray:
     return nanos // 1_000_000
 
 
-def _numbers(values: pd.Series, path: Path, name: str) -> np.ndarray:
+def _numbers(values: pd.Series, path: Path, name: str, timestamps: np.ndarray) -> np.ndarray:
     parsed = pd.to_numeric(values.str.strip(), errors="coerce")
     bad = parsed.isna().to_numpy()
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(f"{_where(path, row)}: {name} {values.iloc[row]!r} is not a number")
+        moment = np.datetime64(int(timestamps[row]), "ms")
+        raise DataError(f"{_where(path, row)}, timestamp {timestamps[row]} ({moment} UTC): "
+                        f"{name} {values.iloc[row]!r} is not a number")
     return parsed.to_numpy(dtype=np.float64)
 
 
@@ -146,7 +148,7 @@ def read_csv_candles(
     source = str(path)
     columns = {"timestamp": _times_ms(frame[time_name], path, time_name)}
     for name in OHLCV_COLUMNS[1:] + tuple(n for n in OPTIONAL_COLUMNS if n in names):
-        columns[name] = _numbers(frame[name], path, name)
+        columns[name] = _numbers(frame[name], path, name, columns["timestamp"])
     meta = SeriesMeta(
         venue=venue.strip().upper(),
         symbol=symbol.strip().upper(),

@@ -239,7 +239,9 @@ def test_csv_errors_name_the_row(tmp_path: Path, btc: Candles) -> None:
     expect(units, DataError, "row 4 .*in seconds but row 0 is in milliseconds")
     numbers = frame.astype({"close": str})
     numbers.loc[1, "close"] = "n/a"
-    expect(numbers, DataError, r"row 1 \(line 3\): close 'n/a' is not a number")
+    expect(numbers, DataError,
+           r"row 1 \(line 3\), timestamp 1677632400000 \(2023-03-01T01:00.*\): "
+           r"close 'n/a' is not a number")
     expect(frame.iloc[[0, 1, 3, 2]], DataValidationError, "goes backwards.*row 3")
     expect("", DataError, "empty file")
     expect("timestamp,open,high,low,close,volume\n", DataError, "header but no rows")

@@ -152,3 +152,22 @@ def test_perpetual_backtests_pay_and_receive_funding(shared_data, tmp_path):
     assert document["metrics"]["funding"] == pytest.approx(trades.funding.sum())
     assert (trades.funding[trades.direction == 1] > 0).mean() > 0.5  # 2021 funding was positive
     assert (trades.funding[trades.direction == -1] < 0).mean() > 0.5
+
+
+def test_corrupt_data_exits_2_naming_file_row_and_timestamp(tmp_path, capsys):
+    rows = ["timestamp,open,high,low,close,volume"]
+    for i in range(200):
+        price = 100 + i * 0.1
+        rows.append(f"{1_700_000_000_000 + i * 3_600_000},{price},{price + 1},{price - 1},"
+                    f"{price},10")
+    rows[121] = rows[121].replace(",10", ",nan")  # data row 120
+    csv = tmp_path / "bars.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "runs"
+    assert main(["--data", str(csv), "--symbol", "BTC/USDT", "--timeframe", "1h",
+                 "--strategy", "momentum", "--params", "fast=5,slow=20", "--window", "P5D",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "bars.csv" in err and "row 120" in err
+    assert str(1_700_000_000_000 + 120 * 3_600_000) in err
+    assert not out.exists() or not any(out.iterdir())
