@@ -103,3 +103,17 @@ def _iso(timestamp_ms: int) -> str:
 
     moment = _dt.datetime.fromtimestamp(timestamp_ms / 1000, tz=_dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DSLError(EvotraderError):
+    """An alpha expression is malformed, wrongly typed or too large. CLI exit code 2.
+
+    Attributes:
+        position: Zero-based character offset in the expression text, if known.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, position: int | None = None) -> None:
+        self.position = position
+        super().__init__(message)

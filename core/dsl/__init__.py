@@ -1,0 +1,1 @@
+"""The alpha language: typed S-expressions, their parser and printer, and their evaluation."""
