@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from actors.adapters.data_source import available_symbols, load_candles, load_funding
+from actors.runs.market_data import load_series, span_text, window_bounds
 from actors.runs.window import WindowRequest
 from configs.app import AppConfig
 from configs.backtest import BacktestConfig
@@ -75,75 +76,6 @@ class BacktestOutcome:
     benchmark_metrics: dict[str, float]
 
 
-def _load_resampled(data_dir: Path, venue: str, symbol: str, timeframe: str,
-                    end_ms: int | None) -> Candles | None:
-    """The series resampled from the coarsest stored timeframe that divides ``timeframe``."""
-    target = timeframe_to_ms(timeframe)
-    finer = [tf for tf, ms in TIMEFRAME_MS.items() if ms < target and target % ms == 0]
-    for source_tf in sorted(finer, key=TIMEFRAME_MS.__getitem__, reverse=True):
-        try:
-            candles = load_candles(data_dir, venue=venue, symbol=symbol, timeframe=source_tf,
-                                   end_ms=end_ms)
-        except DataNotFoundError:
-            continue
-        return resample(candles, timeframe, partial="drop")
-    return None
-
-
-def _load_series(job: BacktestJob, symbol: str, end_ms: int | None) -> Candles:
-    data = job.config.data
-    data_dir = Path(data.resolve_dir()).resolve()
-    try:
-        return load_candles(data_dir, venue=data.venue, symbol=symbol,
-                            timeframe=data.timeframe, end_ms=end_ms)
-    except DataNotFoundError as error:
-        resampled = _load_resampled(data_dir, data.venue, symbol, data.timeframe, end_ms)
-        if resampled is not None:
-            return resampled
-        if job.allow_synthetic and not _has_series(data_dir, data.venue, data.timeframe):
-            return generate_synthetic(symbol=symbol, timeframe=data.timeframe,
-                                      bars=data.synthetic_bars, seed=job.config.app.seed)
-        known = available_symbols(data_dir, data.venue, data.timeframe)
-        hint = f"; available at {data.venue} {data.timeframe}: {', '.join(known)}" if known \
-            else ""
-        raise UsageError(f"no data for {symbol}: {error}{hint}") from None
-
-
-def _has_series(data_dir: Path, venue: str, timeframe: str) -> bool:
-    return bool(available_symbols(data_dir, venue, timeframe))
-
-
-def _with_funding(candles: Candles, job: BacktestJob) -> tuple[Candles, str | None]:
-    data = job.config.data
-    try:
-        funding = load_funding(Path(data.resolve_dir()).resolve(), data.venue,
-                               candles.meta.symbol)
-    except (DataNotFoundError, FileNotFoundError):
-        return candles, None
-    aligned = align_funding(candles, funding, strict=False)
-    note = None
-    if len(aligned.unmatched_ms):
-        note = (f"{len(aligned.unmatched_ms)} funding settlement(s) of {candles.meta.symbol} "
-                "fall on missing bars and were not charged")
-    return aligned.candles, note
-
-
-def _align(series: list[Candles]) -> list[Candles]:
-    if len(series) == 1:
-        return series
-    common = series[0].timestamp
-    for candles in series[1:]:
-        common = np.intersect1d(common, candles.timestamp, assume_unique=True)
-    return [c.take(np.searchsorted(c.timestamp, common)) for c in series]
-
-
-def _window_bounds(window: WindowRequest, candles: Candles) -> tuple[int, int]:
-    if window.duration_ms is not None:
-        end = int(candles.timestamp[-1]) + candles.timeframe_ms
-        return end - window.duration_ms, end
-    return int(window.start_ms), int(window.end_ms)  # type: ignore[arg-type]
-
-
 def prepare(job: BacktestJob) -> PreparedBacktest:
     """Validate the job and compute its targets; raises before anything is written.
 
@@ -157,26 +89,20 @@ def prepare(job: BacktestJob) -> PreparedBacktest:
     if len(job.symbols) != spec.symbols:
         raise UsageError(f"strategy {spec.name!r} takes {spec.symbols} symbol(s), got "
                          f"{len(job.symbols)}: {', '.join(job.symbols)}")
-    end_ms = job.window.end_ms
-    notes: list[str] = []
-    series = []
-    for symbol in job.symbols:
-        candles, note = _with_funding(_load_series(job, symbol, end_ms), job)
-        series.append(candles)
-        notes.extend([note] if note else [])
-    series = _align(series)
-    start_ms, end_ms = _window_bounds(job.window, series[0])
+    loaded = load_series(job.config, job.symbols, job.window,
+                         allow_synthetic=job.allow_synthetic)
+    series = list(loaded.candles)
+    notes = list(loaded.notes)
+    start_ms, end_ms = window_bounds(job.window, series[0])
     # Targets see every bar before the window (warm-up) but nothing after its end.
     history = [c.between(None, end_ms) for c in series]
     targets = np.column_stack(spec.compute(history, params))
     first = int(np.searchsorted(history[0].timestamp, start_ms))
     in_window = [c.take(slice(first, None)) for c in history]
     if len(in_window[0]) < 2:
-        span = (f"{_iso(series[0].timestamp[0])} .. {_iso(series[0].timestamp[-1])}"
-                if len(series[0]) else "nothing")
         raise UsageError(f"the window {job.window.label} holds {len(in_window[0])} bar(s) of "
                          f"{'/'.join(job.symbols)} {job.config.data.timeframe}; the data spans "
-                         f"{span} UTC")
+                         f"{span_text(series[0])}")
     direction = spec.direction_for(params)
     backtest = job.config.backtest
     if direction != backtest.direction:
@@ -213,7 +139,3 @@ def execute(prepared: PreparedBacktest) -> BacktestOutcome:
 def gap_reports(prepared: PreparedBacktest) -> dict[str, dict[str, Any]]:
     """Gaps inside the window per symbol: reported, never filled."""
     return {c.meta.symbol: find_gaps(c).to_dict() for c in prepared.candles}
-
-
-def _iso(timestamp_ms: int) -> str:
-    return str(np.datetime64(int(timestamp_ms), "ms"))
