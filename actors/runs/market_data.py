@@ -51,10 +51,12 @@ def load_series(config: AppConfig, symbols: tuple[str, ...], window: WindowReque
 
 def window_bounds(window: WindowRequest, candles: Candles) -> tuple[int, int]:
     """``[start, end)`` in ms: explicit bounds, or the trailing duration ending at the last bar."""
+    end = int(candles.timestamp[-1]) + candles.timeframe_ms
     if window.duration_ms is not None:
-        end = int(candles.timestamp[-1]) + candles.timeframe_ms
         return end - window.duration_ms, end
-    return int(window.start_ms), int(window.end_ms)  # type: ignore[arg-type]
+    if window.start_ms is None or window.end_ms is None:
+        return int(candles.timestamp[0]), end
+    return int(window.start_ms), int(window.end_ms)
 
 
 def span_text(candles: Candles) -> str:

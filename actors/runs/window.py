@@ -32,6 +32,11 @@ class WindowRequest:
     duration_ms: int | None
     label: str
 
+    @classmethod
+    def everything(cls) -> WindowRequest:
+        """All the data there is."""
+        return cls(None, None, None, "all data")
+
 
 def parse_timezone(name: str) -> dt.tzinfo:
     """Resolve an IANA timezone name; ``UsageError`` with a hint when unknown."""
