@@ -35,7 +35,10 @@ def _pow(a: float, p: float) -> float:
         return math.nan
     if a == 0.0:
         return 0.0
-    return math.copysign(abs(a) ** p, a)
+    try:
+        return math.copysign(abs(a) ** p, a)
+    except OverflowError:  # the kernel gives +-inf; folding then keeps the call
+        return math.copysign(math.inf, a)
 
 
 def _clip(a: float, lo: float, hi: float) -> float:

@@ -1,0 +1,143 @@
+"""The dispatch table: one uniformly callable kernel per operator of the DSL.
+
+Every entry of :data:`KERNELS` is called as ``kernel(inputs, window, scalars, out)``:
+
+* ``inputs`` — the operator's series arguments in order, float64 ``(bars, symbols)``
+  matrices, ideally column-major (``order="F"``) so each symbol's history is contiguous; a
+  size-1 array stands for a constant and is broadcast;
+* ``window`` — the window argument in bars (0 for operators without one);
+* ``scalars`` — the scalar arguments in order (``pow``: exponent; ``clip``: lo, hi);
+* ``out`` — a float64 matrix of the same shape, written in full; inputs are never modified.
+
+``out`` may be one of the inputs only for operators in :data:`ALIAS_SAFE` (elementwise and
+cross-sectional); time-series kernels raise ``ValueError`` if it overlaps an input. The numba
+kernels see the transposed views ``(symbols, bars)``, which are C-contiguous for column-major
+matrices; each is compiled once, for that layout (read-only inputs accepted), so any number
+of symbols and any mix of read-only terminals and scratch buffers share one machine-code
+version. Other layouts or dtypes are copied at the boundary, never recompiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from core.dsl.kernels import cross_section as cs
+from core.dsl.kernels import elementwise as ew
+from core.dsl.kernels import extremes, rank, rolling
+from core.dsl.operators import OPERATORS, ArgKind, OpFamily
+
+Kernel = Callable[[tuple[np.ndarray, ...], int, tuple[float, ...], np.ndarray], None]
+"""``kernel(inputs, window, scalars, out) -> None``."""
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _series(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The symbol-major view of input ``x`` (a size-1 ``x`` is broadcast to ``out``'s shape).
+
+    Anything but a column-major float64 matrix is first copied into one, so every kernel has
+    exactly one compiled version.
+    """
+    if x.shape != out.shape:
+        if np.size(x) != 1:
+            raise ValueError(f"input shape {np.shape(x)} does not match output {out.shape}")
+        x = np.full(out.shape, float(np.asarray(x).reshape(-1)[0]), order="F")
+    elif x.dtype != _F64 or not x.flags.f_contiguous:
+        x = np.asfortranarray(x, dtype=np.float64)
+    return x.T
+
+
+def _call(fn: Callable[..., None], args: list, out: np.ndarray) -> None:
+    """``fn(*args, out)`` through a column-major float64 buffer if ``out`` is not one."""
+    if out.dtype == _F64 and out.flags.f_contiguous:
+        fn(*args, out.T)
+    else:
+        buffer = np.empty(out.shape, order="F")
+        fn(*args, buffer.T)
+        out[...] = buffer
+
+
+def _counts(name: str) -> tuple[int, int]:
+    args = OPERATORS[name].args
+    return args.count(ArgKind.SERIES), args.count(ArgKind.SCALAR)
+
+
+def _elementwise(name: str, fn: Callable[..., None]) -> Kernel:
+    n_series, n_scalars = _counts(name)
+
+    def kernel(inputs: tuple[np.ndarray, ...], window: int, scalars: tuple[float, ...],
+               out: np.ndarray) -> None:
+        args = [_series(x, out) for x in inputs[:n_series]]
+        _call(fn, [*args, *[float(s) for s in scalars[:n_scalars]]], out)
+
+    return kernel
+
+
+def _time_series(name: str, fn: Callable[..., None], *flags: bool) -> Kernel:
+    n_series, _ = _counts(name)
+    min_window = OPERATORS[name].min_window
+
+    def kernel(inputs: tuple[np.ndarray, ...], window: int, scalars: tuple[float, ...],
+               out: np.ndarray) -> None:
+        if window < min_window:
+            raise ValueError(f"{name}: window {window} < {min_window}")
+        args = []
+        for x in inputs[:n_series]:
+            if np.may_share_memory(x, out):
+                raise ValueError(f"{name}: out must not overlap an input")
+            args.append(_series(x, out))
+        _call(fn, [*args, int(window), *flags], out)
+
+    return kernel
+
+
+def _cross_section(fn: Callable[..., None]) -> Kernel:
+    def kernel(inputs: tuple[np.ndarray, ...], window: int, scalars: tuple[float, ...],
+               out: np.ndarray) -> None:
+        _call(fn, [_series(inputs[0], out)], out)
+
+    return kernel
+
+
+KERNELS: dict[str, Kernel] = {
+    "add": _elementwise("add", ew.add),
+    "sub": _elementwise("sub", ew.sub),
+    "mul": _elementwise("mul", ew.mul),
+    "div": _elementwise("div", ew.div),
+    "neg": _elementwise("neg", ew.neg),
+    "abs": _elementwise("abs", ew.abs_),
+    "sign": _elementwise("sign", ew.sign),
+    "log": _elementwise("log", ew.log),
+    "sqrt": _elementwise("sqrt", ew.sqrt),
+    "pow": _elementwise("pow", ew.pow_),
+    "clip": _elementwise("clip", ew.clip),
+    "max": _elementwise("max", ew.maximum),
+    "min": _elementwise("min", ew.minimum),
+    "if_gt": _elementwise("if_gt", ew.if_gt),
+    "delay": _time_series("delay", rolling.lag, False),
+    "delta": _time_series("delta", rolling.lag, True),
+    "ts_sum": _time_series("ts_sum", rolling.window_sum, False),
+    "ts_mean": _time_series("ts_mean", rolling.window_sum, True),
+    "ts_std": _time_series("ts_std", rolling.std_zscore, False),
+    "ts_zscore": _time_series("ts_zscore", rolling.std_zscore, True),
+    "ts_min": _time_series("ts_min", extremes.extreme, False, False),
+    "ts_max": _time_series("ts_max", extremes.extreme, True, False),
+    "ts_argmin": _time_series("ts_argmin", extremes.extreme, False, True),
+    "ts_argmax": _time_series("ts_argmax", extremes.extreme, True, True),
+    "ts_rank": _time_series("ts_rank", rank.ts_rank),
+    "ts_corr": _time_series("ts_corr", rolling.cov_corr, True),
+    "ts_cov": _time_series("ts_cov", rolling.cov_corr, False),
+    "ema": _time_series("ema", rolling.ema),
+    "decay_linear": _time_series("decay_linear", rolling.decay_linear),
+    "cs_rank": _cross_section(cs.cs_rank),
+    "cs_zscore": _cross_section(cs.cs_zscore),
+    "cs_demean": _cross_section(cs.cs_demean),
+}
+"""Kernel of every operator in :data:`core.dsl.operators.OPERATORS`, by name."""
+
+ALIAS_SAFE: frozenset[str] = frozenset(
+    name for name, spec in OPERATORS.items() if spec.family is not OpFamily.TIME_SERIES)
+"""Operators whose ``out`` may be the same buffer as one of their inputs."""
