@@ -25,10 +25,9 @@ from actors.cli import run_command
 from actors.runs.artifacts import write_run
 from actors.runs.backtest_job import BacktestJob, execute, prepare
 from actors.runs.console import print_summary
+from actors.runs.market_data import parse_symbols
 from actors.runs.window import parse_window
 from configs.loader import LoadedConfig, load_config, with_overrides
-from core.data.naming import parse_symbol
-from core.errors import EvotraderError, UsageError
 from core.strategies import STRATEGIES
 
 
@@ -82,7 +81,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     put("data.dir", args.data)
     put("data.venue", args.venue)
     put("data.timeframe", args.timeframe)
-    put("data.symbols", list(_symbols(args.symbol)))
+    put("data.symbols", list(parse_symbols(args.symbol)))
     if args.fee_bps is not None:
         put("backtest.costs.maker_fee_bps", args.fee_bps)
         put("backtest.costs.taker_fee_bps", args.fee_bps)
@@ -96,18 +95,6 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     put("app.run_dir", args.out)
     put("strategy.name", args.strategy)
     return tree
-
-
-def _symbols(text: str) -> tuple[str, ...]:
-    symbols = tuple(part.strip().upper() for part in text.split(",") if part.strip())
-    if not symbols:
-        raise UsageError("--symbol is empty; e.g. --symbol BTC/USDT")
-    for symbol in symbols:
-        try:
-            parse_symbol(symbol)
-        except EvotraderError as err:
-            raise UsageError(str(err)) from None
-    return symbols
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,8 @@ from configs.app import AppConfig
 from core.data import TIMEFRAME_MS, Candles, generate_synthetic, resample
 from core.data.funding import align_funding
 from core.data.timeframes import timeframe_to_ms
-from core.errors import DataNotFoundError, UsageError
+from core.data.naming import parse_symbol
+from core.errors import DataNotFoundError, EvotraderError, UsageError
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,16 @@ def _align(series: list[Candles]) -> list[Candles]:
     for candles in series[1:]:
         common = np.intersect1d(common, candles.timestamp, assume_unique=True)
     return [c.take(np.searchsorted(c.timestamp, common)) for c in series]
+
+
+def parse_symbols(text: str) -> tuple[str, ...]:
+    """``BTC/USDT,ETH/USDT`` -> a tuple of upper-case symbols; ``UsageError`` if malformed."""
+    symbols = tuple(part.strip().upper() for part in text.split(",") if part.strip())
+    if not symbols:
+        raise UsageError("--symbol is empty; e.g. --symbol BTC/USDT")
+    for symbol in symbols:
+        try:
+            parse_symbol(symbol)
+        except EvotraderError as err:
+            raise UsageError(str(err)) from None
+    return symbols
