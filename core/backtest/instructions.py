@@ -5,8 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from core.errors import BacktestError
+
+
+@njit(cache=True, nogil=True)
+def _targets_in_range(values: np.ndarray) -> bool:
+    bad = 0
+    for x in values:
+        if x == x and not abs(x) <= 100.0:  # NaN passes; +-inf and |x| > 100 fail
+            bad += 1
+            break
+    return bad == 0
 
 
 def _columns(values: np.ndarray, name: str, dtype: type) -> np.ndarray:
@@ -33,8 +44,7 @@ class Targets:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _columns(self.values, "targets", np.float64))
-        finite = self.values[np.isfinite(self.values)]
-        if np.isinf(self.values).any() or (finite.size and np.abs(finite).max() > 100.0):
+        if not _targets_in_range(self.values.reshape(-1, order="A")):
             raise BacktestError("targets must be NaN or finite with |target| <= 100")
 
     @property

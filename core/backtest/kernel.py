@@ -64,11 +64,12 @@ CHUNK = 8192
 
 
 @njit(cache=True, nogil=True)
-def _ensure_rows(buffer: np.ndarray, needed: int) -> np.ndarray:
+def _ensure_rows(buffer: np.ndarray, used: int, needed: int) -> np.ndarray:
+    """``buffer`` or a larger copy of its first ``used`` rows (never the untouched rest)."""
     if needed <= buffer.shape[0]:
         return buffer
     bigger = np.empty((max(needed, 2 * buffer.shape[0]), buffer.shape[1]))
-    bigger[: buffer.shape[0]] = buffer
+    bigger[:used] = buffer[:used]
     return bigger
 
 
@@ -134,8 +135,8 @@ def simulate_column(
 
     for chunk_start in range(0, n, CHUNK):
         chunk_stop = min(chunk_start + CHUNK, n)
-        orders = _ensure_rows(orders, n_orders + 2 * (chunk_stop - chunk_start) + 2)
-        trades = _ensure_rows(trades, n_trades + 2 * (chunk_stop - chunk_start) + 2)
+        orders = _ensure_rows(orders, n_orders, n_orders + 2 * (chunk_stop - chunk_start) + 2)
+        trades = _ensure_rows(trades, n_trades, n_trades + 2 * (chunk_stop - chunk_start) + 2)
         for i in range(chunk_start, chunk_stop):
             if pending or pos != 0.0:
                 if has_funding and pos != 0.0 and funding[i] != 0.0:
@@ -275,7 +276,7 @@ def simulate_column(
             trade_high, trade_low = scan_extremes(high, low, scanned_to, n, trade_high, trade_low)
         tr[TR_HIGH] = trade_high
         tr[TR_LOW] = trade_low
-        trades = _ensure_rows(trades, n_trades + 1)
+        trades = _ensure_rows(trades, n_trades, n_trades + 1)
         n_trades = record_trade(tr, trades, n_trades, n - 1, REASON_END_OF_DATA,
                                 close[n - 1], abs(pos))
     return orders[:n_orders].copy(), trades[:n_trades].copy(), stats

@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from core.backtest.equity import replay_equity
+from core.backtest.equity import replay_equity, replay_sharpe
 from core.backtest.layout import (
     ORDER_COLUMNS,
     REASON_NAMES,
@@ -18,6 +18,7 @@ from core.backtest.layout import (
     TRADE_COLUMNS,
 )
 from core.backtest.market import MarketArrays
+from core.data.timeframes import periods_per_year
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,19 @@ class BacktestResult:
             )
         curves.setflags(write=False)
         return curves
+
+    def sharpe(self, column: int) -> float:
+        """Annualised Sharpe ratio of column ``column``'s equity, computed from the fills.
+
+        The same number as ``core.metrics.sharpe_ratio`` on the equity curve, without
+        building the curve (the fast path for scoring many alphas).
+        """
+        m = self.price_columns[column]
+        funding = np.empty(0) if self.market.funding is None else self.market.funding[:, m]
+        return float(replay_sharpe(
+            self.market.open[:, m], self.market.close[:, m], funding,
+            np.ascontiguousarray(_rows_of(self.orders, column)), self.initial_cash,
+            periods_per_year(self.timeframe_ms)))
 
     def orders_frame(self) -> pd.DataFrame:
         """Fills as a DataFrame with ``column``, ``timestamp`` and a readable ``reason``."""

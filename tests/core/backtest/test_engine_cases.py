@@ -254,3 +254,25 @@ def test_bad_inputs_are_rejected_with_clear_errors():
                                  timeframe_ms=HOUR)
     with pytest.raises(BacktestError, match="n_threads"):
         run_backtest(m, Targets(np.zeros(3)), config(), n_threads=0)
+
+
+def test_sharpe_from_fills_equals_the_metric_on_the_equity_curve():
+    from core.metrics import sharpe_ratio, simple_returns
+
+    rng = np.random.default_rng(9)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 500)))
+    funding = np.where(np.arange(500) % 8 == 0, 0.0001, 0.0)
+    m = market(np.r_[100, closes[:-1]], close=closes, funding=funding)
+    values = np.where(rng.random(500) < 0.05, rng.choice([-1.0, 0.0, 1.0], 500), np.nan)
+    result = run_backtest(m, Targets(values), config(direction="long_short"))
+    expected = sharpe_ratio(simple_returns(result.equity[:, 0]), 24 * 365)
+    assert result.sharpe(0) == pytest.approx(expected, rel=1e-10)
+    flat = run_backtest(m, Targets(np.full(500, np.nan)), config())
+    assert np.isnan(flat.sharpe(0))
+
+
+def test_targets_out_of_range_are_refused():
+    for bad in (np.inf, -np.inf, 101.0):
+        with pytest.raises(BacktestError, match="targets"):
+            Targets(np.array([np.nan, bad]))
+    Targets(np.array([np.nan, -100.0, 100.0]))
