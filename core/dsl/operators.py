@@ -92,7 +92,8 @@ OPERATORS: dict[str, OpSpec] = {spec.name: spec for spec in (
     OpSpec("sign", (S,), _E, "-1, 0 or 1"),
     OpSpec("log", (S,), _E, "log|a|; 0 where |a| < 1e-12 (protected)"),
     OpSpec("sqrt", (S,), _E, "sqrt|a| (protected)"),
-    OpSpec("pow", (S, C), _E, "sign(a) * |a| ** p, p in [-4, 4]; 0 where a = 0 and p < 0"),
+    OpSpec("pow", (S, C), _E, "sign(a) * |a| ** p, p in [-4, 4]; 0 where a = 0 (p = 2, "
+                              "0.5, -1 as |a|*|a|, sqrt|a|, 1/|a|)"),
     OpSpec("clip", (S, C, C), _E, "a limited to [lo, hi] (lo < hi)"),
     OpSpec("max", (S, S), _E, "elementwise maximum", commutative=True),
     OpSpec("min", (S, S), _E, "elementwise minimum", commutative=True),

@@ -35,8 +35,15 @@ def _pow(a: float, p: float) -> float:
         return math.nan
     if a == 0.0:
         return 0.0
+    magnitude = abs(a)
+    if p == 2.0:
+        return math.copysign(magnitude * magnitude, a)
+    if p == 0.5:
+        return math.copysign(math.sqrt(magnitude), a)
+    if p == -1.0:
+        return math.copysign(1.0 / magnitude, a)
     try:
-        return math.copysign(abs(a) ** p, a)
+        return math.copysign(magnitude**p, a)
     except OverflowError:  # the kernel gives +-inf; folding then keeps the call
         return math.copysign(math.inf, a)
 

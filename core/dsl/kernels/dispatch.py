@@ -94,10 +94,17 @@ def _time_series(name: str, fn: Callable[..., None], *flags: bool) -> Kernel:
     return kernel
 
 
-def _cross_section(fn: Callable[..., None]) -> Kernel:
+def _cross_section(fn: Callable[..., None], single: Callable[[np.ndarray], np.ndarray]
+                   ) -> Kernel:
+    """Cross-sectional kernel; with one symbol the result is ``single(x)`` (a constant)."""
     def kernel(inputs: tuple[np.ndarray, ...], window: int, scalars: tuple[float, ...],
                out: np.ndarray) -> None:
-        _call(fn, [_series(inputs[0], out)], out)
+        x = inputs[0]
+        if x.ndim == 2 and x.shape[1] == 1 and x.shape == out.shape:
+            with np.errstate(invalid="ignore"):  # inf - inf is NaN, as in the kernel
+                np.copyto(out, single(x))
+            return
+        _call(fn, [_series(x, out)], out)
 
     return kernel
 
@@ -132,9 +139,10 @@ KERNELS: dict[str, Kernel] = {
     "ts_cov": _time_series("ts_cov", rolling.cov_corr, False),
     "ema": _time_series("ema", rolling.ema),
     "decay_linear": _time_series("decay_linear", rolling.decay_linear),
-    "cs_rank": _cross_section(cs.cs_rank),
-    "cs_zscore": _cross_section(cs.cs_zscore),
-    "cs_demean": _cross_section(cs.cs_demean),
+    # One symbol: the rank is 0.5, the z-score 0 and the deviation x - x (NaN for NaN/inf).
+    "cs_rank": _cross_section(cs.cs_rank, lambda x: np.where(np.isnan(x), np.nan, 0.5)),
+    "cs_zscore": _cross_section(cs.cs_zscore, lambda x: np.where(np.isnan(x), np.nan, 0.0)),
+    "cs_demean": _cross_section(cs.cs_demean, lambda x: x - x),
 }
 """Kernel of every operator in :data:`core.dsl.operators.OPERATORS`, by name."""
 

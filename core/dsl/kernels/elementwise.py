@@ -125,7 +125,12 @@ def sqrt(a: np.ndarray, out: np.ndarray) -> None:
 
 @njit(types.void(SERIES, F8, OUT), cache=True, nogil=True)
 def pow_(a: np.ndarray, p: float, out: np.ndarray) -> None:
-    """Signed power ``sign(a) * |a| ** p``; 0 where ``a == 0``."""
+    """Signed power ``sign(a) * |a| ** p``; 0 where ``a == 0``.
+
+    Exponents 2, 0.5 and -1 are computed as ``|a| * |a|``, ``sqrt|a|`` and ``1 / |a|`` (the
+    same definition as ``core.dsl.scalar``), avoiding the C library's slow ``pow``.
+    """
+    mode = 1 if p == 2.0 else (2 if p == 0.5 else (3 if p == -1.0 else 0))
     for j in range(out.shape[0]):
         for i in range(out.shape[1]):
             x = a[j, i]
@@ -134,7 +139,16 @@ def pow_(a: np.ndarray, p: float, out: np.ndarray) -> None:
             elif x == 0.0:
                 out[j, i] = 0.0
             else:
-                out[j, i] = math.copysign(math.pow(abs(x), p), x)
+                m = abs(x)
+                if mode == 1:
+                    y = m * m
+                elif mode == 2:
+                    y = math.sqrt(m)
+                elif mode == 3:
+                    y = 1.0 / m
+                else:
+                    y = math.pow(m, p)
+                out[j, i] = math.copysign(y, x)
 
 
 @njit(types.void(SERIES, F8, F8, OUT), cache=True, nogil=True)

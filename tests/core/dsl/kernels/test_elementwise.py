@@ -57,6 +57,13 @@ def test_pow_bit_for_bit(xs: list[float], p: float) -> None:
     check("pow", [xs], (p,))
 
 
+@pytest.mark.parametrize("p", [2.0, 0.5, -1.0])
+@settings(max_examples=60, deadline=None)
+@given(xs=st.lists(values, min_size=1, max_size=40))
+def test_pow_fast_exponents_bit_for_bit(xs: list[float], p: float) -> None:
+    check("pow", [xs], (p,))
+
+
 @settings(max_examples=100, deadline=None)
 @given(xs=st.lists(values, min_size=1, max_size=40),
        bounds=st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)).filter(
