@@ -25,7 +25,7 @@ from core.data.naming import symbol_token
 
 
 def run_name(created: dt.datetime, symbols: tuple[str, ...], strategy: str) -> str:
-    """``<UTC timestamp>_<symbol>[+<symbol>]_<strategy>``, e.g. ``20261121T200000Z_BTC-USDT_momentum``."""
+    """``<UTC time>_<symbol>[+<symbol>]_<strategy>``: ``20261121T200000Z_BTC-USDT_momentum``."""
     stamp = created.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}_{'+'.join(symbol_token(s) for s in symbols)}_{strategy}"
 
@@ -61,6 +61,7 @@ def provenance(outcome: BacktestOutcome, *, run_id: str, created: dt.datetime,
         "backtest": prepared.backtest.model_dump(mode="json"),
         "risk_limits": prepared.risk.model_dump(mode="json"),
         "notes": list(prepared.notes),
+        "bias_check": prepared.bias,
         "software": software_versions(),
     }
 
@@ -120,13 +121,15 @@ def session_markdown(outcome: BacktestOutcome, prov: dict[str, Any]) -> str:
         f"# Backtest {prov['run_id']}{synthetic}",
         "",
         f"- strategy: `{prov['strategy']['name']}` with `{prov['strategy']['params']}`",
-        f"- symbols: {', '.join(outcome.result.columns)} ({outcome.prepared.job.config.data.timeframe})",
+        f"- symbols: {', '.join(outcome.result.columns)} "
+        f"({outcome.prepared.job.config.data.timeframe})",
         f"- window: {window['requested']} -> {window['first_bar_utc']} .. {window['last_bar_utc']}"
         f" ({window['bars']} bars, {window['warmup_bars']} warm-up bars before)",
         f"- costs: {prov['backtest']['costs']}",
         f"- risk limits: max position {prov['risk_limits']['max_position_pct']}%, max trade "
         f"{prov['risk_limits']['max_trade_pct']}%, per-trade risk "
         f"{prov['risk_limits']['per_trade_risk_pct']}%",
+        f"- look-ahead/recursion check of the strategy: {prov['bias_check']['summary']}",
         f"- config id `{prov['config_id']}`, commit `{prov['git']['commit']}`"
         f"{' (uncommitted changes)' if prov['git']['dirty'] else ''}, seed {prov['seed']}",
         "",
@@ -174,7 +177,8 @@ def write_run(outcome: BacktestOutcome, run_root: Path, *, created: dt.datetime,
         equity = _equity_frame(outcome)
         equity.to_csv(staging / "equity.csv", index=False)
         cap = outcome.prepared.risk.max_position_pct
-        title = f"{job.strategy} on {', '.join(job.symbols)} (positions capped at {cap:g}% of equity)"
+        title = (f"{job.strategy} on {', '.join(job.symbols)} "
+                 f"(positions capped at {cap:g}% of equity)")
         if prov["synthetic"]:
             title += " (SYNTHETIC DATA)"
         plot_equity(staging / "equity.png", outcome.result.timestamp,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
-from actors.adapters.data_source import available_symbols, load_candles, load_funding
 from actors.runs.market_data import load_series, span_text, window_bounds
 from actors.runs.window import WindowRequest
 from configs.app import AppConfig
@@ -21,11 +20,10 @@ from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from core.backtest import BacktestResult, MarketArrays, Targets, run_backtest
 from core.backtest.summary import buy_and_hold, summarize, summarize_equity
-from core.data import TIMEFRAME_MS, Candles, find_gaps, generate_synthetic, resample
-from core.data.funding import align_funding
-from core.data.timeframes import timeframe_to_ms
-from core.errors import DataNotFoundError, UsageError
-from core.strategies import get_strategy, parse_params
+from core.data import Candles, find_gaps
+from core.errors import UsageError
+from core.strategies import StrategySpec, get_strategy, parse_params
+from core.validation import detect_bias
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,7 @@ class PreparedBacktest:
     params: dict[str, Any]
     warmup_bars: int
     notes: tuple[str, ...]
+    bias: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,7 @@ def prepare(job: BacktestJob) -> PreparedBacktest:
     # Targets see every bar before the window (warm-up) but nothing after its end.
     history = [c.between(None, end_ms) for c in series]
     targets = np.column_stack(spec.compute(history, params))
+    bias = check_bias(spec, params, history)
     first = int(np.searchsorted(history[0].timestamp, start_ms))
     in_window = [c.take(slice(first, None)) for c in history]
     if len(in_window[0]) < 2:
@@ -114,8 +114,20 @@ def prepare(job: BacktestJob) -> PreparedBacktest:
         job=job, candles=tuple(in_window), targets=targets[first:],
         market=MarketArrays.from_candles(in_window), backtest=backtest,
         risk=job.config.risk.effective(), params=params.model_dump(), warmup_bars=first,
-        notes=tuple(notes),
+        notes=tuple(notes), bias=bias,
     )
+
+
+def check_bias(spec: StrategySpec, params: BaseModel, history: list[Candles]) -> dict[str, Any]:
+    """Run the look-ahead/recursion detector on the strategy's targets over ``history``."""
+    def targets_on(start: int, stop: int) -> np.ndarray:
+        return np.column_stack(spec.compute([c.take(slice(start, stop)) for c in history],
+                                            params))
+
+    report = detect_bias(targets_on, len(history[0]), n_cuts=12)
+    return {"verdict": report.verdict, "lookahead": report.lookahead,
+            "recursive": report.recursive, "recursive_converges": report.recursive_converges,
+            "checks": report.checks_run, "summary": report.summary()}
 
 
 def execute(prepared: PreparedBacktest) -> BacktestOutcome:

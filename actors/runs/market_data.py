@@ -19,8 +19,8 @@ from actors.runs.window import WindowRequest
 from configs.app import AppConfig
 from core.data import TIMEFRAME_MS, Candles, generate_synthetic, resample
 from core.data.funding import align_funding
-from core.data.timeframes import timeframe_to_ms
 from core.data.naming import parse_symbol
+from core.data.timeframes import timeframe_to_ms
 from core.errors import DataNotFoundError, EvotraderError, UsageError
 
 

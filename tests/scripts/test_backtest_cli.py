@@ -171,3 +171,17 @@ def test_corrupt_data_exits_2_naming_file_row_and_timestamp(tmp_path, capsys):
     assert "bars.csv" in err and "row 120" in err
     assert str(1_700_000_000_000 + 120 * 3_600_000) in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_every_run_records_the_bias_verdict_of_its_strategy(shared_data, tmp_path):
+    out = tmp_path / "runs"
+    common = ["--data", str(shared_data), "--symbol", "BTC/USDT", "--timeframe", "1h",
+              "--strategy", "momentum", "--window", "P60D", "--out", str(out)]
+    assert main([*common, "--params", "fast=10,slow=30"]) == 0
+    assert main([*common, "--params", "fast=10,slow=30,ma=ema"]) == 0
+    sma, ema = sorted(out.iterdir())
+    sma_bias = json.loads((sma / "metrics.json").read_text())["provenance"]["bias_check"]
+    ema_bias = json.loads((ema / "metrics.json").read_text())["provenance"]["bias_check"]
+    assert sma_bias["verdict"] == "clean" and not sma_bias["lookahead"]
+    assert ema_bias["verdict"] == "recursive-converging"  # an EMA depends on where data starts
+    assert "look-ahead/recursion check" in (sma / "session.md").read_text()
