@@ -350,8 +350,9 @@ def sparse_workload(n_bars: int) -> Workload:
     prices = random_walk_ohlcv(n_bars, N_COLUMNS, rng)
     entries, exits = sparse_signals(n_bars, N_COLUMNS, FILLS_PER_MILLION_BARS, rng)
     timestamp = np.arange(n_bars, dtype=np.int64) * MINUTE_MS
-    market = MarketArrays.from_arrays(timestamp, **prices, timeframe_ms=MINUTE_MS,
-                                      synthetic=True)
+    market = MarketArrays.from_arrays(timestamp, prices["open"], prices["high"], prices["low"],
+                                      prices["close"], prices["volume"],
+                                      timeframe_ms=MINUTE_MS, synthetic=True)
     return Workload(name="sparse", market=market, instructions=Signals(entries, exits),
                     vbt_close=market.close, vbt_open=market.open,
                     vbt_entries=shift_forward(entries), vbt_exits=shift_forward(exits),

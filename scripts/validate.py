@@ -23,7 +23,13 @@ from typing import Any
 
 from actors.cli import run_command
 from actors.runs.market_data import parse_symbols
-from actors.runs.validate_job import ValidateJob, parse_expression, parse_family, run_validation
+from actors.runs.validate_job import (
+    Expression,
+    ValidateJob,
+    parse_expression,
+    parse_family,
+    run_validation,
+)
 from actors.runs.validate_report import render, write_report
 from actors.runs.window import WindowRequest, parse_window
 from configs.alpha import MappingConfig
@@ -90,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     """Parse, validate, print the report and write report.json."""
     if args.folds < 2 or args.embargo < 0 or (args.trials is not None and args.trials < 1):
         raise UsageError("--folds must be >= 2, --embargo >= 0 and --trials >= 1")
+    expressions: tuple[Expression, ...]
     if args.expr is not None:
         expressions = (parse_expression(args.expr, "--expr"),)
     else:
