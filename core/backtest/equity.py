@@ -49,7 +49,8 @@ def replay_sharpe(open_: np.ndarray, close: np.ndarray, funding: np.ndarray,
     """Annualised Sharpe ratio of the equity :func:`replay_equity` would build, in one pass.
 
     Equal to ``sharpe_ratio(simple_returns(replay_equity(...)), periods_per_year)`` (sample
-    std, ddof=1; NaN for fewer than 2 returns or zero variance) without materialising the
+    std, ddof=1; returns from non-positive equity skipped; NaN for fewer than 2 returns or
+    zero variance) without materialising the
     curve. Mean and variance come from sums shifted by the first return (returns have a
     mean far below their spread, so there is no cancellation, and no division per bar).
     """
@@ -72,7 +73,7 @@ def replay_sharpe(open_: np.ndarray, close: np.ndarray, funding: np.ndarray,
             pos = orders[k, O_POSITION]
             k += 1
         equity = cash + pos * close[i] if pos != 0.0 else cash
-        if i > 0:
+        if i > 0 and previous > 0.0:  # a return from non-positive equity is undefined
             r = equity / previous - 1.0
             if count == 0:
                 shift = r

@@ -9,9 +9,10 @@ Within bar ``i`` events happen in this order:
    high (stop-loss before take-profit), for a short the high comes first; a gap through a
    level fills at the open;
 4. equity is marked at the close (rebuilt afterwards by the equity replay);
-5. the instruction of bar ``i`` is read and, if it asks for a change, an order is sized with
-   the equity at this close and scheduled for the next open; otherwise a due time stop is
-   scheduled.
+5. if the equity is gone (<= 0 with a position, possible only with shorts) the position is
+   liquidated at the next open; otherwise the instruction of bar ``i`` is read and, if it
+   asks for a change, an order is sized with the equity at this close and scheduled for the
+   next open; otherwise a due time stop is scheduled.
 
 Instructions come either as target positions (``targets``: signed multiples of the sizing
 unit, NaN = keep; an order is sent when the target *changes*) or as entry/exit signals
@@ -50,6 +51,7 @@ from core.backtest.layout import (
     P_TAKER_FEE,
     P_TIME_STOP,
     REASON_END_OF_DATA,
+    REASON_LIQUIDATION,
     REASON_SIGNAL,
     REASON_STOP_LOSS,
     REASON_TIME_STOP,
@@ -213,6 +215,13 @@ def simulate_column(
                             cash, pos, tr, orders, n_orders, trades, n_trades, stats, p)
                 if pos != 0.0:
                     bars_in_market += 1.0
+                    # Ruin (possible only with shorts: spot buys are limited by cash): a
+                    # position whose equity is gone is liquidated at the next open.
+                    if allow_short and cash + pos * close[i] <= 0.0:
+                        pending = True
+                        pend_target = 0.0
+                        pend_reason = REASON_LIQUIDATION
+                        continue
 
             request = False
             target = 0.0

@@ -45,7 +45,8 @@ REASON_STOP_LOSS = 1
 REASON_TAKE_PROFIT = 2
 REASON_TIME_STOP = 3
 REASON_END_OF_DATA = 4
-REASON_NAMES = ("signal", "stop_loss", "take_profit", "time_stop", "end_of_data")
+REASON_LIQUIDATION = 5  # equity at a close <= 0 with a position: closed at the next open
+REASON_NAMES = ("signal", "stop_loss", "take_profit", "time_stop", "end_of_data", "liquidation")
 
 # --- order rows -------------------------------------------------------------------------------
 O_BAR = 0

@@ -285,6 +285,9 @@ class Reference:
             self.bars_in_market += 1
         equity = self.cash + self.pos * self.c[i] if self.pos != 0 else self.cash
         self.equity.append(equity)
+        if self.allow_short and self.pos != 0 and equity <= 0:
+            self.pending = (0.0, 0.0, 0.0, "liquidation")  # ruined: close at the next open
+            return
         target = instruction(i)
         if target is not None:
             if target == 0:

@@ -276,3 +276,24 @@ def test_targets_out_of_range_are_refused():
         with pytest.raises(BacktestError, match="targets"):
             Targets(np.array([np.nan, bad]))
     Targets(np.array([np.nan, -100.0, 100.0]))
+
+
+def test_a_ruined_short_is_liquidated_at_the_next_open():
+    # Short 100 units at 100 with 10,000 cash: at a close of 210 the equity is
+    # 20,000 - 21,000 < 0, so the position is closed at the next open (250) and nothing
+    # opens again, whatever the targets say.
+    m = market([100, 100, 150, 210, 250, 260, 200, 150])
+    cfg = config(direction="long_short")
+    result = run_backtest(m, targets(8, b0=-1.0, b5=1.0), cfg)
+    orders = result.orders_frame()
+    assert list(orders.reason) == ["signal", "liquidation"]
+    assert list(orders.bar) == [1, 4] and orders.price[1] == pytest.approx(250.0)
+    assert orders.position.iloc[-1] == 0.0
+    assert result.equity[-1, 0] == pytest.approx(10_000 + 100 * (100 - 250))
+    assert result.stats_frame().iloc[0].rejected_orders == 1  # the later +1 cannot be sized
+    assert result.trades_frame().exit_reason[0] == "liquidation"
+    # Returns from the non-positive equity after the ruin are undefined, in both Sharpes.
+    from core.metrics import sharpe_ratio, simple_returns
+
+    expected = sharpe_ratio(simple_returns(result.equity[:, 0]), 24 * 365)
+    assert result.sharpe(0) == pytest.approx(expected, rel=1e-10)

@@ -172,3 +172,18 @@ def test_many_columns_and_threads_agree_with_reference():
         m = {**m, "funding": m.get("funding", np.zeros(n))}
         assert_same(single, run_reference_targets(m, list(targets[:, j]), cfg), column=j)
     assert math.isfinite(single.equity.sum())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), n=st.integers(20, 150))
+def test_liquidations_match_reference(seed, n):
+    """Shorts sized at 3x equity on a volatile market: ruin and liquidation happen often."""
+    rng = np.random.default_rng(seed)
+    market = make_market(seed, n, with_spread=False, with_funding=True)
+    for key in ("open", "high", "low", "close"):
+        market[key] = market[key] ** 3 / 1e4  # cube the path: ~3x the volatility
+    cfg = BacktestConfig(direction="long_short", min_notional=0.0,
+                         sizing={"method": "fixed_notional", "notional": 30_000.0})
+    targets = np.where(rng.random(n) < 0.2, rng.choice([-1.0, 0.0, 1.0], n), np.nan)
+    result = run_backtest(to_market_arrays(market), Targets(targets), cfg)
+    assert_same(result, run_reference_targets(market, list(targets), cfg))
