@@ -25,9 +25,8 @@ from core.backtest import MarketArrays, Targets, run_backtest
 from core.data.timeframes import periods_per_year
 from core.dsl import parse, structural_hash, to_text, warmup_bars
 from core.dsl.data import AlphaData
-from core.dsl.evaluate import evaluate, evaluate_plan
+from core.dsl.evaluate import evaluate, evaluate_stream
 from core.dsl.nodes import Node
-from core.dsl.plan import compile_plan
 from core.dsl.positions import map_positions
 from core.errors import DSLError, UsageError
 from core.metrics import sharpe_ratio, simple_returns
@@ -121,7 +120,7 @@ def _strategy_returns(job: ValidateJob) -> tuple[np.ndarray, np.ndarray, MarketA
         returns[:, index] = simple_returns(result.portfolio_equity())
         exposure[index] = float(result.stats[:, 0].mean()) / bars
 
-    evaluate_plan(compile_plan([e.node for e in job.expressions]), data, on_root=consume)
+    evaluate_stream([e.node for e in job.expressions], data, consume)
     provenance = [c.meta.provenance() for c in loaded.candles]
     return returns, exposure, market, data, first, provenance
 

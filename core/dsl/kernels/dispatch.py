@@ -109,43 +109,83 @@ def _cross_section(fn: Callable[..., None], single: Callable[[np.ndarray], np.nd
     return kernel
 
 
+_ELEMENTWISE: dict[str, Callable[..., None]] = {
+    "add": ew.add, "sub": ew.sub, "mul": ew.mul, "div": ew.div, "neg": ew.neg,
+    "abs": ew.abs_, "sign": ew.sign, "log": ew.log, "sqrt": ew.sqrt, "pow": ew.pow_,
+    "clip": ew.clip, "max": ew.maximum, "min": ew.minimum, "if_gt": ew.if_gt,
+}
+_TIME_SERIES: dict[str, tuple] = {  # name -> (kernel, flags...)
+    "delay": (rolling.lag, False), "delta": (rolling.lag, True),
+    "ts_sum": (rolling.window_sum, False), "ts_mean": (rolling.window_sum, True),
+    "ts_std": (rolling.std_zscore, False), "ts_zscore": (rolling.std_zscore, True),
+    "ts_min": (extremes.extreme, False, False), "ts_max": (extremes.extreme, True, False),
+    "ts_argmin": (extremes.extreme, False, True), "ts_argmax": (extremes.extreme, True, True),
+    "ts_rank": (rank.ts_rank,), "ts_corr": (rolling.cov_corr, True),
+    "ts_cov": (rolling.cov_corr, False), "ema": (rolling.ema,),
+    "decay_linear": (rolling.decay_linear,),
+}
+# One symbol: the rank is 0.5, the z-score 0 and the deviation x - x (NaN for NaN/inf).
+_CROSS_SECTION: dict[str, tuple[Callable[..., None], Callable[[np.ndarray], np.ndarray]]] = {
+    "cs_rank": (cs.cs_rank, lambda x: np.where(np.isnan(x), np.nan, 0.5)),
+    "cs_zscore": (cs.cs_zscore, lambda x: np.where(np.isnan(x), np.nan, 0.0)),
+    "cs_demean": (cs.cs_demean, lambda x: x - x),
+}
+
 KERNELS: dict[str, Kernel] = {
-    "add": _elementwise("add", ew.add),
-    "sub": _elementwise("sub", ew.sub),
-    "mul": _elementwise("mul", ew.mul),
-    "div": _elementwise("div", ew.div),
-    "neg": _elementwise("neg", ew.neg),
-    "abs": _elementwise("abs", ew.abs_),
-    "sign": _elementwise("sign", ew.sign),
-    "log": _elementwise("log", ew.log),
-    "sqrt": _elementwise("sqrt", ew.sqrt),
-    "pow": _elementwise("pow", ew.pow_),
-    "clip": _elementwise("clip", ew.clip),
-    "max": _elementwise("max", ew.maximum),
-    "min": _elementwise("min", ew.minimum),
-    "if_gt": _elementwise("if_gt", ew.if_gt),
-    "delay": _time_series("delay", rolling.lag, False),
-    "delta": _time_series("delta", rolling.lag, True),
-    "ts_sum": _time_series("ts_sum", rolling.window_sum, False),
-    "ts_mean": _time_series("ts_mean", rolling.window_sum, True),
-    "ts_std": _time_series("ts_std", rolling.std_zscore, False),
-    "ts_zscore": _time_series("ts_zscore", rolling.std_zscore, True),
-    "ts_min": _time_series("ts_min", extremes.extreme, False, False),
-    "ts_max": _time_series("ts_max", extremes.extreme, True, False),
-    "ts_argmin": _time_series("ts_argmin", extremes.extreme, False, True),
-    "ts_argmax": _time_series("ts_argmax", extremes.extreme, True, True),
-    "ts_rank": _time_series("ts_rank", rank.ts_rank),
-    "ts_corr": _time_series("ts_corr", rolling.cov_corr, True),
-    "ts_cov": _time_series("ts_cov", rolling.cov_corr, False),
-    "ema": _time_series("ema", rolling.ema),
-    "decay_linear": _time_series("decay_linear", rolling.decay_linear),
-    # One symbol: the rank is 0.5, the z-score 0 and the deviation x - x (NaN for NaN/inf).
-    "cs_rank": _cross_section(cs.cs_rank, lambda x: np.where(np.isnan(x), np.nan, 0.5)),
-    "cs_zscore": _cross_section(cs.cs_zscore, lambda x: np.where(np.isnan(x), np.nan, 0.0)),
-    "cs_demean": _cross_section(cs.cs_demean, lambda x: x - x),
+    **{name: _elementwise(name, fn) for name, fn in _ELEMENTWISE.items()},
+    **{name: _time_series(name, fn, *flags) for name, (fn, *flags) in _TIME_SERIES.items()},
+    **{name: _cross_section(fn, single) for name, (fn, single) in _CROSS_SECTION.items()},
 }
 """Kernel of every operator in :data:`core.dsl.operators.OPERATORS`, by name."""
 
 ALIAS_SAFE: frozenset[str] = frozenset(
     name for name, spec in OPERATORS.items() if spec.family is not OpFamily.TIME_SERIES)
 """Operators whose ``out`` may be the same buffer as one of their inputs."""
+
+
+TrustedKernel = Callable[[tuple[np.ndarray, ...], int, tuple[float, ...], np.ndarray], None]
+"""``kernel(inputs_t, window, scalars, out_t)`` on symbol-major views, without any check."""
+
+
+def _trusted_elementwise(name: str, fn: Callable[..., None]) -> TrustedKernel:
+    n_series, n_scalars = _counts(name)
+
+    def kernel(inputs: tuple[np.ndarray, ...], window: int, scalars: tuple[float, ...],
+               out: np.ndarray) -> None:
+        fn(*inputs[:n_series], *scalars[:n_scalars], out)
+
+    return kernel
+
+
+def _trusted_time_series(name: str, fn: Callable[..., None], *flags: bool) -> TrustedKernel:
+    n_series, _ = _counts(name)
+
+    def kernel(inputs: tuple[np.ndarray, ...], window: int, scalars: tuple[float, ...],
+               out: np.ndarray) -> None:
+        fn(*inputs[:n_series], window, *flags, out)
+
+    return kernel
+
+
+def _trusted_cross_section(fn: Callable[..., None], single: Callable[[np.ndarray], np.ndarray]
+                           ) -> TrustedKernel:
+    def kernel(inputs: tuple[np.ndarray, ...], window: int, scalars: tuple[float, ...],
+               out: np.ndarray) -> None:
+        if inputs[0].shape[0] == 1:
+            with np.errstate(invalid="ignore"):
+                np.copyto(out, single(inputs[0]))
+        else:
+            fn(inputs[0], out)
+
+    return kernel
+
+
+TRUSTED_KERNELS: dict[str, TrustedKernel] = {
+    **{name: _trusted_elementwise(name, fn) for name, fn in _ELEMENTWISE.items()},
+    **{name: _trusted_time_series(name, fn, *flags)
+       for name, (fn, *flags) in _TIME_SERIES.items()},
+    **{name: _trusted_cross_section(fn, single) for name, (fn, single) in _CROSS_SECTION.items()},
+}
+"""Unchecked entry points for the evaluator, which guarantees the contract itself: inputs and
+outputs are distinct C-contiguous float64 ``(symbols, bars)`` views of equal shape and windows
+are within the operator's bounds. Same results as :data:`KERNELS`."""

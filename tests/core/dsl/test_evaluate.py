@@ -11,7 +11,7 @@ from core.backtest import MarketArrays
 from core.data import generate_synthetic
 from core.dsl import parse, random_trees, simplify, warmup_bars
 from core.dsl.data import AlphaData
-from core.dsl.evaluate import evaluate, evaluate_plan
+from core.dsl.evaluate import evaluate, evaluate_plan, evaluate_stream
 from core.dsl.kernels.dispatch import KERNELS
 from core.dsl.nodes import Call, Const, Node, Terminal, Window, walk
 from core.dsl.operators import ArgKind, get_operator
@@ -69,6 +69,10 @@ def test_streaming_roots_gives_the_same_values_and_recycles_buffers():
     assert sorted(seen) == list(range(len(batch)))
     for index, value in seen.items():
         assert same(value, expected[index])
+    streamed: dict[int, np.ndarray] = {}
+    evaluate_stream(batch, DATA, lambda i, v: streamed.__setitem__(i, v.copy()), batch_size=7)
+    assert sorted(streamed) == list(range(len(batch)))
+    assert all(same(streamed[i], expected[i]) for i in streamed)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
