@@ -825,11 +825,11 @@ def _timed(name: str, fn: Callable[..., Any], totals: dict[str, float],
 def profile_operators(work: Workload) -> tuple[dict[str, Any], list[str]]:
     """Time every kernel call (ours, all trees) and primitive call (DEAP, subset) per operator.
 
-    Wraps the entries of ``core.dsl.evaluate.KERNELS`` and of the DEAP set's evaluation
+    Wraps the entries of ``core.dsl.evaluate.TRUSTED_KERNELS`` and of the DEAP set's evaluation
     context with timers for one pass each, then restores them. Diagnostic only: the timers
     add about a microsecond per call.
     """
-    kernels = dsl_evaluate.KERNELS
+    kernels = dsl_evaluate.TRUSTED_KERNELS
     ours_t: dict[str, float] = collections.defaultdict(float)
     ours_n: collections.Counter = collections.Counter()
     saved = dict(kernels)
