@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from configs.backtest import BacktestConfig
 from configs.base import StrictModel
+from configs.evolution import EvolutionConfig
 from configs.risk import RiskConfig
 
 Mode = Literal["sim", "paper", "testnet", "live"]
@@ -179,6 +180,15 @@ class ExchangeConfig(StrictModel):
     )
 
 
+class StoreConfig(StrictModel):
+    """Where hard state lives: trials, lifecycle, checkpoints (and later orders and fills)."""
+
+    backend: Literal["sqlite"] = Field("sqlite", description="Storage backend.")
+    path: str = Field("runs/evotrader.sqlite", min_length=1,
+                      description="SQLite file; a relative path is relative to the working "
+                                  "directory.")
+
+
 class AppConfig(StrictModel):
     """The complete, validated configuration of one evotrader process.
 
@@ -196,6 +206,9 @@ class AppConfig(StrictModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")
     ray: RayConfig = Field(default_factory=RayConfig, description="Ray cluster.")
     exchange: ExchangeConfig = Field(default_factory=ExchangeConfig, description="Venue access.")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="Persistent state.")
+    evolution: EvolutionConfig = Field(default_factory=EvolutionConfig,
+                                       description="Discovery engine.")
 
     @model_validator(mode="after")
     def _check_mode(self) -> Self:
