@@ -117,3 +117,14 @@ class DSLError(EvotraderError):
     def __init__(self, message: str, *, position: int | None = None) -> None:
         self.position = position
         super().__init__(message)
+
+
+class RegistryError(EvotraderError):
+    """The trial registry cannot be read or written (corrupt, locked, newer schema, unknown trial).
+
+    Not retried: the store must be fixed or the call corrected.
+    """
+
+
+class LifecycleError(RegistryError):
+    """A lifecycle transition the alpha lifecycle does not allow (e.g. born -> active)."""

@@ -59,3 +59,29 @@ def shared_data() -> Path:
     if not (path / "ohlcv").is_dir():
         pytest.fail(f"real market data not found at {path}; set EVOTRADER_SHARED_DATA")
     return path
+
+
+RAY_TEST_CPUS = 2
+RAY_TEST_OBJECT_STORE = 200 * 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """ONE local Ray for the whole test session: 127.0.0.1, 2 CPUs, 200 MB store, no dashboard.
+
+    Starting Ray costs ~7-11 s and ~0.6 GB, so tests share it; it is shut down at session end.
+    Yields the :class:`actors.research.ray_runtime.RayHandle`.
+    """
+    from actors.research.ray_runtime import connect
+
+    handle = connect(
+        None,
+        num_cpus=RAY_TEST_CPUS,
+        object_store_memory=RAY_TEST_OBJECT_STORE,
+        namespace="evotrader-tests",
+        include_dashboard=False,
+    )
+    try:
+        yield handle
+    finally:
+        handle.shutdown()

@@ -1,59 +1,59 @@
-"""The evolution core: typed GP over the DSL, MAP-Elites archive, ask/tell engine, gates."""
+"""The evolution core: typed GP over the DSL, MAP-Elites archive, ask/tell engine, gates.
 
-from core.evolution.archive import QD_SCORE_OFFSETS, ArchiveStats, EliteArchive
-from core.evolution.convert import from_deap, to_deap
-from core.evolution.engine import EvolutionEngine, GenerationReport, VariationOps
-from core.evolution.gates import GateResult, apply_gates
-from core.evolution.genome import Candidate, Elite, Evaluation, EvolutionError
-from core.evolution.objective import score_genome
-from core.evolution.pset import (
-    AnyScalar,
-    ClipHigh,
-    ClipLow,
-    DSLPrimitiveSet,
-    PowExponent,
-    ScalarArg,
-    Series,
-    WindowArg,
-    build_pset,
-)
-from core.evolution.seeding import derive_seed, seeded
-from core.evolution.state import EngineState, TrialRecord, config_fingerprint
-from core.evolution.variation import CLONE, OPERATOR_NAMES, Variation, random_genome, vary
+Public names load on first use (PEP 562), so a Ray worker importing one record type does not
+pay for pyribs and DEAP.
+"""
 
-__all__ = [
-    "CLONE",
-    "OPERATOR_NAMES",
-    "QD_SCORE_OFFSETS",
-    "AnyScalar",
-    "ArchiveStats",
-    "Candidate",
-    "ClipHigh",
-    "ClipLow",
-    "DSLPrimitiveSet",
-    "Elite",
-    "EliteArchive",
-    "EngineState",
-    "Evaluation",
-    "EvolutionEngine",
-    "EvolutionError",
-    "GateResult",
-    "GenerationReport",
-    "PowExponent",
-    "ScalarArg",
-    "Series",
-    "TrialRecord",
-    "Variation",
-    "VariationOps",
-    "WindowArg",
-    "apply_gates",
-    "build_pset",
-    "config_fingerprint",
-    "derive_seed",
-    "from_deap",
-    "random_genome",
-    "score_genome",
-    "seeded",
-    "to_deap",
-    "vary",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "AnyScalar": "core.evolution.pset",
+    "ArchiveStats": "core.evolution.archive",
+    "CLONE": "core.evolution.variation",
+    "Candidate": "core.evolution.genome",
+    "ClipHigh": "core.evolution.pset",
+    "ClipLow": "core.evolution.pset",
+    "DSLPrimitiveSet": "core.evolution.pset",
+    "Elite": "core.evolution.genome",
+    "EliteArchive": "core.evolution.archive",
+    "EngineState": "core.evolution.state",
+    "Evaluation": "core.evolution.genome",
+    "EvolutionEngine": "core.evolution.engine",
+    "EvolutionError": "core.evolution.genome",
+    "GateResult": "core.evolution.gates",
+    "GenerationReport": "core.evolution.engine",
+    "OPERATOR_NAMES": "core.evolution.variation",
+    "PowExponent": "core.evolution.pset",
+    "QD_SCORE_OFFSETS": "core.evolution.archive",
+    "ScalarArg": "core.evolution.pset",
+    "Series": "core.evolution.pset",
+    "TrialRecord": "core.evolution.state",
+    "Variation": "core.evolution.variation",
+    "VariationOps": "core.evolution.engine",
+    "WindowArg": "core.evolution.pset",
+    "apply_gates": "core.evolution.gates",
+    "build_pset": "core.evolution.pset",
+    "config_fingerprint": "core.evolution.state",
+    "derive_seed": "core.evolution.seeding",
+    "from_deap": "core.evolution.convert",
+    "random_genome": "core.evolution.variation",
+    "score_genome": "core.evolution.objective",
+    "seeded": "core.evolution.seeding",
+    "to_deap": "core.evolution.convert",
+    "vary": "core.evolution.variation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'core.evolution' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
