@@ -58,8 +58,9 @@ class ArchiveConfig(StrictModel):
     """The MAP-Elites grid: turnover x average holding period x correlation to buy-and-hold."""
 
     turnover: DescriptorRange = Field(
-        default_factory=lambda: DescriptorRange(bins=10, low=0.0, high=200.0),
-        description="Annualised turnover (traded notional / mean equity / year).")
+        default_factory=lambda: DescriptorRange(bins=10, low=0.0, high=9.0),
+        description="log(1 + annualised turnover), turnover = traded notional / mean "
+                    "equity / year (9 ~ 8,000 times a year).")
     holding: DescriptorRange = Field(
         default_factory=lambda: DescriptorRange(bins=10, low=0.0, high=6.0),
         description="log(1 + average holding period in bars).")

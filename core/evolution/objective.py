@@ -138,7 +138,7 @@ def _score(node: Node, data: AlphaData, market: MarketArrays, config: ObjectiveC
     objective = metrics["oos_sharpe"] if config.metric == "oos_sharpe" else dsr
     if not math.isfinite(objective):
         return failure(genome_id, f"objective {config.metric} is not finite", metrics)
-    measures = (metrics["turnover"], math.log1p(holding), metrics["correlation"])
+    measures = (math.log1p(metrics["turnover"]), math.log1p(holding), metrics["correlation"])
     if not all(math.isfinite(m) for m in measures):
         return failure(genome_id, f"measures are not finite: {measures}", metrics)
     return Evaluation(genome_id=genome_id, ok=True, objective=float(objective),

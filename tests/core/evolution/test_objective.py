@@ -82,12 +82,14 @@ def test_buy_and_hold_like_alpha_tracks_the_asset_with_low_turnover(data, market
     config = ObjectiveConfig(min_trades=1, mapping=MappingConfig(kind="sign"))
     held = score("(add close 1.0)", data, market, config)
     assert held.ok, held.error
-    turnover, holding, correlation = held.measures
+    log_turnover, holding, correlation = held.measures
     assert correlation > 0.999
     assert holding == pytest.approx(math.log1p(N - 1))
-    assert turnover < 5.0  # one buy in ~0.34 years
+    assert log_turnover == pytest.approx(math.log1p(held.metrics["turnover"]))
+    assert held.metrics["turnover"] < 5.0  # one buy in ~0.34 years
     active = score(MOMENTUM, data, market, config)
-    assert active.measures[0] > 50 * turnover
+    assert active.metrics["turnover"] > 50 * held.metrics["turnover"]
+    assert active.measures[0] > log_turnover
     assert active.measures[1] < holding
     assert -1.0 <= active.measures[2] <= 1.0
 
