@@ -111,10 +111,26 @@ def _layer(run: dict[str, Any], layers: dict[str, Any], timeframe: str) -> str:
     return matching[0] if matching else f"custom-{timeframe}"
 
 
+def mark_validated(registry: TrialRegistry, rows: list[dict[str, Any]], layer: str,
+                   run_id: str) -> int:
+    """Move the survivors of the gates from ``born`` to ``validated`` (appended, with reasons)."""
+    now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    moved = 0
+    for row in rows:
+        if row["survives"] and registry.status(row["hash"], layer) == "born":
+            registry.transition(row["hash"], layer, "validated", at=now_ms,
+                                reason=f"passed the gates of run {run_id}: q {row['q_value']:.3g}"
+                                       f", DSR {row['dsr']:.3f}")
+            moved += 1
+    return moved
+
+
 def run(args: argparse.Namespace) -> int:
     """Run or resume a search, then gate, test on the holdout and write the run folder."""
     if args.workers < 1 or args.batch_size < 1 or not args.timeout > 0:
         raise UsageError("--workers and --batch-size must be >= 1, --timeout > 0")
+    if not 0.0 < args.fdr < 1.0 or not 0.0 <= args.dsr_gate <= 1.0:
+        raise UsageError("--fdr must lie in (0, 1) and --dsr-gate in [0, 1]")
     spec = _run_args(args)
     base = load_config(spec["config"])
     layer_timeframe = None
@@ -157,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         bar.n = outcome.engine.generation
         bar.close()
         rows = elite_rows(outcome, registry, layer, fdr_alpha=args.fdr, dsr_gate=args.dsr_gate)
+        validated = mark_validated(registry, rows, layer, run_id)
         holdout = holdout_results(rows, outcome, config, holdout_ms)
         stats = outcome.engine.archive.stats
         summary = {
@@ -168,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
             if holdout_ms else "none", "trials_in_layer": registry.count_trials(layer),
             "trials_this_run": outcome.engine.trials, "coverage": float(stats.coverage),
             "qd_score": float(stats.qd_score), "fdr_alpha": args.fdr, "dsr_gate": args.dsr_gate,
-            "resumed_from_generation": outcome.resumed_from,
+            "resumed_from_generation": outcome.resumed_from, "validated": validated,
         }
         write_report(folder, outcome, rows, holdout, config=config, summary=summary)
     survivors = sum(r["survives"] for r in rows)

@@ -140,11 +140,35 @@ def test_the_run_folder_reports_gates_and_holdout(shared_data, tmp_path, monkeyp
     assert "pass the gates" in (folder / "session.md").read_text()
 
 
+def test_survivors_are_validated_in_the_registry(tmp_path):
+    from core.dsl import parse, structural_hash, to_text
+    from core.evolution import Candidate, Evaluation
+    from scripts.evolve import mark_validated
+
+    nodes = [parse("(ts_zscore close 20)"), parse("(delta close 5)")]
+    rows = []
+    with TrialRegistry(tmp_path / "store.sqlite") as registry:
+        for i, node in enumerate(nodes):
+            candidate = Candidate(i, node, to_text(node), structural_hash(node), (), 0, "random")
+            registry.record(candidate, Evaluation(i, True, 1.0, (0.0, 0.0, 0.0)),
+                            layer="tactical", run_id="r1")
+            rows.append({"hash": candidate.hash, "survives": i == 0, "q_value": 0.01,
+                         "dsr": 0.97})
+        assert mark_validated(registry, rows, "tactical", "r1") == 1
+        assert registry.status(rows[0]["hash"], "tactical") == "validated"
+        assert registry.status(rows[1]["hash"], "tactical") == "born"
+        born, validated = registry.history(rows[0]["hash"], "tactical")
+        assert (born.to_status, validated.to_status) == ("born", "validated")
+        assert "run r1" in validated.reason and "DSR 0.970" in validated.reason
+        assert mark_validated(registry, rows, "tactical", "r1") == 0  # already validated
+
+
 @pytest.mark.parametrize(("args", "expected"), [
     (["--resume", "no-such-run"], "no run.json"),
     (["--timeframe", "1h"], "--symbols is required"),
     (["--symbols", "BTC/USDT", "--layer", "weekly"], "unknown layer"),
     (["--symbols", "BTC/USDT", "--workers", "0"], "--workers"),
+    (["--symbols", "BTC/USDT", "--fdr", "1.0"], "--fdr must lie in (0, 1)"),
 ])
 def test_usage_errors_exit_2(args, expected, capsys, tmp_path):
     assert main([*args, "--out", str(tmp_path)]) == 2
