@@ -1,0 +1,545 @@
+"""Session store on SQLite: everything a trading session records, idempotently.
+
+One file holds one session: its ``sessions`` row, then, per book (``"live"`` or
+``"candidate:<name>"``), the signals, order requests, risk decisions, order updates, current
+orders, fills, open positions, equity per bar, risk events, diary and latency samples, plus the
+supervision record (supervisor events, restarts). See :mod:`actors.adapters.session_schema` for
+the tables and their keys.
+
+Idempotency: :meth:`SessionStore.append_batch` writes one batch ``seq`` of one book in ONE
+transaction, and every row has a deterministic primary key written with
+``INSERT ... ON CONFLICT DO NOTHING`` (or a guarded upsert for the current-state tables
+``orders``, ``positions``, ``portfolio``): appending the same batch again changes nothing and
+returns 0. (Not ``INSERT OR IGNORE``, which would also silently drop a row breaking a
+``NOT NULL`` constraint, e.g. a NaN price, which SQLite binds as NULL; such a batch fails.)
+
+Durability: WAL journal (readers in other processes never block the writer) with
+``synchronous = FULL``. In WAL mode NORMAL already survives a killed process (a committed
+transaction is in the WAL, which the OS keeps), but a power cut or kernel crash may lose the
+last commits; FULL syncs the WAL at every commit so a batch acknowledged to the driver is on
+disk. That costs one fsync per batch: per many bars in SIM, per bar in PAPER/LIVE, which is
+negligible, and the store is what the executor and the candidates are rebuilt from.
+
+SQLite errors surface as :class:`StoreError`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actors.adapters.session_schema import (
+    BOOK_TABLES,
+    MESSAGE_TABLES,
+    ORDER_COLUMNS,
+    POSITION_COLUMNS,
+    SCHEMA_VERSION,
+    TABLES,
+    UPDATE_ORDER,
+    LatencySample,
+    OrderRow,
+    PortfolioRow,
+    PositionRow,
+    Restart,
+    SessionRow,
+    SupervisorEvent,
+    column_mismatches,
+    columns,
+    decode,
+    encode,
+    insert_messages,
+    order_row,
+    plain,
+    schema_statements,
+    write_orders,
+    write_portfolio,
+    write_positions,
+)
+from core.errors import EvotraderError
+from core.trading.messages import (
+    DiaryEntry,
+    Fill,
+    OrderRequest,
+    OrderUpdate,
+    PortfolioSnapshot,
+    PositionSnapshot,
+    RiskDecision,
+    RiskEvent,
+    Signal,
+)
+
+__all__ = ["NO_SEQ", "BatchRecords", "LatencySample", "OrderRow", "PortfolioRow",
+           "PositionRow", "Restart", "SessionRow", "SessionStore", "StoreError",
+           "SupervisorEvent"]
+
+BUSY_TIMEOUT_MS = 10_000
+NO_SEQ = -1
+"""What :meth:`SessionStore.last_seq` returns for a book without batches."""
+
+
+class StoreError(EvotraderError):
+    """The session store cannot be opened, read or written, or was given invalid records.
+
+    Covers a corrupt or locked file, a newer schema, a closed store and records that break an
+    invariant (NaN equity, wrong types). Not retried by the store: the caller decides.
+    """
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BatchRecords:
+    """Everything one book produced in one batch; the unit of :meth:`SessionStore.append_batch`.
+
+    Any field may be empty. Equity arrays give one point per bar: ``equity_ts`` (bar open
+    times) and ``equity``, with optional ``cash`` and ``gross`` of the same length (or empty);
+    ``portfolio`` snapshots add cash and gross exposure for their bars, and the latest one
+    replaces the book's open positions.
+
+    Attributes:
+        book: ``"live"`` or ``"candidate:<name>"``.
+        signals: Signals of the batch.
+        order_requests: Orders derived from the signals (and stops).
+        risk_decisions: Verdicts on those orders.
+        order_updates: Order state transitions.
+        fills: Executions.
+        portfolio: Portfolio snapshots (at least the last bar's, for the open positions).
+        equity_ts: Bar open times of the equity points.
+        equity: Equity at the close of those bars.
+        cash: Cash at those bars, or empty.
+        gross: Gross exposure at those bars, or empty.
+        risk_events: Risk events.
+        diary: Diary entries.
+        latencies: Latency samples measured while processing the batch.
+    """
+
+    book: str = "live"
+    signals: Sequence[Signal] = ()
+    order_requests: Sequence[OrderRequest] = ()
+    risk_decisions: Sequence[RiskDecision] = ()
+    order_updates: Sequence[OrderUpdate] = ()
+    fills: Sequence[Fill] = ()
+    portfolio: Sequence[PortfolioSnapshot] = ()
+    equity_ts: Sequence[int] | np.ndarray = ()
+    equity: Sequence[float] | np.ndarray = ()
+    cash: Sequence[float] | np.ndarray = ()
+    gross: Sequence[float] | np.ndarray = ()
+    risk_events: Sequence[RiskEvent] = ()
+    diary: Sequence[DiaryEntry] = ()
+    latencies: Sequence[LatencySample] = ()
+
+
+_LISTS = (("signals", Signal), ("order_requests", OrderRequest),
+          ("risk_decisions", RiskDecision), ("order_updates", OrderUpdate), ("fills", Fill),
+          ("portfolio", PortfolioSnapshot), ("risk_events", RiskEvent), ("diary", DiaryEntry),
+          ("latencies", LatencySample))
+class SessionStore:
+    """The session store in one SQLite file (WAL, ``synchronous = FULL``; see module doc).
+
+    One instance may be shared by threads (calls are serialised); other processes may open
+    their own instance on the same file to read.
+
+    Args:
+        path: The database file; created with its schema when missing.
+
+    Raises:
+        StoreError: The file cannot be opened, is not a session store, or has a newer schema.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._conn = _open(self.path)
+
+    def close(self) -> None:
+        """Close the connection; later calls raise :class:`StoreError`. Idempotent."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def open_session(self, session_id: str, *, config_id: str, created_ts: int,
+                     info: Mapping[str, Any] | None = None, status: str = "running") -> bool:
+        """Record the session once (a second call with the same id changes nothing).
+
+        Args:
+            session_id: Session identifier.
+            config_id: Hash or name of the runtime config.
+            created_ts: Creation time (ms UTC) from the caller's clock.
+            info: JSON-serialisable creation info (mode, host, versions, ...).
+            status: Initial status.
+
+        Returns:
+            True if recorded now, False if the session was already recorded.
+
+        Raises:
+            StoreError: ``info`` is not JSON-serialisable, or the write failed.
+        """
+        try:
+            text = json.dumps(dict(info or {}), sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"session {session_id!r}: info is not JSON: {exc}") from exc
+        with self._write(f"open session {session_id}") as conn:
+            cursor = conn.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?) "
+                                  "ON CONFLICT DO NOTHING",
+                                  (session_id, config_id, int(created_ts), text, status,
+                                   int(created_ts)))
+        return cursor.rowcount == 1
+
+    def set_status(self, session_id: str, status: str, *, ts: int) -> None:
+        """Set the status of a recorded session (``"running"``, ``"stopped"``, ...).
+
+        Raises:
+            StoreError: The session is unknown, or the write failed.
+        """
+        with self._write(f"set status of session {session_id}") as conn:
+            cursor = conn.execute("UPDATE sessions SET status = ?, status_ts = ? "
+                                  "WHERE session_id = ?", (status, int(ts), session_id))
+            if cursor.rowcount != 1:
+                raise StoreError(f"session store {self.path}: no session {session_id!r}")
+
+    def sessions(self) -> list[SessionRow]:
+        """Every recorded session, oldest first."""
+        rows = self._read("SELECT session_id, config_id, created_ts, info, status, status_ts "
+                          "FROM sessions ORDER BY created_ts, session_id", ())
+        return [SessionRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def append_batch(self, seq: int, records: BatchRecords) -> int:
+        """Write batch ``seq`` of ``records.book`` in one transaction, idempotently.
+
+        Args:
+            seq: Batch number of the book (0, 1, ...).
+            records: What the book produced in that batch.
+
+        Returns:
+            Rows inserted or changed: 0 when the same batch was already written.
+
+        Raises:
+            StoreError: Invalid records (wrong type, NaN equity, mismatched arrays) or a
+                failed write (nothing of the batch is then written).
+        """
+        equity = _check_batch(seq, records)
+        seq = int(seq)
+        book = records.book
+        with self._write(f"append batch {seq} of book {book!r}") as conn:
+            before = conn.total_changes
+            prior = conn.execute("SELECT MAX(ts) FROM portfolio WHERE book = ?",
+                                 (book,)).fetchone()[0]
+            for table in ("signals", "order_requests", "risk_decisions", "order_updates"):
+                insert_messages(conn, table, ("seq",),
+                                [(book, seq, *encode(m)) for m in getattr(records, table)])
+            write_orders(conn, book, records.order_requests, records.risk_decisions,
+                         records.order_updates)
+            ordinal: Counter[tuple[str, int]] = Counter()
+            fills = []
+            for f in records.fills:
+                key = (f.client_order_id, int(f.ts))
+                fills.append((book, ordinal[key], seq, *encode(f)))
+                ordinal[key] += 1
+            insert_messages(conn, "fills", ("n", "seq"), fills)
+            write_portfolio(conn, book, seq, [
+                (plain(p.ts), plain(p.cash), plain(p.equity), plain(p.gross_exposure))
+                for p in records.portfolio] + equity)
+            write_positions(conn, book, records.portfolio, prior)
+            for table in ("risk_events", "diary"):
+                insert_messages(conn, table, ("seq", "idx"), [
+                    (book, seq, i, *encode(m)) for i, m in enumerate(getattr(records, table))])
+            conn.executemany("INSERT INTO latencies VALUES (?, ?, ?, ?, ?) "
+                             "ON CONFLICT DO NOTHING",
+                             [(book, seq, i, s.stage, plain(s.ms))
+                              for i, s in enumerate(records.latencies)])
+            written = conn.total_changes - before
+            conn.execute("INSERT INTO batches VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                         (book, seq, written))
+        return written
+
+    def append_supervision(self, events: Sequence[SupervisorEvent] = (),
+                           restarts: Sequence[Restart] = ()) -> int:
+        """Record supervisor events and restarts (one transaction, idempotent by their keys).
+
+        Returns:
+            Rows inserted (0 for a retry).
+
+        Raises:
+            StoreError: The write failed.
+        """
+        with self._write("append supervision records") as conn:
+            before = conn.total_changes
+            conn.executemany("INSERT INTO supervisor_events VALUES (?, ?, ?, ?, ?) "
+                             "ON CONFLICT DO NOTHING",
+                             [(plain(e.ts), e.supervisor, e.child, e.kind, e.detail)
+                              for e in events])
+            conn.executemany("INSERT INTO restarts VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT DO NOTHING",
+                             [(r.actor, plain(r.attempt), plain(r.ts), r.reason)
+                              for r in restarts])
+            return conn.total_changes - before
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the main file and truncate it (a fast, self-contained file).
+
+        Raises:
+            StoreError: The checkpoint failed.
+        """
+        with self._lock, self._guard("checkpoint the WAL"):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Make the reads inside the block see one consistent state of the file.
+
+        A read transaction: batches committed meanwhile (by this or another process) are
+        not seen until the block ends, so an export never mixes two states. Writes through
+        this instance must not happen inside the block.
+
+        Raises:
+            StoreError: The read transaction cannot begin.
+        """
+        with self._lock:
+            with self._guard("begin a read snapshot"):
+                self._conn.execute("BEGIN DEFERRED")
+            try:
+                yield
+            finally:
+                if self._conn.in_transaction:
+                    with self._guard("end a read snapshot"):
+                        self._conn.execute("COMMIT")
+
+    def last_seq(self, book: str = "live") -> int:
+        """Highest batch number written for ``book``, or :data:`NO_SEQ` (-1) if none."""
+        row = self._read("SELECT MAX(seq) FROM batches WHERE book = ?", (book,))[0]
+        return NO_SEQ if row[0] is None else int(row[0])
+
+    def books(self) -> list[str]:
+        """Books with at least one batch, sorted."""
+        return [r[0] for r in self._read("SELECT DISTINCT book FROM batches ORDER BY book", ())]
+
+    def counts(self, book: str | None = None) -> dict[str, int]:
+        """Rows per table (of ``book`` only for the book tables, when given)."""
+        out = {}
+        for table in TABLES:
+            if book is not None and table in BOOK_TABLES:
+                row = self._read(f"SELECT COUNT(*) FROM {table} WHERE book = ?", (book,))
+            else:
+                row = self._read(f"SELECT COUNT(*) FROM {table}", ())
+            out[table] = int(row[0][0])
+        return out
+
+    def signals(self, book: str = "live") -> list[Signal]:
+        """Signals of ``book`` by (ts, strategy, symbol, tag)."""
+        return self._messages("signals", book, "ts, strategy_id, symbol, tag")
+
+    def order_requests(self, book: str = "live") -> list[OrderRequest]:
+        """Order requests of ``book`` by (ts, client_order_id)."""
+        return self._messages("order_requests", book, "ts, client_order_id")
+
+    def risk_decisions(self, book: str = "live") -> list[RiskDecision]:
+        """Risk verdicts of ``book`` by (ts, client_order_id)."""
+        return self._messages("risk_decisions", book, "ts, client_order_id")
+
+    def order_updates(self, book: str = "live") -> list[OrderUpdate]:
+        """Order transitions of ``book`` by (ts, client_order_id, filled, status rank)."""
+        return self._messages("order_updates", book, UPDATE_ORDER)
+
+    def fills(self, book: str = "live") -> list[Fill]:
+        """Fills of ``book`` by (ts, client_order_id, n)."""
+        return self._messages("fills", book, "ts, client_order_id, n")
+
+    def risk_events(self, book: str = "live") -> list[RiskEvent]:
+        """Risk events of ``book`` by (ts, seq, idx)."""
+        return self._messages("risk_events", book, "ts, seq, idx")
+
+    def diary(self, book: str = "live") -> list[DiaryEntry]:
+        """Diary entries of ``book`` by (ts, seq, idx)."""
+        return self._messages("diary", book, "ts, seq, idx")
+
+    def orders(self, book: str = "live") -> list[OrderRow]:
+        """Current state of every order of ``book`` by (ts, client_order_id)."""
+        rows = self._read(f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE book = ? "
+                          "ORDER BY ts, client_order_id", (book,))
+        return [order_row(r) for r in rows]
+
+    def positions(self, book: str = "live") -> list[PositionRow]:
+        """Open positions of the latest portfolio snapshot of ``book`` by (symbol, tag)."""
+        rows = self._read(f"SELECT ts, {', '.join(POSITION_COLUMNS)} FROM positions "
+                          "WHERE book = ? ORDER BY symbol, tag", (book,))
+        return [PositionRow(r[0], decode(PositionSnapshot, r[1:])) for r in rows]
+
+    def portfolio(self, book: str = "live") -> list[PortfolioRow]:
+        """Equity (and cash, gross exposure where recorded) of ``book`` per bar, by ts."""
+        rows = self._read("SELECT ts, cash, equity, gross_exposure FROM portfolio "
+                          "WHERE book = ? ORDER BY ts", (book,))
+        return [PortfolioRow(*r) for r in rows]
+
+    def equity(self, book: str = "live") -> tuple[np.ndarray, np.ndarray]:
+        """``(ts, equity)`` arrays of ``book`` (int64, float64), by ts."""
+        rows = self.portfolio(book)
+        return (np.array([r.ts for r in rows], dtype=np.int64),
+                np.array([r.equity for r in rows], dtype=np.float64))
+
+    def latencies(self, book: str = "live") -> list[LatencySample]:
+        """Latency samples of ``book`` in recording order (seq, idx)."""
+        rows = self._read("SELECT stage, ms FROM latencies WHERE book = ? ORDER BY seq, idx",
+                          (book,))
+        return [LatencySample(*r) for r in rows]
+
+    def supervisor_events(self) -> list[SupervisorEvent]:
+        """Supervisor events by (ts, supervisor, child, kind)."""
+        rows = self._read("SELECT ts, supervisor, child, kind, detail FROM supervisor_events "
+                          "ORDER BY ts, supervisor, child, kind", ())
+        return [SupervisorEvent(*r) for r in rows]
+
+    def restarts(self) -> list[Restart]:
+        """Restarts by (ts, actor, attempt)."""
+        rows = self._read("SELECT actor, attempt, ts, reason FROM restarts "
+                          "ORDER BY ts, actor, attempt", ())
+        return [Restart(*r) for r in rows]
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _messages(self, table: str, book: str, order: str) -> list[Any]:
+        message_type = MESSAGE_TABLES[table]
+        rows = self._read(f"SELECT {', '.join(columns(message_type))} FROM {table} "
+                          f"WHERE book = ? ORDER BY {order}", (book,))
+        return [decode(message_type, r) for r in rows]
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock, self._guard("read"):
+            return self._conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` .. ``COMMIT`` transaction, rolled back on any error."""
+        with self._lock, self._guard(what):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Translate sqlite3 errors into :class:`StoreError` naming the file and action."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"session store {self.path}: {what} failed: {exc}") from exc
+
+
+def _check_batch(seq: int, records: BatchRecords) -> list[tuple[Any, ...]]:
+    """Validate a batch; return its equity arrays as rows ``(ts, cash, equity, gross)``."""
+    if not isinstance(records, BatchRecords):
+        raise StoreError(f"append_batch expects BatchRecords, got {type(records).__name__}")
+    book = records.book
+    where = f"batch {seq} of book {book!r}"
+    if isinstance(seq, bool) or not isinstance(seq, int | np.integer) or seq < 0:
+        raise StoreError(f"batch number must be an integer >= 0, got {seq!r}")
+    if not isinstance(book, str) or not book or book != book.strip():
+        raise StoreError(f"book must be a non-empty name without surrounding spaces, "
+                         f"got {book!r}")
+    for name, kind in _LISTS:
+        for item in getattr(records, name):
+            if not isinstance(item, kind):
+                raise StoreError(f"{where}: {name} holds a {type(item).__name__}, "
+                                 f"expected {kind.__name__}")
+    return _equity_rows(records, where)
+
+
+def _equity_rows(records: BatchRecords, where: str) -> list[tuple[Any, ...]]:
+    """The batch's equity arrays as rows ``(ts, cash, equity, gross)``, validated."""
+    ts = np.asarray(records.equity_ts).reshape(-1)
+    if ts.size and not np.issubdtype(ts.dtype, np.integer):
+        raise StoreError(f"{where}: equity_ts must be integers (ms), got {ts.dtype}")
+    if np.any(np.diff(ts) <= 0):
+        raise StoreError(f"{where}: equity_ts must strictly increase")
+    columns: dict[str, np.ndarray | None] = {}
+    for name in ("equity", "cash", "gross"):
+        values = np.asarray(getattr(records, name), dtype=np.float64).reshape(-1)
+        if name != "equity" and values.size == 0:
+            columns[name] = None
+            continue
+        if values.size != ts.size:
+            raise StoreError(f"{where}: {ts.size} equity times for {values.size} {name} values")
+        if not np.all(np.isfinite(values)):
+            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise StoreError(f"{where}: {name} is not finite at bar ts={int(ts[bad])}")
+        columns[name] = values
+    eq, cash, gross = columns["equity"], columns["cash"], columns["gross"]
+    assert eq is not None
+    return [(int(ts[i]), None if cash is None else float(cash[i]), float(eq[i]),
+             None if gross is None else float(gross[i])) for i in range(ts.size)]
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """Open (creating if missing) the store at ``path``: WAL, ``synchronous = FULL``, schema.
+
+    Raises:
+        StoreError: Not a session store, newer schema, or SQLite cannot open it.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open the session store {path}: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"session store {path}: cannot switch to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        _migrate(conn, path)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"session store {path} is unusable: {exc}") from exc
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the schema in a new file; check the version (``user_version``) of an old one."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        problems = column_mismatches(conn)
+        if problems:
+            raise StoreError(f"session store {path} was written with other message fields "
+                             f"(same schema version {SCHEMA_VERSION}): {'; '.join(problems)}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"session store {path} has schema version {version}, newer than "
+                             f"this evotrader's ({SCHEMA_VERSION}); upgrade evotrader")
+        if version == 0:
+            if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                raise StoreError(f"{path} is an SQLite file but not a session store")
+            for statement in schema_statements():
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,1 @@
+"""Live trading actors: feeds, risk, execution, candidates, store and their plumbing."""
