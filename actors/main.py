@@ -1,12 +1,16 @@
-"""Command-line entry point: ``python -m actors.main [--config FILE] [--check-config]``.
+"""Command-line entry point of the live system.
 
-Without options it loads the configuration and runs the system (``actors.demo.run_demo``).
-``--check-config`` validates the configuration, prints it with secrets redacted, its config id
-and its sources, and exits 0. Configuration errors print ``error: ...`` lines on stderr and exit
-2; any other project error exits with its ``exit_code``.
+``python -m actors.main [--config FILE] [--mode sim] [--start T] [--until T | --duration D]
+[--speed X] [run | status | stop | kill-switch]``
 
-Commands are dispatched through ``_COMMANDS`` so that subcommands (``status``, ``stop``,
-``kill-switch``) can later be added as argparse subparsers, each mapped to a handler.
+``run`` (the default) connects to a running Ray cluster (``ray start --head``) or starts a
+local one and runs a SIM session as supervised actors (see ``actors/live``), writing
+``runs/sessions/<id>/`` and printing its summary. ``status`` shows the supervision tree and
+progress of the running session, ``stop`` asks it to stop gracefully, ``kill-switch`` halts
+all trading at once. ``--check-config`` validates the configuration, prints it with secrets
+redacted, its config id and its sources, and exits 0. Usage and configuration errors print
+``error: ...`` lines on stderr and exit 2; any other project error exits with its
+``exit_code``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from actors.cli import run_command
-from configs.loader import LoadedConfig, load_config
+from configs.loader import LoadedConfig, load_config, with_overrides
 from configs.secrets import redact_text
 
 Handler = Callable[[argparse.Namespace], int]
@@ -38,6 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="main TOML config file (default: the packaged configs/default.toml, SIM mode)",
     )
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=("run", "status", "stop", "kill-switch"),
+        help="run a SIM session (default); status/stop/kill-switch act on the running one",
+    )
+    parser.add_argument("--mode", choices=("sim", "paper", "testnet", "live"),
+                        help="trading mode (this release runs sim only)")
+    parser.add_argument("--start", metavar="TIME", help="first bar replayed (date, ISO time "
+                        "or epoch ms; default: end of data minus the duration)")
+    window = parser.add_mutually_exclusive_group()
+    window.add_argument("--until", metavar="TIME", help="stop before this bar time")
+    window.add_argument("--duration", metavar="D", help="market time replayed, e.g. 30d, "
+                        "12h, 2w (default from [session], 90d)")
+    parser.add_argument("--speed", type=float, metavar="X", help="pace at X times real time "
+                        "(3600: a 1h bar per second); default as fast as possible")
+    parser.add_argument("--session-id", metavar="ID", help="session folder name (default: "
+                        "UTC time + config id)")
     parser.add_argument(
         "--check-config",
         action="store_true",
@@ -67,24 +88,56 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def session_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Configuration overrides from the session options given on the command line."""
+    session: dict[str, Any] = {}
+    if args.start is not None:
+        session["start"] = args.start
+    if args.until is not None:
+        session["until"], session["duration"] = args.until, None
+    if args.duration is not None:
+        session["duration"] = args.duration
+    if args.speed is not None:
+        session["speed"] = args.speed
+    overrides: dict[str, Any] = {"session": session} if session else {}
+    if args.mode is not None:
+        overrides["app"] = {"mode": args.mode}
+    return overrides
+
+
+def _loaded(args: argparse.Namespace) -> LoadedConfig:
     loaded = load_config(args.config)
+    overrides = session_overrides(args)
+    return with_overrides(loaded, overrides) if overrides else loaded
+
+
+def _run(args: argparse.Namespace) -> int:
+    loaded = _loaded(args)
     from actors.adapters.logging import configure_logging
 
     configure_logging(
         loaded.config.logging.level, loaded.config.logging.format, secrets=loaded.secrets
     )
-    from actors.demo import run_demo
+    from actors.live.run import run_session
 
-    return int(run_demo(loaded))
+    run_session(loaded, session_id=args.session_id)
+    return 0
 
 
-_COMMANDS: dict[str, Handler] = {"check-config": _check_config, "run": _run}
+def _control(args: argparse.Namespace) -> int:
+    from actors.live.commands import run_control
+
+    return run_control(args.command, load_config(args.config).config)
+
+
+_COMMANDS: dict[str, Handler] = {"check-config": _check_config, "run": _run,
+                                 "status": _control, "stop": _control,
+                                 "kill-switch": _control}
 
 
 def _command_of(args: argparse.Namespace) -> str:
-    """Which handler the parsed arguments select (later: the subparser's ``command``)."""
-    return "check-config" if args.check_config else "run"
+    """Which handler the parsed arguments select."""
+    return "check-config" if args.check_config else str(args.command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,9 @@ from pydantic import Field, field_validator, model_validator
 from configs.backtest import BacktestConfig
 from configs.base import StrictModel
 from configs.evolution import EvolutionConfig
+from configs.guardian import GuardianConfig
 from configs.risk import RiskConfig
+from configs.session import SessionConfig
 
 Mode = Literal["sim", "paper", "testnet", "live"]
 Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d"]
@@ -142,8 +144,9 @@ class RayConfig(StrictModel):
     address: str | None = Field(
         None,
         min_length=1,
-        description="Cluster address ('auto', 'ray://host:10001', 'host:6379'); "
-        "unset starts a local Ray.",
+        description="Cluster address ('auto', 'ray://host:10001', 'host:6379'); 'local' "
+        "always starts a new local Ray; unset joins the cluster `ray start` runs on this "
+        "machine, else starts a local one.",
     )
     num_cpus: int | None = Field(
         None, ge=1, le=1024, description="CPUs of a locally started Ray (unset = all)."
@@ -198,6 +201,12 @@ class AppConfig(StrictModel):
 
     app: AppSection = Field(default_factory=AppSection, description="Mode, seed, run folder.")
     data: DataConfig = Field(default_factory=DataConfig, description="Market data.")
+    guardian: GuardianConfig = Field(
+        default_factory=GuardianConfig, description="Risk guardian: order checks, breakers."
+    )
+    session: SessionConfig = Field(
+        default_factory=SessionConfig, description="SIM session: window, pacing, candidates."
+    )
     strategy: StrategyConfig = Field(default_factory=StrategyConfig, description="Strategy.")
     backtest: BacktestConfig = Field(
         default_factory=BacktestConfig, description="Costs, sizing, stops, exchange filters."

@@ -1,0 +1,140 @@
+"""CandidateTrader: paper-trades one candidate beside the live strategy.
+
+Each candidate sees the same bars as the live slot, has its own virtual book (a
+:class:`~core.trading.broker.PaperBroker` with the same fill model) and its own
+:class:`~core.trading.risk.RiskEngine`, and walks each step with the same
+:func:`~core.trading.walk.walk_batch` as the live pipeline. Positions carry MAE and MFE. The
+book and risk state are checkpointed per step; a retried step answers from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import ray
+
+from actors.live.checkpoint import Checkpoint
+from actors.live.executor import SequenceError
+from actors.live.history import fetch_history
+from configs.backtest import BacktestConfig
+from configs.guardian import GuardianConfig
+from configs.risk import RiskLimits
+from core.trading.broker import PaperBroker
+from core.trading.messages import MarketBatch
+from core.trading.risk import RiskEngine
+from core.trading.runners import StrategyChoice, build_runners, run_batch
+from core.trading.walk import BatchOutcome, walk_batch
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateReport:
+    """One step of a candidate.
+
+    Attributes:
+        name: Candidate name.
+        seq: Step number.
+        strategy_id: The candidate's strategy id.
+        outcome: Its book's fills, updates, decisions, equity and portfolio.
+        diary: Its decisions.
+        errors: Strategy errors of the step.
+        signals: Its signals.
+    """
+
+    name: str
+    seq: int
+    strategy_id: str
+    outcome: BatchOutcome
+    diary: tuple[Any, ...]
+    errors: tuple[str, ...]
+    signals: tuple[Any, ...] = ()
+
+
+@dataclass
+class _CandidateState:
+    seq_done: int
+    book: Any
+    risk: Any
+    report: CandidateReport | None = None
+
+
+class CandidateService:
+    """A candidate's logic; :data:`CandidateTrader` is the Ray actor around it.
+
+    Args:
+        name: Candidate name.
+        choice: Its strategy.
+        state_dir: Folder of the session's checkpoints.
+        backtest: Fill model and costs (the same as the live book's).
+        limits: Effective risk limits.
+        guardian: Guardian settings.
+        symbols: Traded symbols.
+        feed_names: Ray names of the feeds (warm-up after a restart).
+        namespace: Ray namespace.
+        timeline: The session timeline.
+        venue: Venue label.
+        timeframe_ms: Bar length.
+    """
+
+    def __init__(self, name: str, choice: StrategyChoice, state_dir: str,
+                 backtest: BacktestConfig, limits: RiskLimits, guardian: GuardianConfig,
+                 symbols: Sequence[str], feed_names: Sequence[str], namespace: str,
+                 timeline: np.ndarray, venue: str, timeframe_ms: int) -> None:
+        self.name = name
+        self._runners = build_runners(choice, symbols)
+        self._feeds, self._namespace = tuple(feed_names), namespace
+        self._timeline, self._venue, self._tf = timeline, venue, timeframe_ms
+        self._checkpoint = Checkpoint(state_dir, f"candidate-{name}")
+        saved = self._checkpoint.load()
+        if saved is None:
+            broker = PaperBroker(backtest, symbols, risk=limits)
+            risk = RiskEngine(limits, guardian, broker.cash)
+            saved = _CandidateState(-1, broker.state, risk.to_state())
+        self._state: _CandidateState = saved
+        self._known = 0
+
+    def ping(self) -> str:
+        """Heartbeat."""
+        return "ok"
+
+    def pid(self) -> int:
+        """Process id of the actor's worker (for chaos tests)."""
+        return os.getpid()
+
+    def on_batch(self, seq: int, batch: MarketBatch) -> CandidateReport:
+        """Trade step ``seq`` on the candidate's own book (idempotent per step).
+
+        Raises:
+            SequenceError: ``seq`` is neither the next step nor a retry of the last.
+        """
+        state = self._state
+        if seq == state.seq_done and state.report is not None:
+            return state.report
+        if seq != state.seq_done + 1:
+            raise SequenceError(f"candidate {self.name} is at step {state.seq_done}; got {seq}")
+        if batch.start > self._known:
+            history = fetch_history(self._feeds, self._namespace, self._timeline, self._known,
+                                    batch.start, self._venue, self._tf)
+            run_batch(self._runners, history)
+        broker = PaperBroker.from_state(state.book)
+        output = run_batch(self._runners, batch, broker.portfolio())
+        self._known = batch.start + batch.n_bars
+        engine = RiskEngine.from_state(state.risk)
+        outcome = walk_batch(broker, batch, output.signals, engine)
+        report = CandidateReport(self.name, seq, self._runners[0].strategy_id, outcome,
+                                 tuple(output.diary), tuple(output.errors),
+                                 tuple(output.signals))
+        self._state = _CandidateState(seq, broker.state, engine.to_state(), report)
+        self._checkpoint.save(self._state)
+        return report
+
+    def stop(self) -> None:
+        """Flush the checkpoint."""
+        self._checkpoint.save(self._state)
+
+
+CandidateTrader = ray.remote(num_cpus=0, max_restarts=0)(CandidateService)
+"""The Ray actor."""

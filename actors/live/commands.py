@@ -1,0 +1,69 @@
+"""``status``, ``stop`` and ``kill-switch``: act on the session running in the cluster.
+
+They join the cluster (``[ray] address``, else the one ``ray start`` runs on this machine),
+find the session's named actors and call them; they never start Ray themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import ray
+
+from actors.live.tree import PREFIX, ROOT, SessionNames
+from actors.research.ray_runtime import connect
+from configs.app import AppConfig
+from core.errors import EvotraderError
+from supervisors.naming import child_actor_name, supervisor_actor_name
+
+
+class NoSessionError(EvotraderError):
+    """No session is running where the command looked."""
+
+    exit_code = 1
+
+
+def _actor(name: str, namespace: str) -> Any:
+    try:
+        return ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        raise NoSessionError(f"no running session found (actor {name!r} is not in Ray "
+                             f"namespace {namespace!r})") from None
+
+
+def run_control(command: str, config: AppConfig) -> int:
+    """Run ``status``, ``stop`` or ``kill-switch``; returns the exit code.
+
+    Raises:
+        NoSessionError: No cluster or no session.
+    """
+    try:
+        handle = connect(config.ray.address or "auto", namespace=config.ray.namespace)
+    except EvotraderError as exc:
+        raise NoSessionError(f"no running Ray cluster to reach: {exc}") from exc
+    namespace = config.ray.namespace
+    try:
+        if command == "status":
+            root = _actor(supervisor_actor_name(PREFIX, ROOT), namespace)
+            control = _actor(child_actor_name(PREFIX, f"{ROOT}/ops", "control"), namespace)
+            tree = ray.get(root.tree.remote(), timeout=30)
+            progress = ray.get(control.progress.remote(), timeout=30)
+            print(tree.render() if hasattr(tree, "render") else tree)
+            print(json.dumps(progress, indent=2))
+            return 0
+        if command == "stop":
+            control = _actor(child_actor_name(PREFIX, f"{ROOT}/ops", "control"), namespace)
+            ray.get(control.request_stop.remote("stop command"), timeout=30)
+            print("stop requested: the session finishes its current step, flushes its state "
+                  "and writes session.md")
+            return 0
+        guardian = _actor(SessionNames.build([], []).guardian, namespace)
+        started = time.perf_counter()
+        answer = ray.get(guardian.engage_kill_switch.remote("command"), timeout=30)
+        print(f"kill switch engaged: trading HALTED, {answer['cancelled']} working order(s) "
+              f"cancelled in {(time.perf_counter() - started) * 1e3:.1f} ms")
+        return 0
+    finally:
+        handle.shutdown()

@@ -1,0 +1,81 @@
+"""SessionControl: the session's switchboard (ops subtree).
+
+It holds what other processes need to reach a running session: the stop request
+(``python -m actors.main stop``), progress for ``status``, and it exports the session's
+latency and heartbeat counters through Ray's metrics (Prometheus format on the node's
+metrics endpoint, shown in the Ray dashboard).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import ray
+from ray.util.metrics import Counter, Gauge, Histogram
+
+LATENCY_BOUNDARIES_MS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000]
+
+
+class ControlService:
+    """Stop flag, progress and metrics of one session.
+
+    Args:
+        session_id: The session this control belongs to.
+    """
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self._lock = threading.Lock()
+        self._stop_reason = ""
+        self._progress: dict[str, Any] = {"session_id": session_id, "seq": -1}
+        tags = ("session",)
+        self._latency = Histogram("evotrader_latency_ms", description="Stage latency of a "
+                                  "SIM step, ms (ingest, signal, risk, order, ack, bar_to_ack)",
+                                  boundaries=LATENCY_BOUNDARIES_MS, tag_keys=(*tags, "stage"))
+        self._heartbeats = Counter("evotrader_heartbeats_total", description="Steps "
+                                   "acknowledged by the trading pipeline", tag_keys=tags)
+        self._equity = Gauge("evotrader_equity", description="Live book equity (quote)",
+                             tag_keys=tags)
+        self._tags = {"session": session_id}
+
+    def ping(self) -> str:
+        """Heartbeat."""
+        return "ok"
+
+    def pid(self) -> int:
+        """Process id of the actor's worker."""
+        return os.getpid()
+
+    def request_stop(self, reason: str = "stop command") -> None:
+        """Ask the session to stop gracefully after the current step."""
+        with self._lock:
+            self._stop_reason = self._stop_reason or reason
+
+    def stop_requested(self) -> str:
+        """Why a stop was requested ("" when none was)."""
+        return self._stop_reason
+
+    def report(self, progress: dict[str, Any], latencies_ms: dict[str, float]) -> str:
+        """Record a step's progress and latencies; returns the stop reason ("" = go on)."""
+        with self._lock:
+            self._progress = {"session_id": self.session_id, **progress}
+        for stage, value in latencies_ms.items():
+            self._latency.observe(value, tags={**self._tags, "stage": stage})
+        self._heartbeats.inc(1.0, tags=self._tags)
+        if "equity" in progress:
+            self._equity.set(float(progress["equity"]), tags=self._tags)
+        return self._stop_reason
+
+    def progress(self) -> dict[str, Any]:
+        """The last reported progress (for ``status``)."""
+        with self._lock:
+            return dict(self._progress)
+
+    def stop(self) -> None:
+        """Nothing to flush."""
+
+
+SessionControl = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(ControlService)
+"""The Ray actor (threaded, so ``request_stop`` is served at once)."""

@@ -1,0 +1,155 @@
+"""MarketFeed: one actor per (venue, symbol) replaying stored bars in SIM.
+
+The feed reads the stored series as it is, without trusting it: the first corrupt bar (NaN,
+non-positive price, high < low, time going backwards, ...) found by
+:func:`core.data.validation.validate_candles` ends the good part of the stream. Bars before
+it are served; from it on the feed is stopped and every slice carries the error, which the
+session records and turns into a stale-data breaker on that symbol. Nothing after a corrupt
+bar is ever served, so nothing is ever traded on it.
+
+The feed is stateless between calls (slices are pure functions of the requested range), so a
+restarted feed serves exactly what the old one would have.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import ray
+
+from actors.adapters.data_source import available_symbols
+from actors.adapters.files import column_array, read_table
+from core.data import generate_synthetic
+from core.data.candles import Candles, SeriesMeta
+from core.data.naming import parse_symbol
+from core.data.timeframes import timeframe_to_ms
+from core.data.validation import validate_candles
+from core.errors import DataNotFoundError, DataValidationError
+from core.trading.align import FeedSlice
+
+OHLCV = ("open", "high", "low", "close", "volume")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FeedInfo:
+    """What a feed holds.
+
+    Attributes:
+        symbol: Instrument.
+        source: File read (or the synthetic model's label).
+        synthetic: True for generated data.
+        timeline: Bar times usable for the session timeline: every row whose time is later
+            than all rows before it (rows that go back in time are left out).
+        good_bars: Number of bars before the first corrupt one.
+        error: The first corrupt bar's problem, or None.
+        error_ts: Time from which the feed has no good bars, or None.
+    """
+
+    symbol: str
+    source: str
+    synthetic: bool
+    timeline: np.ndarray
+    good_bars: int
+    error: str | None
+    error_ts: int | None
+
+
+def series_path(data_dir: Path, venue: str, symbol: str, timeframe: str) -> Path:
+    """Where the Parquet store keeps ``(venue, symbol, timeframe)``."""
+    base, quote = parse_symbol(symbol)
+    return data_dir / "ohlcv" / f"{venue}_{base}-{quote}_{timeframe}.parquet"
+
+
+class FeedService:
+    """The feed's logic; :data:`MarketFeed` is the Ray actor around it.
+
+    Args:
+        data_dir: Parquet store folder (holds ``ohlcv/``).
+        venue: Venue label.
+        symbol: Instrument, ``BASE/QUOTE``.
+        timeframe: Bar timeframe.
+        synthetic_fallback: Serve the seeded synthetic market when the store has no series
+            at all for this venue and timeframe.
+        synthetic_bars: Length of the synthetic series.
+        seed: Seed of the synthetic series.
+    """
+
+    def __init__(self, data_dir: str, venue: str, symbol: str, timeframe: str, *,
+                 synthetic_fallback: bool = False, synthetic_bars: int = 5000,
+                 seed: int = 7) -> None:
+        self.symbol = symbol
+        self.timeframe_ms = timeframe_to_ms(timeframe)
+        path = series_path(Path(data_dir), venue, symbol, timeframe)
+        if path.is_file():
+            candles, self.synthetic = self._read(path, venue, symbol, timeframe), False
+        elif synthetic_fallback and not available_symbols(Path(data_dir), venue, timeframe):
+            candles = generate_synthetic(symbol=symbol, timeframe=timeframe,
+                                         bars=synthetic_bars, seed=seed)
+            self.synthetic = True
+        else:
+            raise DataNotFoundError(f"no stored bars for {venue} {symbol} {timeframe} "
+                                    f"(expected {path})")
+        self.source = candles.meta.source
+        self._ts = candles.timestamp
+        self._columns = {name: getattr(candles, name) for name in OHLCV}
+        self._good, self._error, self._error_ts = self._check(candles)
+
+    @staticmethod
+    def _read(path: Path, venue: str, symbol: str, timeframe: str) -> Candles:
+        source = str(path)
+        table = read_table(path)
+        meta = SeriesMeta(venue=venue, symbol=symbol, timeframe=timeframe, source=source)
+        columns = {name: column_array(table, name, source, integer=name == "timestamp")
+                   for name in ("timestamp", *OHLCV)}
+        return Candles(meta=meta, **columns)
+
+    def _check(self, candles: Candles) -> tuple[int, str | None, int | None]:
+        try:
+            validate_candles(candles)
+        except DataValidationError as exc:
+            row = exc.row if exc.row is not None else 0
+            before = int(self._ts[row - 1]) + self.timeframe_ms if row > 0 else 0
+            error_ts = max(before, int(self._ts[row])) if row < len(self._ts) else before
+            return row, str(exc), error_ts
+        return len(self._ts), None, None
+
+    def ping(self) -> str:
+        """Heartbeat."""
+        return "ok"
+
+    def pid(self) -> int:
+        """Process id of the actor's worker (for chaos tests)."""
+        return os.getpid()
+
+    def info(self) -> FeedInfo:
+        """What the feed holds (see :class:`FeedInfo`)."""
+        ts = self._ts
+        running = np.maximum.accumulate(ts) if len(ts) else ts
+        increasing = np.ones(len(ts), dtype=bool)
+        if len(ts) > 1:
+            increasing[1:] = ts[1:] > running[:-1]
+        return FeedInfo(self.symbol, self.source, self.synthetic, ts[increasing].copy(),
+                        self._good, self._error, self._error_ts)
+
+    def slice(self, start_ms: int, end_ms: int) -> FeedSlice:
+        """The good bars with open time in ``[start_ms, end_ms)``.
+
+        The slice carries the feed's error when the range reaches the first corrupt bar.
+        """
+        ts = self._ts[: self._good]
+        lo, hi = np.searchsorted(ts, [start_ms, end_ms])
+        reached = self._error_ts is not None and end_ms > self._error_ts
+        return FeedSlice(self.symbol, ts[lo:hi].copy(),
+                         *(self._columns[name][lo:hi].copy() for name in OHLCV),
+                         error=self._error if reached else None,
+                         error_ts=self._error_ts if reached else None)
+
+    def stop(self) -> None:
+        """Nothing to flush: a feed holds no hard state."""
+
+
+MarketFeed = ray.remote(num_cpus=0, max_restarts=0)(FeedService)
+"""The Ray actor: ``MarketFeed.options(name=...).remote(data_dir, venue, symbol, timeframe)``."""

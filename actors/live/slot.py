@@ -1,0 +1,82 @@
+"""StrategySlot: the active strategy as a Ray actor.
+
+IO contract: bars (``MarketBatch``) + portfolio in, signals out. The strategy runs causally
+over its history (see :mod:`core.trading.slot`); an exception inside it is contained (the step
+gets no signals and an error). A restarted slot warms up from the feeds before its first step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import ray
+
+from actors.live.history import fetch_history
+from core.trading.messages import MarketBatch, PortfolioSnapshot
+from core.trading.runners import StrategyChoice, build_runners, run_batch
+from core.trading.slot import SlotOutput
+
+
+class SlotService:
+    """The slot's logic; :data:`StrategySlot` is the Ray actor around it.
+
+    Args:
+        choice: The strategy.
+        symbols: Traded symbols, in column order.
+        feed_names: Ray names of the feeds (same order).
+        namespace: Ray namespace.
+        timeline: The session timeline (bar open times).
+        venue: Venue label.
+        timeframe_ms: Bar length.
+    """
+
+    def __init__(self, choice: StrategyChoice, symbols: Sequence[str],
+                 feed_names: Sequence[str], namespace: str, timeline: np.ndarray, venue: str,
+                 timeframe_ms: int) -> None:
+        self._choice = choice
+        self._runners = build_runners(choice, symbols)
+        self._feeds, self._namespace = tuple(feed_names), namespace
+        self._timeline, self._venue, self._tf = timeline, venue, timeframe_ms
+        self._known = 0
+        self.warmups = 0
+
+    def ping(self) -> str:
+        """Heartbeat."""
+        return "ok"
+
+    def pid(self) -> int:
+        """Process id of the actor's worker (for chaos tests)."""
+        return os.getpid()
+
+    def strategy_id(self) -> str:
+        """Id of the strategy (name + hash of its definition)."""
+        return self._runners[0].strategy_id
+
+    def strategy_hash(self) -> str:
+        """Hash of the strategy's definition."""
+        return self._runners[0].strategy_hash
+
+    def _warm_up(self, until: int) -> None:
+        if until > self._known:
+            history = fetch_history(self._feeds, self._namespace, self._timeline, self._known,
+                                    until, self._venue, self._tf)
+            run_batch(self._runners, history)
+            self.warmups += 1
+            self._known = until
+
+    def on_batch(self, batch: MarketBatch, portfolio: PortfolioSnapshot | None = None
+                 ) -> SlotOutput:
+        """Signals for the batch's bars (a retried batch gets the same answer)."""
+        self._warm_up(batch.start)
+        output = run_batch(self._runners, batch, portfolio)
+        self._known = max(self._known, batch.start + batch.n_bars)
+        return output
+
+    def stop(self) -> None:
+        """Nothing to flush: the slot's state is rebuilt from the feeds."""
+
+
+StrategySlot = ray.remote(num_cpus=0, max_restarts=0)(SlotService)
+"""The Ray actor."""

@@ -1,0 +1,161 @@
+"""The session's supervision tree and the names of its actors.
+
+```
+root (one_for_one)
+├── ops (one_for_one): store, control
+├── market (one_for_one): feed-<BASE>-<QUOTE> per symbol
+├── trading (rest_for_one): guardian, executor, slot   -- no executor without its guardian
+└── candidates (one_for_one): candidate-<name> per candidate
+```
+
+Every actor is named ``evotrader/root/<subtree>/<child>`` in the session's Ray namespace, so a
+restarted root adopts its children and ``python -m actors.main status`` finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from actors.live.candidate import CandidateTrader
+from actors.live.control import SessionControl
+from actors.live.executor import Executor
+from actors.live.feed import MarketFeed
+from actors.live.guardian import RiskGuardian
+from actors.live.slot import StrategySlot
+from actors.live.store_actor import StoreActor
+from configs.app import AppConfig
+from configs.guardian import GuardianConfig
+from core.trading.runners import StrategyChoice
+from supervisors import ChildSpec, RestartType, Strategy, SupervisorSpec
+from supervisors.naming import child_actor_name
+
+PREFIX = "evotrader"
+ROOT = "root"
+
+
+def feed_child(symbol: str) -> str:
+    """Child name of the feed of ``symbol`` (``BTC/USDT`` -> ``feed-BTC-USDT``)."""
+    return "feed-" + symbol.replace("/", "-").replace(":", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionNames:
+    """Ray names of the session's actors."""
+
+    store: str
+    control: str
+    feeds: tuple[str, ...]
+    guardian: str
+    executor: str
+    slot: str
+    candidates: tuple[str, ...]
+
+    @classmethod
+    def build(cls, symbols: Sequence[str], candidates: Sequence[str]) -> SessionNames:
+        """Names for the given symbols and candidate names."""
+        def name(path: str, child: str) -> str:
+            return child_actor_name(PREFIX, f"{ROOT}/{path}", child)
+
+        return cls(store=name("ops", "store"), control=name("ops", "control"),
+                   feeds=tuple(name("market", feed_child(s)) for s in symbols),
+                   guardian=name("trading", "guardian"), executor=name("trading", "executor"),
+                   slot=name("trading", "slot"),
+                   candidates=tuple(name("candidates", f"candidate-{c}") for c in candidates))
+
+    def all(self) -> list[str]:
+        """Every actor name, in start order."""
+        return [self.store, self.control, *self.feeds, self.guardian, self.executor, self.slot,
+                *self.candidates]
+
+
+@dataclass(frozen=True, slots=True)
+class TreeInputs:
+    """Everything the factories need (sent to the supervisors, so it must pickle)."""
+
+    session_id: str
+    namespace: str
+    config: AppConfig
+    guardian: GuardianConfig
+    data_dir: str
+    state_dir: str
+    store_path: str
+    timeline: np.ndarray
+    timeframe_ms: int
+    live: StrategyChoice
+    candidates: tuple[tuple[str, StrategyChoice], ...]
+
+
+def _options(actor_cls: Any, namespace: str) -> Callable[[str], Any]:
+    def options(name: str) -> Any:
+        return actor_cls.options(name=name, namespace=namespace, lifetime="detached",
+                                 num_cpus=0, max_restarts=0)
+    return options
+
+
+def build_tree(inputs: TreeInputs, names: SessionNames) -> SupervisorSpec:
+    """The root :class:`SupervisorSpec` of a session."""
+    config, ns = inputs.config, inputs.namespace
+    symbols = tuple(config.data.symbols)
+    limits = config.risk.effective()
+    session = config.session
+    knobs: dict[str, Any] = {
+        "max_restarts": session.max_restarts, "period_s": session.restart_period_s,
+        "heartbeat_interval_s": session.heartbeat_s,
+        "heartbeat_timeout_s": max(1.0, 2 * session.heartbeat_s),
+        "heartbeat_misses": session.heartbeat_misses, "loop_interval_s": 0.1,
+        "restart_backoff_s": 0.2,
+    }
+
+    def child(name: str, factory: Callable[[str], Any]) -> ChildSpec:
+        return ChildSpec(name=name, factory=factory, restart=RestartType.PERMANENT,
+                         shutdown_timeout_s=10.0, start_timeout_s=60.0)
+
+    store_opts, control_opts = _options(StoreActor, ns), _options(SessionControl, ns)
+    ops = SupervisorSpec("ops", children=(
+        child("store", lambda n: store_opts(n).remote(inputs.store_path)),
+        child("control", lambda n: control_opts(n).remote(inputs.session_id)),
+    ), strategy=Strategy.ONE_FOR_ONE, **knobs)
+
+    feed_opts = _options(MarketFeed, ns)
+    data = config.data
+
+    def feed_factory(symbol: str) -> Callable[[str], Any]:
+        return lambda n: feed_opts(n).remote(
+            inputs.data_dir, data.venue, symbol, data.timeframe,
+            synthetic_fallback=data.synthetic_fallback, synthetic_bars=data.synthetic_bars,
+            seed=config.app.seed)
+
+    market = SupervisorSpec("market", children=tuple(
+        child(feed_child(s), feed_factory(s)) for s in symbols),
+        strategy=Strategy.ONE_FOR_ONE, **knobs)
+
+    guardian_opts, executor_opts = _options(RiskGuardian, ns), _options(Executor, ns)
+    slot_opts = _options(StrategySlot, ns)
+    initial = config.backtest.initial_cash
+    trading = SupervisorSpec("trading", children=(
+        child("guardian", lambda n: guardian_opts(n).remote(
+            inputs.state_dir, limits, inputs.guardian, initial, names.executor, ns)),
+        child("executor", lambda n: executor_opts(n).remote(
+            inputs.state_dir, config.backtest, limits, symbols)),
+        child("slot", lambda n: slot_opts(n).remote(
+            inputs.live, symbols, names.feeds, ns, inputs.timeline, data.venue,
+            inputs.timeframe_ms)),
+    ), strategy=Strategy.REST_FOR_ONE, **knobs)
+
+    candidate_opts = _options(CandidateTrader, ns)
+
+    def candidate_factory(label: str, choice: StrategyChoice) -> Callable[[str], Any]:
+        return lambda n: candidate_opts(n).remote(
+            label, choice, inputs.state_dir, config.backtest, limits, inputs.guardian, symbols,
+            names.feeds, ns, inputs.timeline, data.venue, inputs.timeframe_ms)
+
+    candidates = SupervisorSpec("candidates", children=tuple(
+        child(f"candidate-{label}", candidate_factory(label, choice))
+        for label, choice in inputs.candidates), strategy=Strategy.ONE_FOR_ONE, **knobs)
+
+    return SupervisorSpec(ROOT, children=(ops, market, trading, candidates),
+                          strategy=Strategy.ONE_FOR_ONE, **knobs)

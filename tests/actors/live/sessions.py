@@ -1,0 +1,59 @@
+"""Helpers for tests that run real SIM sessions on the shared test Ray cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from actors.live.run import run_session
+from actors.live.session import SessionResult
+from configs.loader import LoadedConfig, load_config
+
+SESSION_FILES = ("orders.csv", "fills.csv", "positions.csv", "equity.csv",
+                 "risk_events.jsonl", "diary.jsonl", "session.md")
+
+
+def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, ...] = (
+        "BTC/USDT", "ETH/USDT"), duration: str = "30d", until: str | None = "2025-06-01",
+        candidates: list[dict[str, Any]] | None = None, extra: str = "",
+        batch_bars: int = 96) -> LoadedConfig:
+    """A session config in ``tmp_path`` (offline, real data, small batches)."""
+    names = ", ".join(f'"{s}"' for s in symbols)
+    lines = [
+        "[app]", 'mode = "sim"',
+        "[data]", f'dir = "{data_dir}"', f"symbols = [{names}]",
+        "[session]", f'duration = "{duration}"', f'sessions_dir = "{tmp_path / "sessions"}"',
+        f"batch_bars = {batch_bars}", "retry_timeout_s = 60.0", "heartbeat_s = 0.5",
+    ]
+    if until is not None:
+        lines.append(f'until = "{until}"')
+    if candidates is not None:
+        lines.append("candidates = [" + ", ".join(_inline(c) for c in candidates) + "]")
+    lines += ["[guardian]", f'kill_switch_file = "{tmp_path / "KILL"}"', extra]
+    path = tmp_path / "session.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return load_config(path, env={})
+
+
+def _inline(table: dict[str, Any]) -> str:
+    parts = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            parts.append(f"{key} = {_inline(value)}")
+        elif isinstance(value, str):
+            parts.append(f'{key} = "{value}"')
+        else:
+            parts.append(f"{key} = {str(value).lower() if isinstance(value, bool) else value}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def run(loaded: LoadedConfig, session_id: str,
+        on_step: Callable[[int, SessionResult], None] | None = None) -> SessionResult:
+    """Run a session quietly and return its result."""
+    return run_session(loaded, session_id=session_id, on_step=on_step, quiet=True)
+
+
+def read(folder: Path, name: str) -> bytes:
+    """A session file's bytes."""
+    return (folder / name).read_bytes()
