@@ -99,3 +99,16 @@ class ActorDirectory:
         self.retries[name] = self.retries.get(name, 0) + 1
         if self._on_retry is not None:
             self._on_retry(name, error)
+
+
+def call_named(name: str, namespace: str, method: str, *args: Any,
+               timeout_s: float = 60.0, **kwargs: Any) -> Any:
+    """One call to the named actor ``name``, retried across its restarts.
+
+    For calls between actors: the guardian calling the executor, a strategy warming up
+    from the feeds.
+
+    Raises:
+        SessionError: The actor did not answer within ``timeout_s``.
+    """
+    return ActorDirectory(namespace, timeout_s).call(name, method, *args, **kwargs)

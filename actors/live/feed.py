@@ -18,16 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import ray
 
 from actors.adapters.data_source import available_symbols
-from actors.adapters.files import column_array, read_table
+from actors.adapters.files import read_table
 from core.data import generate_synthetic
 from core.data.candles import Candles, SeriesMeta
 from core.data.naming import parse_symbol
 from core.data.timeframes import timeframe_to_ms
 from core.data.validation import validate_candles
-from core.errors import DataNotFoundError, DataValidationError
+from core.errors import DataError, DataNotFoundError, DataValidationError
 from core.trading.align import FeedSlice
 
 OHLCV = ("open", "high", "low", "close", "volume")
@@ -102,8 +104,16 @@ class FeedService:
         source = str(path)
         table = read_table(path)
         meta = SeriesMeta(venue=venue, symbol=symbol, timeframe=timeframe, source=source)
-        columns = {name: column_array(table, name, source, integer=name == "timestamp")
-                   for name in ("timestamp", *OHLCV)}
+        missing = [n for n in ("timestamp", *OHLCV) if n not in table.column_names]
+        if missing:
+            raise DataError(f"{source}: missing column(s) {', '.join(missing)}")
+        # Nulls become NaN (prices) or 0 (time) here, so that validation finds them as the
+        # first corrupt bar instead of the whole file being refused.
+        columns = {"timestamp": pc.fill_null(table.column("timestamp"), 0).to_numpy(
+            zero_copy_only=False).astype(np.int64)}
+        for name in OHLCV:
+            values = pc.cast(table.column(name), pa.float64())
+            columns[name] = pc.fill_null(values, float("nan")).to_numpy(zero_copy_only=False)
         return Candles(meta=meta, **columns)
 
     def _check(self, candles: Candles) -> tuple[int, str | None, int | None]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import ray
 
+from actors.live.calls import call_named
 from actors.live.checkpoint import Checkpoint
 from actors.live.executor import ExecutionReport, SequenceError
 from configs.guardian import GuardianConfig
@@ -96,8 +97,8 @@ class GuardianService:
         """Process id of the actor's worker (for chaos tests)."""
         return os.getpid()
 
-    def _executor(self) -> Any:
-        return ray.get_actor(self._executor_name, namespace=self._namespace)
+    def _call_executor(self, method: str, *args: Any) -> Any:
+        return call_named(self._executor_name, self._namespace, method, *args)
 
     def process(self, seq: int, batch: MarketBatch, signals: Sequence[Signal],
                 stale: dict[str, str] | None = None) -> GuardianReport:
@@ -115,9 +116,8 @@ class GuardianService:
         with self._lock:
             state = self._state
             if seq == state.seq_done and state.report is not None:
-                executor = self._executor()
-                ray.get(executor.execute.remote(seq, batch, signals,
-                                                self._approved(state.report)))
+                self._call_executor("execute", seq, batch, signals,
+                                    self._approved(state.report))
                 return state.report
             if seq != state.seq_done + 1:
                 raise SequenceError(f"guardian is at step {state.seq_done}; got step {seq}")
@@ -126,14 +126,13 @@ class GuardianService:
             events += self._kill_switch_file(engine, int(batch.ts[0]))
             for symbol, reason in sorted((stale or {}).items()):
                 events.append(engine.mark_stale(symbol, int(batch.ts[0]), reason))
-            executor = self._executor()
             started = time.perf_counter()
-            shadow = PaperBroker.from_state(ray.get(executor.state_before.remote(seq)))
+            shadow = PaperBroker.from_state(self._call_executor("state_before", seq))
             outcome = walk_batch(shadow, batch, signals, engine)
             walked = time.perf_counter()
             approved = outcome.approved_ids
-            execution: ExecutionReport = ray.get(
-                executor.execute.remote(seq, batch, signals, approved))
+            execution: ExecutionReport = self._call_executor("execute", seq, batch, signals,
+                                                             approved)
             acked = time.perf_counter()
             events += outcome.risk_events
             if execution.state_hash != shadow.state_hash() and not execution.halted:
@@ -157,8 +156,7 @@ class GuardianService:
         path = self._guardian.kill_switch_file
         if path and Path(path).exists() and engine.state is not TradingState.HALTED:
             self._kill_source = self._kill_source or "file"
-            executor = self._executor()
-            ray.get(executor.halt.remote(ts, "kill_switch:file"))
+            self._call_executor("halt", ts, "kill_switch:file")
             return engine.engage_kill_switch(ts, "file")
         return []
 
@@ -173,8 +171,7 @@ class GuardianService:
         """
         started = time.perf_counter()
         self._kill_source = source
-        executor = self._executor()
-        updates = ray.get(executor.halt.remote(self._last_ts, f"kill_switch:{source}"))
+        updates = self._call_executor("halt", self._last_ts, f"kill_switch:{source}")
         if self._lock.acquire(timeout=0.05):
             try:
                 engine = RiskEngine.from_state(self._state.risk)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import ray
 
+from actors.live.calls import ActorDirectory
 from core.trading.align import align_batch
 from core.trading.messages import MarketBatch
 
@@ -34,9 +34,10 @@ def fetch_history(feed_names: Sequence[str], namespace: str, timeline: np.ndarra
         timeframe_ms: Bar length.
     """
     segment = timeline[start:stop]
-    feeds = [ray.get_actor(name, namespace=namespace) for name in feed_names]
     end = int(segment[-1]) + timeframe_ms
-    slices = ray.get([feed.slice.remote(int(segment[0]), end) for feed in feeds])
+    directory = ActorDirectory(namespace, timeout_s=60.0)
+    slices = directory.call_many([(name, "slice", (int(segment[0]), end), {})
+                                  for name in feed_names])
     batch, _ = align_batch(HISTORY_SEQ, start, segment, slices, venue, timeframe_ms,
                            [None] * len(slices))
     return batch
