@@ -10,6 +10,7 @@ book and risk state are checkpointed per step; a retried step answers from the c
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,7 @@ class CandidateService:
             saved = _CandidateState(-1, broker.state, risk.to_state())
         self._state: _CandidateState = saved
         self._known = 0
+        self._lock = threading.Lock()
 
     def ping(self) -> str:
         """Heartbeat."""
@@ -110,6 +112,10 @@ class CandidateService:
         Raises:
             SequenceError: ``seq`` is neither the next step nor a retry of the last.
         """
+        with self._lock:
+            return self._step(seq, batch)
+
+    def _step(self, seq: int, batch: MarketBatch) -> CandidateReport:
         state = self._state
         if seq == state.seq_done and state.report is not None:
             return state.report
@@ -136,5 +142,5 @@ class CandidateService:
         self._checkpoint.save(self._state)
 
 
-CandidateTrader = ray.remote(num_cpus=0, max_restarts=0)(CandidateService)
-"""The Ray actor."""
+CandidateTrader = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=2)(CandidateService)
+"""The Ray actor (a second thread answers heartbeats while a step runs)."""

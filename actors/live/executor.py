@@ -42,12 +42,15 @@ class ExecutionReport:
         outcome: Fills, order updates, equity per bar, final portfolio.
         state_hash: Hash of the book after the step (the guardian compares its shadow).
         halted: True when the executor refused new orders (kill switch).
+        out_of_band: Order updates made between steps (kill-switch cancels), reported with
+            the next step.
     """
 
     seq: int
     outcome: BatchOutcome
     state_hash: str
     halted: bool
+    out_of_band: tuple[OrderUpdate, ...] = ()
 
 
 @dataclass
@@ -124,7 +127,8 @@ class ExecutorService:
             before = self._broker.state
             gate = ApprovedOnly(frozenset() if state.halted else frozenset(approved))
             outcome = walk_batch(self._broker, batch, signals, gate)
-            report = ExecutionReport(seq, outcome, self._broker.state_hash(), state.halted)
+            report = ExecutionReport(seq, outcome, self._broker.state_hash(), state.halted,
+                                     tuple(state.extra_updates))
             self._state = _ExecutorState(seq_done=seq, book=self._broker.state,
                                          book_before=before, report=report,
                                          halted=state.halted, halt_reason=state.halt_reason)

@@ -161,5 +161,5 @@ class FeedService:
         """Nothing to flush: a feed holds no hard state."""
 
 
-MarketFeed = ray.remote(num_cpus=0, max_restarts=0)(FeedService)
+MarketFeed = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(FeedService)
 """The Ray actor: ``MarketFeed.options(name=...).remote(data_dir, venue, symbol, timeframe)``."""

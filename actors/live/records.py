@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from actors.adapters.session_store import BatchRecords, LatencySample
@@ -52,8 +53,12 @@ def live_records(report: GuardianReport, ts: Sequence[int], signals: Sequence[Si
                  latencies: dict[str, float]) -> BatchRecords:
     """The live book's records: the executor's fills, the guardian's verdicts and events."""
     samples = [LatencySample(stage, ms) for stage, ms in sorted(latencies.items())]
-    return _book_records("live", report.execution.outcome, ts, signals, diary,
-                         (*extra_events, *report.risk_events), report.decisions, samples)
+    records = _book_records("live", report.execution.outcome, ts, signals, diary,
+                            (*extra_events, *report.risk_events), report.decisions, samples)
+    if report.execution.out_of_band:
+        records = dataclasses.replace(records, order_updates=(
+            *report.execution.out_of_band, *records.order_updates))
+    return records
 
 
 def candidate_records(report: CandidateReport, ts: Sequence[int]) -> BatchRecords:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from actors.adapters.session_store import BatchRecords
 from actors.adapters.session_store import SupervisorEvent as StoredSupervisorEvent
 from actors.live.calls import ActorDirectory, SessionError
 from actors.live.feed import FeedService
@@ -274,7 +275,10 @@ class SessionRunner:
         last_ts = int(self.plan.timeline[min(self.result.bars // max(
             len(self.plan.names.feeds), 1), len(self.plan.timeline)) - 1]) \
             if self.result.bars else int(self.plan.timeline[0])
-        call(names.executor, "halt", last_ts, "session_end")
+        cancelled = call(names.executor, "halt", last_ts, "session_end")
+        if cancelled:
+            call(names.store, "append_batch", self.result.steps,
+                 BatchRecords(book="live", order_updates=tuple(cancelled)))
         events = ray.get(self.root.events.remote(0)) if self.root is not None else []
         stored = [StoredSupervisorEvent(int(e.ts * 1000), e.supervisor, e.child,
                                         str(e.kind), e.detail) for e in events]

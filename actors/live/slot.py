@@ -8,6 +8,7 @@ gets no signals and an error). A restarted slot warms up from the feeds before i
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,6 +42,7 @@ class SlotService:
         self._timeline, self._venue, self._tf = timeline, venue, timeframe_ms
         self._known = 0
         self.warmups = 0
+        self._lock = threading.Lock()
 
     def ping(self) -> str:
         """Heartbeat."""
@@ -69,14 +71,15 @@ class SlotService:
     def on_batch(self, batch: MarketBatch, portfolio: PortfolioSnapshot | None = None
                  ) -> SlotOutput:
         """Signals for the batch's bars (a retried batch gets the same answer)."""
-        self._warm_up(batch.start)
-        output = run_batch(self._runners, batch, portfolio)
-        self._known = max(self._known, batch.start + batch.n_bars)
-        return output
+        with self._lock:
+            self._warm_up(batch.start)
+            output = run_batch(self._runners, batch, portfolio)
+            self._known = max(self._known, batch.start + batch.n_bars)
+            return output
 
     def stop(self) -> None:
         """Nothing to flush: the slot's state is rebuilt from the feeds."""
 
 
-StrategySlot = ray.remote(num_cpus=0, max_restarts=0)(SlotService)
-"""The Ray actor."""
+StrategySlot = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=2)(SlotService)
+"""The Ray actor (a second thread answers heartbeats while a step runs)."""

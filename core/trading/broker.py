@@ -18,6 +18,7 @@ times come from the bars. :func:`core.trading.walk.walk_batch` drives the broker
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,7 @@ from core.trading.messages import (
     OrderStatus,
     OrderUpdate,
     PortfolioSnapshot,
+    PositionSnapshot,
     Side,
     Signal,
     client_order_id,
@@ -255,6 +257,34 @@ class PaperBroker:
         gross = sum(abs(p.quantity * p.last_price) for p in positions)
         when = self.last_ts if ts is None else ts
         return PortfolioSnapshot(int(when or 0), self._cash, self.equity(), gross, positions)
+
+    def exposure_portfolio(self, ts: int | None = None) -> PortfolioSnapshot:
+        """The book as if every working order had filled at its reference price.
+
+        What pre-trade checks must see: two orders of the same bar on different symbols
+        together must not exceed a limit that each alone respects.
+        """
+        book = self.portfolio(ts)
+        if not self._working:
+            return book
+        extra: dict[tuple[str, str], float] = {}
+        for coid in self._working:
+            request = self._orders[coid].request
+            signed = request.quantity if request.side is Side.BUY else -request.quantity
+            key = (request.symbol, request.tag)
+            extra[key] = extra.get(key, 0.0) + signed
+        positions = []
+        for position in book.positions:
+            delta = extra.pop((position.symbol, position.tag), 0.0)
+            positions.append(dataclasses.replace(position, quantity=position.quantity + delta))
+        for (symbol, tag), delta in sorted(extra.items()):
+            last = self._close[symbol]
+            positions.append(PositionSnapshot(symbol, tag, delta, last, last, 0.0, 0.0, 0.0,
+                                              0.0, int(book.ts)))
+        held = tuple(sorted((p for p in positions if p.quantity != 0.0),
+                            key=lambda p: (p.symbol, p.tag)))
+        gross = sum(abs(p.quantity * p.last_price) for p in held)
+        return PortfolioSnapshot(book.ts, book.cash, book.equity, gross, held)
 
     # --- orders --------------------------------------------------------------------------
 

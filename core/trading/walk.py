@@ -11,7 +11,8 @@ c. the book is marked at the close;
 d. ``gate.observe`` sees the equity;
 e. if the equity is gone with shorts allowed, every position is liquidated at the next open
    (forced, ungated; the bar's signals are ignored, as in the backtester); otherwise the
-   bar's signals become orders (``broker.order_for`` -> ``gate.check`` -> submit or deny),
+   bar's signals become orders (``broker.order_for`` -> ``gate.check`` against the book
+   including working orders -> submit or deny),
    then due time stops do the same;
 f. if the gate is HALTED, working orders are cancelled.
 
@@ -344,7 +345,7 @@ class _Walk:
             return
         broker = self.broker
         self.requests.append(request)
-        decision = self.gate.check(request, broker.portfolio(ts), broker.last_prices)
+        decision = self.gate.check(request, broker.exposure_portfolio(ts), broker.last_prices)
         self.decisions.append(decision)
         if decision.approved:
             self.updates.append(broker.submit(request))

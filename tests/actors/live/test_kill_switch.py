@@ -1,0 +1,86 @@
+"""Kill switch by command, file and signal: HALTED at once, working orders cancelled."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+
+import pytest
+import ray
+
+from actors.live.tree import SessionNames
+from tests.actors.live.sessions import run, session_config
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def _names(loaded):
+    config = loaded.config
+    return SessionNames.build(config.data.symbols, [c.name for c in config.session.candidates])
+
+
+def _halted_after(folder, source):
+    events = [json.loads(line) for line in (folder / "risk_events.jsonl").open()]
+    kill = [e for e in events if e["reason"] == f"kill_switch:{source}"]
+    assert kill, events[-5:]
+    halted_ts = kill[0]["ts"]
+    orders = list(csv.DictReader((folder / "orders.csv").open()))
+    later = [o for o in orders if int(o["ts"]) > halted_ts and o["kind"] == "signal"]
+    assert later, "the strategy kept signalling after the halt"
+    assert all(o["approved"] == "false" and o["deny_reason"] == "trading_state_halted"
+               for o in later)
+    fills = list(csv.DictReader((folder / "fills.csv").open()))
+    assert all(int(f["ts"]) <= halted_ts + 3_600_000 for f in fills)
+    return kill[0]
+
+
+def test_kill_switch_command_halts_within_100_ms_and_cancels_working_orders(
+        tmp_path, shared_data):
+    loaded = session_config(tmp_path, shared_data, duration="45d", batch_bars=4,
+                            candidates=[])
+    names = _names(loaded)
+    namespace = ray.get_runtime_context().namespace
+    seen: dict[str, object] = {}
+
+    def on_step(seq, _result):
+        if "answer" in seen or seq < 3:
+            return
+        executor = ray.get_actor(names.executor, namespace=namespace)
+        if ray.get(executor.working_orders.remote()) == 0:
+            return
+        guardian = ray.get_actor(names.guardian, namespace=namespace)
+        seen["answer"] = ray.get(guardian.engage_kill_switch.remote("command"))
+        seen["working"] = ray.get(executor.working_orders.remote())
+        seen["state"] = ray.get(guardian.trading_state.remote())
+
+    result = run(loaded, "kill-command", on_step=on_step)
+    answer = seen["answer"]
+    assert answer["cancelled"] >= 1 and seen["working"] == 0 and seen["state"] == "HALTED"
+    assert answer["elapsed_ms"] < 100.0, answer
+    _halted_after(result.folder, "command")
+    orders = list(csv.DictReader((result.folder / "orders.csv").open()))
+    assert any(o["status"] == "CANCELED" for o in orders)
+
+
+def test_kill_switch_file_and_signal(tmp_path, shared_data):
+    loaded = session_config(tmp_path, shared_data, duration="45d", batch_bars=24,
+                            candidates=[])
+    kill_file = loaded.config.guardian.kill_switch_file
+
+    def touch(seq, _result):
+        if seq == 5:
+            open(kill_file, "w").close()
+
+    result = run(loaded, "kill-file", on_step=touch)
+    _halted_after(result.folder, "file")
+    os.remove(kill_file)
+
+    def send(seq, _result):
+        if seq == 5:
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    result = run(session_config(tmp_path, shared_data, duration="45d", batch_bars=24,
+                                candidates=[]), "kill-signal", on_step=send)
+    _halted_after(result.folder, "signal")
