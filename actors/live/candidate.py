@@ -21,6 +21,7 @@ import ray
 from actors.live.checkpoint import Checkpoint
 from actors.live.executor import SequenceError
 from actors.live.history import fetch_history
+from actors.live.logs import actor_log
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
@@ -83,7 +84,8 @@ class CandidateService:
     def __init__(self, name: str, choice: StrategyChoice, state_dir: str,
                  backtest: BacktestConfig, limits: RiskLimits, guardian: GuardianConfig,
                  symbols: Sequence[str], feed_names: Sequence[str], namespace: str,
-                 timeline: np.ndarray, venue: str, timeframe_ms: int) -> None:
+                 timeline: np.ndarray, venue: str, timeframe_ms: int,
+                 session_id: str = "") -> None:
         self.name = name
         self._runners = build_runners(choice, symbols)
         self._feeds, self._namespace = tuple(feed_names), namespace
@@ -97,6 +99,9 @@ class CandidateService:
         self._state: _CandidateState = saved
         self._known = 0
         self._lock = threading.Lock()
+        actor_log(session_id, f"candidate {name}").info(
+            "candidate started", strategy=self._runners[0].strategy_id,
+            restored_step=self._state.seq_done)
 
     def ping(self) -> str:
         """Heartbeat."""

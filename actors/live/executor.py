@@ -21,6 +21,7 @@ from typing import Any
 import ray
 
 from actors.live.checkpoint import Checkpoint
+from actors.live.logs import actor_log
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from core.errors import EvotraderError
@@ -75,7 +76,7 @@ class ExecutorService:
     """
 
     def __init__(self, state_dir: str, backtest: BacktestConfig, risk: RiskLimits | None,
-                 symbols: Sequence[str]) -> None:
+                 symbols: Sequence[str], session_id: str = "") -> None:
         self._lock = threading.Lock()
         self._checkpoint = Checkpoint(state_dir, "executor")
         saved = self._checkpoint.load()
@@ -83,6 +84,9 @@ class ExecutorService:
         self._state = saved if saved is not None else _ExecutorState(book=broker.state)
         self._broker = PaperBroker.from_state(self._state.book)
         self.calls: list[tuple[int, float, int]] = []
+        self._log = actor_log(session_id, "executor")
+        self._log.info("executor started", restored_step=self._state.seq_done,
+                       halted=self._state.halted)
 
     def ping(self) -> str:
         """Heartbeat."""
@@ -139,6 +143,8 @@ class ExecutorService:
         """Kill switch: cancel every working order and refuse new ones for the session."""
         with self._lock:
             updates = self._broker.cancel_all(ts, reason)
+            self._log.warning("halted: working orders cancelled", reason=reason,
+                              cancelled=len(updates))
             self._state.halted, self._state.halt_reason = True, reason
             self._state.book = self._broker.state
             self._state.extra_updates.extend(updates)

@@ -24,6 +24,7 @@ import ray
 
 from actors.adapters.data_source import available_symbols
 from actors.adapters.files import read_table
+from actors.live.logs import actor_log
 from core.data import generate_synthetic
 from core.data.candles import Candles, SeriesMeta
 from core.data.naming import parse_symbol
@@ -81,7 +82,7 @@ class FeedService:
 
     def __init__(self, data_dir: str, venue: str, symbol: str, timeframe: str, *,
                  synthetic_fallback: bool = False, synthetic_bars: int = 5000,
-                 seed: int = 7) -> None:
+                 seed: int = 7, session_id: str = "") -> None:
         self.symbol = symbol
         self.timeframe_ms = timeframe_to_ms(timeframe)
         path = series_path(Path(data_dir), venue, symbol, timeframe)
@@ -98,6 +99,14 @@ class FeedService:
         self._ts = candles.timestamp
         self._columns = {name: getattr(candles, name) for name in OHLCV}
         self._good, self._error, self._error_ts = self._check(candles)
+        if not session_id:  # a probe in the driver (planning), not the session's actor
+            return
+        log = actor_log(session_id, f"feed {symbol}")
+        log.info("feed started", source=self.source, bars=len(self._ts),
+                 synthetic=self.synthetic)
+        if self._error is not None:
+            log.error("corrupt bar: the feed stops there", good_bars=self._good,
+                      error=self._error)
 
     @staticmethod
     def _read(path: Path, venue: str, symbol: str, timeframe: str) -> Candles:

@@ -27,6 +27,7 @@ import ray
 from actors.live.calls import call_named
 from actors.live.checkpoint import Checkpoint
 from actors.live.executor import ExecutionReport, SequenceError
+from actors.live.logs import actor_log
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
 from core.trading.broker import PaperBroker
@@ -78,7 +79,8 @@ class GuardianService:
     """
 
     def __init__(self, state_dir: str, limits: RiskLimits, guardian: GuardianConfig,
-                 initial_equity: float, executor_name: str, namespace: str) -> None:
+                 initial_equity: float, executor_name: str, namespace: str,
+                 session_id: str = "") -> None:
         self._lock = threading.Lock()
         self._guardian = guardian
         self._executor_name, self._namespace = executor_name, namespace
@@ -88,6 +90,9 @@ class GuardianService:
             seq_done=-1, risk=RiskEngine(limits, guardian, initial_equity).to_state())
         self._kill_source: str | None = None
         self._last_ts = 0
+        self._log = actor_log(session_id, "guardian")
+        self._log.info("guardian started", restored_step=self._state.seq_done,
+                       state=RiskEngine.from_state(self._state.risk).state.value)
 
     def ping(self) -> str:
         """Heartbeat."""
@@ -137,6 +142,8 @@ class GuardianService:
             events += outcome.risk_events
             if execution.state_hash != shadow.state_hash() and not execution.halted:
                 events += engine.engage_kill_switch(int(batch.ts[-1]), "reconcile_mismatch")
+                self._log.error("executor book differs from the guardian's shadow: halted",
+                                step=seq)
             if self._kill_source is not None and engine.state is not TradingState.HALTED:
                 events += engine.engage_kill_switch(int(batch.ts[-1]), self._kill_source)
             report = GuardianReport(seq, execution, outcome.decisions, tuple(events),
@@ -171,6 +178,7 @@ class GuardianService:
         """
         started = time.perf_counter()
         self._kill_source = source
+        self._log.warning("kill switch engaged", source=source)
         updates = self._call_executor("halt", self._last_ts, f"kill_switch:{source}")
         if self._lock.acquire(timeout=0.05):
             try:

@@ -15,6 +15,7 @@ import numpy as np
 import ray
 
 from actors.live.history import fetch_history
+from actors.live.logs import actor_log
 from core.trading.messages import MarketBatch, PortfolioSnapshot
 from core.trading.runners import StrategyChoice, build_runners, run_batch
 from core.trading.slot import SlotOutput
@@ -35,7 +36,7 @@ class SlotService:
 
     def __init__(self, choice: StrategyChoice, symbols: Sequence[str],
                  feed_names: Sequence[str], namespace: str, timeline: np.ndarray, venue: str,
-                 timeframe_ms: int) -> None:
+                 timeframe_ms: int, session_id: str = "") -> None:
         self._choice = choice
         self._runners = build_runners(choice, symbols)
         self._feeds, self._namespace = tuple(feed_names), namespace
@@ -43,6 +44,8 @@ class SlotService:
         self._known = 0
         self.warmups = 0
         self._lock = threading.Lock()
+        self._log = actor_log(session_id, "slot")
+        self._log.info("slot started", strategy=self._runners[0].strategy_id)
 
     def ping(self) -> str:
         """Heartbeat."""
@@ -74,6 +77,9 @@ class SlotService:
         with self._lock:
             self._warm_up(batch.start)
             output = run_batch(self._runners, batch, portfolio)
+            for error in output.errors:
+                self._log.error("strategy error contained: no signal", step=batch.seq,
+                                error=error)
             self._known = max(self._known, batch.start + batch.n_bars)
             return output
 

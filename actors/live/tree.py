@@ -127,7 +127,7 @@ def build_tree(inputs: TreeInputs, names: SessionNames) -> SupervisorSpec:
         return lambda n: feed_opts(n).remote(
             inputs.data_dir, data.venue, symbol, data.timeframe,
             synthetic_fallback=data.synthetic_fallback, synthetic_bars=data.synthetic_bars,
-            seed=config.app.seed)
+            seed=config.app.seed, session_id=inputs.session_id)
 
     market = SupervisorSpec("market", children=tuple(
         child(feed_child(s), feed_factory(s)) for s in symbols),
@@ -138,12 +138,14 @@ def build_tree(inputs: TreeInputs, names: SessionNames) -> SupervisorSpec:
     initial = config.backtest.initial_cash
     trading = SupervisorSpec("trading", children=(
         child("guardian", lambda n: guardian_opts(n).remote(
-            inputs.state_dir, limits, inputs.guardian, initial, names.executor, ns)),
+            inputs.state_dir, limits, inputs.guardian, initial, names.executor, ns,
+            session_id=inputs.session_id)),
         child("executor", lambda n: executor_opts(n).remote(
-            inputs.state_dir, config.backtest, limits, symbols)),
+            inputs.state_dir, config.backtest, limits, symbols,
+            session_id=inputs.session_id)),
         child("slot", lambda n: slot_opts(n).remote(
             inputs.live, symbols, names.feeds, ns, inputs.timeline, data.venue,
-            inputs.timeframe_ms)),
+            inputs.timeframe_ms, session_id=inputs.session_id)),
     ), strategy=Strategy.REST_FOR_ONE, **knobs)
 
     candidate_opts = _options(CandidateTrader, ns)
@@ -151,7 +153,8 @@ def build_tree(inputs: TreeInputs, names: SessionNames) -> SupervisorSpec:
     def candidate_factory(label: str, choice: StrategyChoice) -> Callable[[str], Any]:
         return lambda n: candidate_opts(n).remote(
             label, choice, inputs.state_dir, config.backtest, limits, inputs.guardian, symbols,
-            names.feeds, ns, inputs.timeline, data.venue, inputs.timeframe_ms)
+            names.feeds, ns, inputs.timeline, data.venue, inputs.timeframe_ms,
+            session_id=inputs.session_id)
 
     candidates = SupervisorSpec("candidates", children=tuple(
         child(f"candidate-{label}", candidate_factory(label, choice))
