@@ -90,6 +90,7 @@ class GuardianService:
             seq_done=-1, risk=RiskEngine(limits, guardian, initial_equity).to_state())
         self._kill_source: str | None = None
         self._last_ts = 0
+        self._started_at = time.time()
         self._log = actor_log(session_id, "guardian")
         self._log.info("guardian started", restored_step=self._state.seq_done,
                        state=RiskEngine.from_state(self._state.risk).state.value)
@@ -101,6 +102,10 @@ class GuardianService:
     def pid(self) -> int:
         """Process id of the actor's worker (for chaos tests)."""
         return os.getpid()
+
+    def started_at(self) -> float:
+        """Wall time this guardian instance started (for supervision tests)."""
+        return self._started_at
 
     def _call_executor(self, method: str, *args: Any) -> Any:
         return call_named(self._executor_name, self._namespace, method, *args)

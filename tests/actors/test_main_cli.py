@@ -155,43 +155,52 @@ def test_render_check_scrubs_secret_values_anywhere():
     assert "**********" in text
 
 
-def _run_main(tmp_path, **env_overrides):
+def _run_main(tmp_path, *args, **env_overrides):
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("EVOTRADER_")}
-    env.update({"EVOTRADER_APP__RUN_DIR": str(tmp_path / "runs"), **env_overrides})
-    return subprocess.run([sys.executable, "-m", "actors.main"], cwd=REPO, env=env,
+    env.update({"EVOTRADER_SESSION__SESSIONS_DIR": str(tmp_path / "sessions"),
+                "EVOTRADER_RAY__ADDRESS": "local", "EVOTRADER_RAY__NUM_CPUS": "2",
+                "EVOTRADER_RAY__OBJECT_STORE_MEMORY_MB": "200",
+                "EVOTRADER_GUARDIAN__KILL_SWITCH_FILE": str(tmp_path / "KILL"),
+                **env_overrides})
+    return subprocess.run([sys.executable, "-m", "actors.main", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_main_job_backtests_the_default_strategy_on_the_real_data(shared_data, tmp_path):
-    done = _run_main(tmp_path, EVOTRADER_DATA__DIR=str(shared_data))
+def test_main_job_runs_a_sim_session_on_the_real_data(shared_data, tmp_path):
+    done = _run_main(tmp_path, "--duration", "20d", EVOTRADER_DATA__DIR=str(shared_data))
     assert done.returncode == 0, done.stderr
-    (folder,) = (tmp_path / "runs").iterdir()
-    document = json.loads((folder / "metrics.json").read_text())
-    assert document["provenance"]["synthetic"] is False
-    assert document["provenance"]["strategy"]["name"] == "momentum"
-    assert document["provenance"]["window"]["last_bar_utc"].startswith("2025-12-31T23:00")
-    assert "BINANCE_BTC-USDT_1h.parquet" in done.stdout and "run folder:" in done.stdout
+    (folder,) = (tmp_path / "sessions").iterdir()
+    summary = (folder / "session.md").read_text()
+    assert "## Result" in summary and "## Candidates" in summary
+    assert "BINANCE_BTC-USDT_1h.parquet" in summary
+    assert "last bar: 2025-12-31 23:00:00 UTC" in summary
+    assert "# Session " in done.stdout and "## Latency" in done.stdout
+    for name in ("orders.csv", "fills.csv", "positions.csv", "equity.csv",
+                 "risk_events.jsonl", "diary.jsonl"):
+        assert (folder / name).is_file()
+    assert len((folder / "equity.csv").read_text().splitlines()) == 20 * 24 + 1
 
 
 def test_main_job_falls_back_to_a_labelled_synthetic_market(tmp_path):
-    done = _run_main(tmp_path, EVOTRADER_DATA__DIR=str(tmp_path / "no-data-here"))
+    done = _run_main(tmp_path, "--duration", "10d",
+                     EVOTRADER_DATA__DIR=str(tmp_path / "no-data-here"))
     assert done.returncode == 0, done.stderr
-    assert "SYNTHETIC" in done.stdout
-    (folder,) = (tmp_path / "runs").iterdir()
-    document = json.loads((folder / "metrics.json").read_text())
-    assert document["provenance"]["synthetic"] is True
-    assert document["provenance"]["data"][0]["source"].startswith("synthetic(seed=7")
-    assert "SYNTHETIC DATA" in (folder / "session.md").read_text()
-    again = _run_main(tmp_path / "again", EVOTRADER_DATA__DIR=str(tmp_path / "no-data-here"))
-    (other,) = (tmp_path / "again" / "runs").iterdir()
-    assert (folder / "trades.csv").read_text() == (other / "trades.csv").read_text()
-    assert again.returncode == 0
+    (folder,) = (tmp_path / "sessions").iterdir()
+    assert "BTC/USDT: SYNTHETIC synthetic(seed=7" in (folder / "session.md").read_text()
 
 
 def test_main_job_without_fallback_reports_missing_data(tmp_path):
     done = _run_main(tmp_path, EVOTRADER_DATA__DIR=str(tmp_path / "none"),
                      EVOTRADER_DATA__SYNTHETIC_FALLBACK="false")
     assert done.returncode == 2
-    assert "error: no data for BTC/USDT" in done.stderr
-    assert not (tmp_path / "runs").exists()
+    assert "error: no stored bars for BINANCE BTC/USDT 1h" in done.stderr
+    assert not list((tmp_path / "sessions").glob("*/session.md"))
 
+
+def test_session_options_are_validated(tmp_path):
+    bad = _run_main(tmp_path, "--duration", "ten days")
+    assert bad.returncode == 2 and "bad duration" in bad.stderr
+    both = _run_main(tmp_path, "--duration", "5d", "--until", "2025-01-01")
+    assert both.returncode == 2
+    mode = _run_main(tmp_path, "--mode", "paper", "--duration", "5d")
+    assert mode.returncode == 2 and "SIM sessions only" in mode.stderr
