@@ -30,7 +30,9 @@ def connect_cluster(config: AppConfig) -> RayHandle:
     A local Ray binds to loopback with the dashboard on 127.0.0.1:8265.
     """
     ray_cfg = config.ray
-    if ray.is_initialized() or ray_cfg.address not in (None, "local"):
+    if ray.is_initialized():  # reuse this process's connection (tests, scripts)
+        return connect(None, namespace=ray_cfg.namespace)
+    if ray_cfg.address not in (None, "local"):
         return connect(ray_cfg.address, namespace=ray_cfg.namespace)
     if ray_cfg.address is None:
         with contextlib.suppress(EvotraderError):
