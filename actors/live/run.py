@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -64,10 +65,14 @@ def run_session(loaded: LoadedConfig, *, session_id: str | None = None,
                          "SIM sessions only (set [app] mode = \"sim\" or --mode sim)")
     session_id = session_id or new_session_id(loaded.config_id)
     folder = Path(config.session.sessions_dir) / session_id
+    expected = (ray.get_runtime_context().namespace if ray.is_initialized()
+                else config.ray.namespace)
+    plan = plan_session(loaded, session_id, folder.resolve(), expected)  # data errors first
     handle = connect_cluster(config)
     try:
         namespace = ray.get_runtime_context().namespace
-        plan = plan_session(loaded, session_id, folder.resolve(), namespace)
+        if namespace != plan.inputs.namespace:
+            plan.inputs = dataclasses.replace(plan.inputs, namespace=namespace)
         folder.mkdir(parents=True, exist_ok=True)
         runner = SessionRunner(loaded, plan, folder.resolve(), on_step=on_step)
         restore = install_signal_handlers(runner)

@@ -1,10 +1,9 @@
-"""``status``, ``kill-switch`` and ``stop`` from other processes; SIGTERM stops gracefully."""
+"""``status``, ``kill-switch`` and ``stop`` act on a session running in another process."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -49,7 +48,7 @@ def _wait_running(env: dict[str, str], process: subprocess.Popen[str]) -> str:
     raise AssertionError("the session never reported progress")
 
 
-def test_status_kill_switch_stop_and_sigterm(tmp_path, ray_session, shared_data):
+def test_status_kill_switch_and_stop_from_other_processes(tmp_path, ray_session, shared_data):
     env = _env(tmp_path, ray_session.address, shared_data)
     assert _command(env, "status").returncode == 1  # nothing running yet
     process = _start(env, "cli")
@@ -72,16 +71,5 @@ def test_status_kill_switch_stop_and_sigterm(tmp_path, ray_session, shared_data)
     events = [json.loads(line) for line in (folder / "risk_events.jsonl").open()]
     assert any(e["reason"] == "kill_switch:command" for e in events)
 
-    process = _start(env, "term")
-    try:
-        _wait_running(env, process)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, err
-    assert "stopped because: SIGTERM" in (tmp_path / "sessions" / "term" / "session.md"
-                                          ).read_text()
     assert _command(env, "status").returncode == 1  # the tree is gone again
 

@@ -1,4 +1,7 @@
-"""Kill switch by command, file and signal: HALTED at once, working orders cancelled."""
+"""Kill switch by command, file and signal: HALTED at once, working orders cancelled.
+
+Also SIGTERM: the session stops gracefully after the current step and writes its files.
+"""
 
 from __future__ import annotations
 
@@ -64,7 +67,7 @@ def test_kill_switch_command_halts_within_100_ms_and_cancels_working_orders(
     assert any(o["status"] == "CANCELED" for o in orders)
 
 
-def test_kill_switch_file_and_signal(tmp_path, shared_data):
+def test_kill_switch_file_and_signal_then_sigterm_stops_gracefully(tmp_path, shared_data):
     loaded = session_config(tmp_path, shared_data, duration="45d", batch_bars=24,
                             candidates=[])
     kill_file = loaded.config.guardian.kill_switch_file
@@ -79,8 +82,14 @@ def test_kill_switch_file_and_signal(tmp_path, shared_data):
 
     def send(seq, _result):
         if seq == 5:
-            os.kill(os.getpid(), signal.SIGUSR1)
+            os.kill(os.getpid(), signal.SIGUSR1)  # kill switch by signal
+        if seq == 30:
+            os.kill(os.getpid(), signal.SIGTERM)  # graceful stop after this step
 
     result = run(session_config(tmp_path, shared_data, duration="45d", batch_bars=24,
                                 candidates=[]), "kill-signal", on_step=send)
     _halted_after(result.folder, "signal")
+    assert result.steps == 31 and result.stop_reason == "SIGTERM"
+    summary = (result.folder / "session.md").read_text()
+    assert "stopped because: SIGTERM" in summary
+    assert (result.folder / "fills.csv").is_file()
