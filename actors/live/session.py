@@ -32,7 +32,7 @@ from configs.loader import LoadedConfig
 from core.data.timeframes import timeframe_to_ms
 from core.errors import DataNotFoundError, UsageError
 from core.trading.align import align_batch, common_timeline
-from core.trading.clock import PacingPlan
+from core.trading.clock import PacingPlan, SimClock
 from core.trading.messages import PortfolioSnapshot, RiskEvent
 from core.trading.runners import StrategyChoice
 from supervisors import start_supervisor
@@ -199,6 +199,7 @@ class SessionRunner:
         paced = config.session.speed is not None
         bounds = batch_bounds(timeline, 1 if paced else config.session.batch_bars)
         pacing = PacingPlan(config.session.speed)
+        clock = SimClock(int(timeline[0]))
         call = self.directory.call
         call(names.store, "open_session", plan.inputs.session_id,
              config_id=self.loaded.config_id, created_ts=int(timeline[0]),
@@ -220,6 +221,7 @@ class SessionRunner:
                     time.sleep(pause)
             step_start = time.perf_counter()
             segment = timeline[i0:i1]
+            clock.advance_to(int(segment[-1]))
             slices = self.directory.call_many(
                 [(n, "slice", (int(segment[0]), int(segment[-1]) + tf), {})
                  for n in names.feeds])
@@ -253,7 +255,7 @@ class SessionRunner:
             self.result.steps = seq + 1
             self.result.bars = i1 * len(symbols)
             self.result.latencies_ms.append(latencies)
-            progress = {"seq": seq, "steps": len(bounds), "bar_ts": int(segment[-1]),
+            progress = {"seq": seq, "steps": len(bounds), "sim_time_ms": clock.now_ms(),
                         "equity": float(portfolio.equity), "state": report.state.value}
             stop = call(names.control, "report", progress, latencies)
             if stop:
