@@ -112,3 +112,44 @@ def call_named(name: str, namespace: str, method: str, *args: Any,
         SessionError: The actor did not answer within ``timeout_s``.
     """
     return ActorDirectory(namespace, timeout_s).call(name, method, *args, **kwargs)
+
+
+Call = tuple[str, str, tuple[Any, ...], dict[str, Any]]
+
+
+class Pending:
+    """Calls sent with :meth:`ActorDirectory.submit`; :meth:`result` waits (and retries)."""
+
+    def __init__(self, directory: ActorDirectory, calls: list[Call], refs: list[Any]) -> None:
+        self._directory, self._calls, self._refs = directory, calls, refs
+
+    def result(self, timeout_s: float | None = None) -> list[Any]:
+        """The answers in call order; calls whose actor died are retried on its successor."""
+        results: list[Any] = [None] * len(self._calls)
+        failed = []
+        for index, ref in enumerate(self._refs):
+            if ref is None:
+                failed.append(index)
+                continue
+            try:
+                results[index] = ray.get(ref)
+            except RETRYABLE as exc:
+                self._directory._note(self._calls[index][0], exc)
+                failed.append(index)
+        if failed:
+            again = self._directory.call_many([self._calls[i] for i in failed], timeout_s)
+            for index, value in zip(failed, again, strict=True):
+                results[index] = value
+        return results
+
+
+def submit(directory: ActorDirectory, calls: list[Call]) -> Pending:
+    """Send ``calls`` without waiting; collect them later with :meth:`Pending.result`."""
+    refs: list[Any] = []
+    for name, method, args, kwargs in calls:
+        try:
+            refs.append(getattr(directory.handle(name), method).remote(*args, **kwargs))
+        except (ValueError, *RETRYABLE) as exc:
+            directory._note(name, exc)
+            refs.append(None)
+    return Pending(directory, calls, refs)

@@ -23,7 +23,7 @@ import ray
 
 from actors.adapters.session_store import BatchRecords
 from actors.adapters.session_store import SupervisorEvent as StoredSupervisorEvent
-from actors.live.calls import ActorDirectory, SessionError
+from actors.live.calls import ActorDirectory, Pending, SessionError, submit
 from actors.live.feed import FeedService
 from actors.live.records import candidate_records, live_records
 from actors.live.tree import PREFIX, ROOT, SessionNames, TreeInputs, build_tree
@@ -209,6 +209,8 @@ class SessionRunner:
         portfolio: PortfolioSnapshot | None = None
         started = time.perf_counter()
         tf = plan.inputs.timeframe_ms
+        storing: Pending | None = None
+        prefetched: Pending | None = None
         for seq, (i0, i1) in enumerate(bounds):
             if self._stop_reason:
                 break
@@ -222,9 +224,12 @@ class SessionRunner:
             step_start = time.perf_counter()
             segment = timeline[i0:i1]
             clock.advance_to(int(segment[-1]))
-            slices = self.directory.call_many(
-                [(n, "slice", (int(segment[0]), int(segment[-1]) + tf), {})
-                 for n in names.feeds])
+            fetched = prefetched if prefetched is not None else submit(
+                self.directory, self._slice_calls(segment, tf))
+            slices = fetched.result()
+            prefetched = (submit(self.directory, self._slice_calls(
+                timeline[bounds[seq + 1][0]:bounds[seq + 1][1]], tf))
+                if seq + 1 < len(bounds) and not paced else None)
             batch, stale = align_batch(seq, i0, segment, slices, config.data.venue, tf,
                                        last_close)
             new_stale = {s: r for s, r in stale.items() if s not in stopped}
@@ -233,12 +238,14 @@ class SessionRunner:
                                      symbol=symbol) for symbol, reason in new_stale.items()]
             last_close = [float(batch.close[-1, j]) for j in range(len(symbols))]
             ingested = time.perf_counter()
+            # Candidates do not depend on the live book: they run while the live path works.
+            candidates = submit(self.directory, [(n, "on_batch", (seq, batch), {})
+                                                 for n in names.candidates])
             slot_out = call(names.slot, "on_batch", batch, portfolio)
             signalled = time.perf_counter()
             report = call(names.guardian, "process", seq, batch, slot_out.signals, new_stale)
             acked = time.perf_counter()
-            reports = self.directory.call_many(
-                [(n, "on_batch", (seq, batch), {}) for n in names.candidates])
+            reports = candidates.result()
             latencies = {"ingest": (ingested - step_start) * 1e3,
                          "signal": (signalled - ingested) * 1e3,
                          "risk": report.timings_ms.get("risk", 0.0),
@@ -249,8 +256,10 @@ class SessionRunner:
             records = [live_records(report, segment, slot_out.signals, slot_out.diary,
                                     (*feed_events, *errors), latencies)]
             records += [candidate_records(r, segment) for r in reports]
-            self.directory.call_many([(names.store, "append_batch", (seq, r), {})
-                                      for r in records])
+            if storing is not None:  # the previous step's records are written by now
+                storing.result()
+            storing = submit(self.directory, [(names.store, "append_batch", (seq, r), {})
+                                              for r in records])
             portfolio = report.execution.outcome.portfolio
             self.result.steps = seq + 1
             self.result.bars = i1 * len(symbols)
@@ -264,10 +273,16 @@ class SessionRunner:
                 self._on_step(seq, self.result)
             if len(stopped) == len(symbols):
                 self.request_stop("every feed stopped on corrupt data")
+        if storing is not None:
+            storing.result()
         self.result.elapsed_s = time.perf_counter() - started
         self.result.stop_reason = self._stop_reason or "end of data"
         self.result.retries = dict(self.directory.retries)
         return self.result
+
+    def _slice_calls(self, segment: np.ndarray, timeframe_ms: int) -> list[Any]:
+        return [(n, "slice", (int(segment[0]), int(segment[-1]) + timeframe_ms), {})
+                for n in self.plan.names.feeds]
 
     # --- the end ------------------------------------------------------------------------
 
