@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,10 @@ from configs.app import AppConfig
 from configs.loader import LoadedConfig
 from core.errors import EvotraderError, UsageError
 
+GCS_TASK_EVENTS_ENV = "RAY_task_events_max_num_task_in_gcs"
+GCS_TASK_EVENTS = 10_000
+"""Task events a local Ray keeps (Ray's default 100,000 costs hundreds of MB in the GCS)."""
+
 
 def connect_cluster(config: AppConfig) -> RayHandle:
     """Join the configured cluster, else a running local one, else start a local Ray.
@@ -40,6 +45,9 @@ def connect_cluster(config: AppConfig) -> RayHandle:
             return connect("auto", namespace=ray_cfg.namespace)
     memory = (ray_cfg.object_store_memory_mb * 1024 * 1024
               if ray_cfg.object_store_memory_mb else None)
+    # Ray keeps the events of the last 100,000 tasks in the GCS for the dashboard; a session
+    # makes ~10 actor calls per step, so that store is what grows in a long session.
+    os.environ.setdefault(GCS_TASK_EVENTS_ENV, str(GCS_TASK_EVENTS))
     return connect(None, num_cpus=ray_cfg.num_cpus, object_store_memory=memory,
                    namespace=ray_cfg.namespace, include_dashboard=True)
 

@@ -71,7 +71,8 @@ class BrokerState:
         symbols: The session's symbols.
         cash: Quote cash.
         positions: Positions (copies), sorted by (symbol, tag), flat ones included.
-        orders: Every order ever seen, in arrival order.
+        orders: Working orders and orders finished at the last marked bar, in arrival
+            order (older finished orders are dropped).
         working: Client order ids of the working orders, in arrival order.
         targets: ``((strategy_id, symbol, tag), target)`` pairs: the last target of each.
         last_close: Last marked close per symbol (NaN before the first bar).
@@ -155,10 +156,17 @@ class PaperBroker:
 
     @property
     def state(self) -> BrokerState:
-        """The book as an independent value (positions are copied, orders are immutable)."""
+        """The book as an independent value (positions are copied, orders are immutable).
+
+        Orders finished before the last marked bar are left out: they can never change
+        again, and carrying every order of a session would make the state (checkpointed and
+        sent to the guardian every step) grow without bound. Their events are in the store.
+        """
+        keep = tuple(o for o in self._orders.values()
+                     if o.is_working or o.last_update().ts >= (self.last_ts or 0))
         return BrokerState(
             self.config, self.symbols, self._cash,
-            tuple(p.copy() for p in self._positions.values()), tuple(self._orders.values()),
+            tuple(p.copy() for p in self._positions.values()), keep,
             tuple(self._working), tuple(self._targets.items()),
             tuple(self._close[s] for s in self.symbols),
             tuple(self._volume[s] for s in self.symbols), self.last_ts, self.last_index,
