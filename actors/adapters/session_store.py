@@ -64,6 +64,7 @@ from actors.adapters.session_schema import (
     write_portfolio,
     write_positions,
 )
+from actors.adapters.sqlite_wal import open_wal
 from core.errors import EvotraderError
 from core.trading.messages import (
     DiaryEntry,
@@ -81,7 +82,6 @@ __all__ = ["NO_SEQ", "BatchRecords", "LatencySample", "OrderRow", "PortfolioRow"
            "PositionRow", "Restart", "SessionRow", "SessionStore", "StoreError",
            "SupervisorEvent"]
 
-BUSY_TIMEOUT_MS = 10_000
 NO_SEQ = -1
 """What :meth:`SessionStore.last_seq` returns for a book without batches."""
 
@@ -496,26 +496,8 @@ def _open(path: Path) -> sqlite3.Connection:
     Raises:
         StoreError: Not a session store, newer schema, or SQLite cannot open it.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"cannot open the session store {path}: {exc}") from exc
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(f"session store {path}: cannot switch to WAL mode (got {mode})")
-        conn.execute("PRAGMA synchronous = FULL")
-        _migrate(conn, path)
-    except sqlite3.Error as exc:
-        conn.close()
-        raise StoreError(f"session store {path} is unusable: {exc}") from exc
-    except StoreError:
-        conn.close()
-        raise
-    return conn
+    return open_wal(path, label="session store", error=StoreError, synchronous="FULL",
+                    migrate=_migrate)
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:

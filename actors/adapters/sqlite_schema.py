@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from actors.adapters.sqlite_wal import open_wal
 from core.errors import RegistryError
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_MS = 10_000
 
 
 _DDL = """
@@ -85,27 +85,8 @@ def open_database(path: Path) -> sqlite3.Connection:
         RegistryError: The file is not a registry SQLite can open, or it was written by a
             newer schema version.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
-    except (sqlite3.Error, OSError) as exc:
-        raise RegistryError(f"cannot open the trial registry {path}: {exc}") from exc
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise RegistryError(f"trial registry {path}: cannot switch to WAL mode (got {mode})")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        _migrate(conn, path)
-    except sqlite3.Error as exc:
-        conn.close()
-        raise RegistryError(f"trial registry {path} is unusable: {exc}") from exc
-    except RegistryError:
-        conn.close()
-        raise
-    return conn
+    return open_wal(path, label="trial registry", error=RegistryError, synchronous="NORMAL",
+                    migrate=_migrate, foreign_keys=True)
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:

@@ -127,7 +127,7 @@ class GuardianService:
             state = self._state
             if seq == state.seq_done and state.report is not None:
                 self._call_executor("execute", seq, batch, signals,
-                                    self._approved(state.report))
+                                    state.report.execution.outcome.approved_ids)
                 return state.report
             if seq != state.seq_done + 1:
                 raise SequenceError(f"guardian is at step {state.seq_done}; got step {seq}")
@@ -159,10 +159,6 @@ class GuardianService:
             self._checkpoint.save(self._state)
             self._last_ts = int(batch.ts[-1])
             return report
-
-    @staticmethod
-    def _approved(report: GuardianReport) -> frozenset[str]:
-        return report.execution.outcome.approved_ids
 
     def _kill_switch_file(self, engine: RiskEngine, ts: int) -> list[RiskEvent]:
         path = self._guardian.kill_switch_file
@@ -199,10 +195,9 @@ class GuardianService:
 
     def trading_state(self) -> str:
         """ACTIVE, REDUCING or HALTED."""
-        engine = RiskEngine.from_state(self._state.risk)
         if self._kill_source is not None:
             return TradingState.HALTED.value
-        return engine.state.value
+        return RiskEngine.from_state(self._state.risk).state.value
 
     def denial_counts(self) -> dict[str, int]:
         """Denials per reason code so far."""

@@ -27,13 +27,11 @@ def with_verdicts(diary: Sequence[DiaryEntry], decisions: Sequence[RiskDecision]
     for entry in diary:
         coid = client_order_id(entry.strategy_id, entry.symbol, "core", entry.ts)
         if coid in verdict:
-            completed.append(DiaryEntry(entry.ts, entry.strategy_id, entry.strategy_hash,
-                                        entry.symbol, entry.features, entry.decision, coid,
-                                        verdict[coid]))
+            completed.append(dataclasses.replace(entry, client_order_id=coid,
+                                                 verdict=verdict[coid]))
         else:
-            completed.append(DiaryEntry(entry.ts, entry.strategy_id, entry.strategy_hash,
-                                        entry.symbol, entry.features, entry.decision, "",
-                                        "no order (target unchanged for the book)"))
+            completed.append(dataclasses.replace(
+                entry, verdict="no order (target unchanged for the book)"))
     return completed
 
 

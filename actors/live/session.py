@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import ray
 
-from actors.adapters.session_store import BatchRecords
+from actors.adapters.session_store import BatchRecords, Restart
 from actors.adapters.session_store import SupervisorEvent as StoredSupervisorEvent
 from actors.live.calls import ActorDirectory, Pending, SessionError, submit
 from actors.live.feed import FeedService
@@ -306,9 +306,7 @@ class SessionRunner:
              ts=last_ts)
 
 
-def _restarts(events: list[Any]) -> list[Any]:
-    from actors.adapters.session_store import Restart
-
+def _restarts(events: list[Any]) -> list[Restart]:
     counts: dict[str, int] = {}
     found = []
     for event in events:

@@ -8,7 +8,7 @@ import numpy as np
 
 from actors.adapters.data_source import parse_time_ms
 from configs.session import SessionConfig, parse_duration_ms
-from core.errors import UsageError
+from core.errors import DataError, UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ def resolve_window(session: SessionConfig, first_ms: int, end_ms: int) -> Window
         start = parse_time_ms(session.start) if session.start else None
         until = parse_time_ms(session.until) if session.until else None
         duration = parse_duration_ms(session.duration) if session.duration else None
-    except (ValueError, Exception) as exc:  # DataError from parse_time_ms
+    except (ValueError, DataError) as exc:
         raise UsageError(str(exc)) from exc
     if start is None and until is None:
         until = end_ms
