@@ -3,6 +3,10 @@
 Every mapping returns targets in ``[-1, 1]`` (multiples of the sizing unit), NaN while the
 signal is still warming up. Continuous mappings are quantised to ``step`` so that a target —
 and therefore an order — only changes when the signal moves by a meaningful amount.
+
+The mappings with state (``threshold``, ``zscore``) have resumable twins (``*_from``) that
+carry it between calls; the batch functions are those started from the initial state, which
+is what makes the streaming mapping (:mod:`core.dsl.stream`) equal to the batch one.
 """
 
 from __future__ import annotations
@@ -34,6 +38,31 @@ def sign_targets(signal: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def threshold_from(signal: np.ndarray, entry: float, exit_: float, state: np.ndarray,
+                   out: np.ndarray) -> None:
+    """Resumable :func:`threshold_targets`: ``state`` (per symbol, NaN at start) is updated."""
+    for j in range(signal.shape[1]):
+        s = state[j]
+        for i in range(signal.shape[0]):
+            x = signal[i, j]
+            if x == x:
+                if s != s:
+                    s = 0.0
+                if s == 0.0:
+                    if x > entry:
+                        s = 1.0
+                    elif x < -entry:
+                        s = -1.0
+                elif s > 0.0:
+                    if x < exit_:
+                        s = -1.0 if x < -entry else 0.0
+                elif x > -exit_:
+                    s = 1.0 if x > entry else 0.0
+            out[i, j] = s
+        state[j] = s
+
+
+@njit(cache=True, nogil=True)
 def threshold_targets(signal: np.ndarray, entry: float, exit_: float) -> np.ndarray:
     """Hysteresis: long above ``entry``, flat again below ``exit_``; short mirrored.
 
@@ -42,25 +71,58 @@ def threshold_targets(signal: np.ndarray, entry: float, exit_: float) -> np.ndar
     keeps the state; targets are NaN until the first non-NaN signal.
     """
     out = np.empty_like(signal)
-    for j in range(signal.shape[1]):
-        state = np.nan
-        for i in range(signal.shape[0]):
-            x = signal[i, j]
-            if x == x:
-                if state != state:
-                    state = 0.0
-                if state == 0.0:
-                    if x > entry:
-                        state = 1.0
-                    elif x < -entry:
-                        state = -1.0
-                elif state > 0.0:
-                    if x < exit_:
-                        state = -1.0 if x < -entry else 0.0
-                elif x > -exit_:
-                    state = 1.0 if x > entry else 0.0
-            out[i, j] = state
+    threshold_from(signal, entry, exit_, np.full(signal.shape[1], np.nan), out)
     return out
+
+
+@njit(cache=True, nogil=True)
+def zscore_from(signal: np.ndarray, off: int, i0: int, lookback: int, cap: float, step: float,
+                sums: np.ndarray, nans: np.ndarray, out: np.ndarray) -> None:
+    """Resumable :func:`zscore_targets`.
+
+    ``signal`` holds ``off`` already-seen bars (at least ``min(lookback, i0)``) then the new
+    ones, ``i0`` bars were seen before; ``sums`` (total, total of squares) and ``nans`` per
+    symbol are updated in place; ``out`` receives the new bars.
+    """
+    n, k = signal.shape
+    for j in range(k):
+        total = sums[j, 0]
+        total_sq = sums[j, 1]
+        count = nans[j]
+        for r in range(off, n):
+            i = i0 + r - off
+            x = signal[r, j]
+            if x != x:
+                count += 1
+            else:
+                total += x
+                total_sq += x * x
+            if i >= lookback:
+                old = signal[r - lookback, j]
+                if old != old:
+                    count -= 1
+                else:
+                    total -= old
+                    total_sq -= old * old
+            if i % 1024 == 0 and i >= lookback - 1:
+                total = 0.0
+                total_sq = 0.0
+                for t in range(r - lookback + 1, r + 1):
+                    y = signal[t, j]
+                    if y == y:
+                        total += y
+                        total_sq += y * y
+            if i < lookback - 1 or count > 0:
+                out[r - off, j] = np.nan
+                continue
+            mean = total / lookback
+            var = max((total_sq - lookback * mean * mean) / (lookback - 1), 0.0)
+            std = math.sqrt(var)
+            z = 0.0 if std <= 1e-12 * max(abs(mean), 1.0) else (x - mean) / std
+            out[r - off, j] = _quantize(min(max(z / cap, -1.0), 1.0), step)
+        sums[j, 0] = total
+        sums[j, 1] = total_sq
+        nans[j] = count
 
 
 @njit(cache=True, nogil=True)
@@ -73,39 +135,7 @@ def zscore_targets(signal: np.ndarray, lookback: int, cap: float, step: float) -
     """
     n, k = signal.shape
     out = np.full((n, k), np.nan)
-    for j in range(k):
-        total = 0.0
-        total_sq = 0.0
-        nans = 0
-        for i in range(n):
-            x = signal[i, j]
-            if x != x:
-                nans += 1
-            else:
-                total += x
-                total_sq += x * x
-            if i >= lookback:
-                old = signal[i - lookback, j]
-                if old != old:
-                    nans -= 1
-                else:
-                    total -= old
-                    total_sq -= old * old
-            if i % 1024 == 0 and i >= lookback - 1:
-                total = 0.0
-                total_sq = 0.0
-                for t in range(i - lookback + 1, i + 1):
-                    y = signal[t, j]
-                    if y == y:
-                        total += y
-                        total_sq += y * y
-            if i < lookback - 1 or nans > 0:
-                continue
-            mean = total / lookback
-            var = max((total_sq - lookback * mean * mean) / (lookback - 1), 0.0)
-            std = math.sqrt(var)
-            z = 0.0 if std <= 1e-12 * max(abs(mean), 1.0) else (x - mean) / std
-            out[i, j] = _quantize(min(max(z / cap, -1.0), 1.0), step)
+    zscore_from(signal, 0, 0, lookback, cap, step, np.zeros((k, 2)), np.zeros(k, np.int64), out)
     return out
 
 

@@ -24,9 +24,21 @@ from core.strategies.mean_reversion import (
 from core.strategies.momentum import MomentumParams, compute_momentum, momentum_targets
 from core.strategies.pairs import PairsParams, compute_pairs, pairs_targets
 from core.strategies.registry import STRATEGIES, StrategySpec, get_strategy, parse_params
+from core.strategies.stream import (
+    BuiltinStream,
+    BuiltinStreamState,
+    MeanReversionStream,
+    MomentumStream,
+    PairsStream,
+)
 
 __all__ = [
     "STRATEGIES",
+    "BuiltinStream",
+    "BuiltinStreamState",
+    "MeanReversionStream",
+    "MomentumStream",
+    "PairsStream",
     "MeanReversionParams",
     "MomentumParams",
     "PairsParams",

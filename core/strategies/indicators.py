@@ -10,6 +10,10 @@ in O(1) per bar (sliding Welford updates) and recomputed exactly whenever ``t % 
 bounds rounding drift (e.g. after an outlier leaves the window) to at most 32 bars. The schedule
 depends only on the bar index, so a series truncated at ``t`` gives bit-identical values up to
 ``t`` (strict causality, tested).
+
+The loop kernels have resumable twins (:func:`comoments_from`, :func:`ema_from`) that carry
+their state between calls; the batch kernels are those started from the initial state, so the
+streaming strategies (:mod:`core.strategies.stream`) equal the batch ones bit for bit.
 """
 
 from __future__ import annotations
@@ -28,31 +32,38 @@ _REL_ZERO_STD = 1e-12
 
 
 @njit(cache=True)
-def _rolling_comoments(x: np.ndarray, y: np.ndarray, window: int) -> np.ndarray:
-    """Return rows ``mean_x, mean_y, m2_x, m2_y, c_xy`` of every full finite window."""
+def comoments_from(x: np.ndarray, y: np.ndarray, off: int, i0: int, window: int,
+                   fs: np.ndarray, ist: np.ndarray, out: np.ndarray) -> None:
+    """Resumable :func:`_rolling_comoments` over ``x``/``y`` = ``off`` seen bars + new bars.
+
+    ``i0`` bars were seen before; the tail must hold at least ``min(window, i0)`` of them.
+    ``fs`` = (mean_x, mean_y, m2_x, m2_y, c_xy) and ``ist`` = (last bad bar, valid) are
+    updated in place; ``out`` ``(5, new bars)`` receives the new bars (left NaN where the
+    window is not full and finite).
+    """
     n = len(x)
-    out = np.full((5, n), np.nan)
-    last_bad = -1
-    valid = False
-    mx = my = m2x = m2y = cxy = 0.0
-    for i in range(n):
-        if not (np.isfinite(x[i]) and np.isfinite(y[i])):
+    last_bad = ist[0]
+    valid = ist[1] != 0
+    mx, my, m2x, m2y, cxy = fs[0], fs[1], fs[2], fs[3], fs[4]
+    for c in range(off, n):
+        i = i0 + c - off
+        if not (np.isfinite(x[c]) and np.isfinite(y[c])):
             last_bad = i
             valid = False
             continue
         if i - last_bad < window:
             continue
-        start = i - window + 1
+        start = c - window + 1
         if not valid or window <= _RECOMPUTE_EVERY or i % _RECOMPUTE_EVERY == 0:
             mx = 0.0
             my = 0.0
-            for j in range(start, i + 1):
+            for j in range(start, c + 1):
                 mx += x[j]
                 my += y[j]
             mx /= window
             my /= window
             m2x = m2y = cxy = 0.0
-            for j in range(start, i + 1):
+            for j in range(start, c + 1):
                 dx = x[j] - mx
                 dy = y[j] - my
                 m2x += dx * dx
@@ -61,7 +72,7 @@ def _rolling_comoments(x: np.ndarray, y: np.ndarray, window: int) -> np.ndarray:
             valid = True
         else:
             # add the new point (window + 1 points), then remove the oldest (back to window)
-            xn, yn, xo, yo = x[i], y[i], x[start - 1], y[start - 1]
+            xn, yn, xo, yo = x[c], y[c], x[start - 1], y[start - 1]
             dx = xn - mx
             dy = yn - my
             mx += dx / (window + 1)
@@ -77,22 +88,35 @@ def _rolling_comoments(x: np.ndarray, y: np.ndarray, window: int) -> np.ndarray:
             mx, my = mx_old, my_old
             m2x = max(m2x, 0.0)
             m2y = max(m2y, 0.0)
-        out[0, i] = mx
-        out[1, i] = my
-        out[2, i] = m2x
-        out[3, i] = m2y
-        out[4, i] = cxy
+        out[0, c - off] = mx
+        out[1, c - off] = my
+        out[2, c - off] = m2x
+        out[3, c - off] = m2y
+        out[4, c - off] = cxy
+    fs[0], fs[1], fs[2], fs[3], fs[4] = mx, my, m2x, m2y, cxy
+    ist[0] = last_bad
+    ist[1] = 1 if valid else 0
+
+
+@njit(cache=True)
+def _rolling_comoments(x: np.ndarray, y: np.ndarray, window: int) -> np.ndarray:
+    """Return rows ``mean_x, mean_y, m2_x, m2_y, c_xy`` of every full finite window."""
+    out = np.full((5, len(x)), np.nan)
+    ist = np.zeros(2, np.int64)
+    ist[0] = -1
+    comoments_from(x, y, 0, 0, window, np.zeros(5), ist, out)
     return out
 
 
 @njit(cache=True)
-def _ema(x: np.ndarray, span: int) -> np.ndarray:
+def ema_from(x: np.ndarray, off: int, span: int, fs: np.ndarray, ist: np.ndarray,
+             out: np.ndarray) -> None:
+    """Resumable :func:`_ema`: ``fs`` = (value,), ``ist`` = (run,); ``off`` >= span - 1 or all."""
     n = len(x)
-    out = np.full(n, np.nan)
     alpha = 2.0 / (span + 1.0)
-    run = 0
-    value = 0.0
-    for i in range(n):
+    run = ist[0]
+    value = fs[0]
+    for i in range(off, n):
         if not np.isfinite(x[i]):
             run = 0
             continue
@@ -106,7 +130,15 @@ def _ema(x: np.ndarray, span: int) -> np.ndarray:
             value /= span
         else:
             value += alpha * (x[i] - value)
-        out[i] = value
+        out[i - off] = value
+    fs[0] = value
+    ist[0] = run
+
+
+@njit(cache=True)
+def _ema(x: np.ndarray, span: int) -> np.ndarray:
+    out = np.full(len(x), np.nan)
+    ema_from(x, 0, span, np.zeros(1), np.zeros(1, np.int64), out)
     return out
 
 
@@ -168,7 +200,12 @@ def rolling_zscore(values: ArrayLike, window: int, ddof: int = 1) -> np.ndarray:
     """
     x = _series(values, "values")
     window = _window(window, max(2, ddof + 1))
-    moments = _rolling_comoments(x, x, window)
+    return zscore_of_moments(x, _rolling_comoments(x, x, window), window, ddof)
+
+
+def zscore_of_moments(x: np.ndarray, moments: np.ndarray, window: int, ddof: int = 1
+                      ) -> np.ndarray:
+    """The z-score of ``x`` from its rolling moments (elementwise; see :func:`rolling_zscore`)."""
     mean, std = moments[0], np.sqrt(moments[2] / (window - ddof))
     flat = std <= _REL_ZERO_STD * np.abs(mean)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -236,11 +273,17 @@ def rolling_residual_zscore(
     """
     yy = _series(y, "y")
     beta, alpha, resid_ss = _rolling_fit(yy, x, _window(window, 3))
+    return beta, residual_zscore(yy, _series(x, "x"), beta, alpha, resid_ss, window)
+
+
+def residual_zscore(y: np.ndarray, x: np.ndarray, beta: np.ndarray, alpha: np.ndarray,
+                    resid_ss: np.ndarray, window: int) -> np.ndarray:
+    """The residual z-score from a fit (elementwise; see :func:`rolling_residual_zscore`)."""
     resid_std = np.sqrt(resid_ss / (window - 1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (yy - alpha - beta * _series(x, "x")) / resid_std
+        z = (y - alpha - beta * x) / resid_std
     z[~(resid_std > 0)] = np.nan
-    return beta, z
+    return z
 
 
 def _rolling_fit(
@@ -255,7 +298,13 @@ def _rolling_fit(
     if len(yy) != len(xx):
         raise BacktestError(f"y and x differ in length: {len(yy)} vs {len(xx)}")
     window = _window(window, 2)
-    mx, my, m2x, m2y, cxy = _rolling_comoments(xx, yy, window)
+    return fit_of_moments(_rolling_comoments(xx, yy, window), window)
+
+
+def fit_of_moments(moments: np.ndarray, window: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``beta, alpha`` and residual sum of squares from the rolling comoments of ``(x, y)``."""
+    mx, my, m2x, m2y, cxy = moments
     degenerate = ~(np.sqrt(m2x / window) > _REL_ZERO_STD * np.abs(mx))
     with np.errstate(divide="ignore", invalid="ignore"):
         beta = cxy / m2x

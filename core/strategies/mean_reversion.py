@@ -39,12 +39,12 @@ class MeanReversionParams(ZBandParams):
 
 
 @njit(cache=True)
-def _hysteresis(z: np.ndarray, entry_z: float, exit_z: float, allow_short: bool) -> np.ndarray:
-    n = len(z)
-    out = np.full(n, np.nan)
-    state = 0.0
-    started = False
-    for i in range(n):
+def hysteresis_from(z: np.ndarray, entry_z: float, exit_z: float, allow_short: bool,
+                    fs: np.ndarray, ist: np.ndarray, out: np.ndarray) -> None:
+    """Resumable state machine: ``fs`` = (state,), ``ist`` = (started,), updated in place."""
+    state = fs[0]
+    started = ist[0] != 0
+    for i in range(len(z)):
         value = z[i]
         if np.isfinite(value):
             started = True
@@ -57,6 +57,14 @@ def _hysteresis(z: np.ndarray, entry_z: float, exit_z: float, allow_short: bool)
                     state = -1.0
         if started:
             out[i] = state
+    fs[0] = state
+    ist[0] = 1 if started else 0
+
+
+@njit(cache=True)
+def _hysteresis(z: np.ndarray, entry_z: float, exit_z: float, allow_short: bool) -> np.ndarray:
+    out = np.full(len(z), np.nan)
+    hysteresis_from(z, entry_z, exit_z, allow_short, np.zeros(1), np.zeros(1, np.int64), out)
     return out
 
 

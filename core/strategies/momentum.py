@@ -77,6 +77,11 @@ def momentum_targets(
         fast_ma, slow_ma = ema(close, fast), ema(close, slow)
     else:
         raise BacktestError(f"unknown moving average {ma!r}; known: sma, ema")
+    return cross_targets(fast_ma, slow_ma, allow_short)
+
+
+def cross_targets(fast_ma: np.ndarray, slow_ma: np.ndarray, allow_short: bool) -> np.ndarray:
+    """Targets of the cross from the two averages (elementwise; see :func:`momentum_targets`)."""
     bearish = -1.0 if allow_short else 0.0
     target = np.where(fast_ma > slow_ma, 1.0, np.where(fast_ma < slow_ma, bearish, 0.0))
     target[np.isnan(fast_ma) | np.isnan(slow_ma)] = np.nan

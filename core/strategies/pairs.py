@@ -55,13 +55,12 @@ class PairsParams(ZBandParams):
 
 
 @njit(cache=True)
-def _leg_weights(state: np.ndarray, hedge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = len(state)
-    wa = np.full(n, np.nan)
-    wb = np.full(n, np.nan)
-    held = 0.0
-    h = 0.0
-    for i in range(n):
+def leg_weights_from(state: np.ndarray, hedge: np.ndarray, fs: np.ndarray, wa: np.ndarray,
+                     wb: np.ndarray) -> None:
+    """Resumable leg weights: ``fs`` = (held state, frozen hedge), updated in place."""
+    held = fs[0]
+    h = fs[1]
+    for i in range(len(state)):
         s = state[i]
         if np.isnan(s):
             continue
@@ -74,6 +73,16 @@ def _leg_weights(state: np.ndarray, hedge: np.ndarray) -> tuple[np.ndarray, np.n
         else:
             wa[i] = held / (1.0 + abs(h))
             wb[i] = -held * h / (1.0 + abs(h))
+    fs[0] = held
+    fs[1] = h
+
+
+@njit(cache=True)
+def _leg_weights(state: np.ndarray, hedge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = len(state)
+    wa = np.full(n, np.nan)
+    wb = np.full(n, np.nan)
+    leg_weights_from(state, hedge, np.zeros(2), wa, wb)
     return wa, wb
 
 

@@ -14,9 +14,17 @@ from core.errors import BacktestError
 from core.strategies.mean_reversion import MeanReversionParams, compute_mean_reversion
 from core.strategies.momentum import MomentumParams, compute_momentum
 from core.strategies.pairs import PairsParams, compute_pairs
+from core.strategies.stream import (
+    BuiltinStream,
+    BuiltinStreamState,
+    MeanReversionStream,
+    MomentumStream,
+    PairsStream,
+)
 
 Direction = Literal["long_only", "long_short", "either"]
 ComputeFn = Callable[[Sequence[Candles], BaseModel], list[np.ndarray]]
+StreamFn = Callable[[BaseModel, BuiltinStreamState | None], BuiltinStream]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +40,9 @@ class StrategySpec:
             ``"either"`` if it runs in both modes (negative targets are clipped long-only).
         compute: ``compute(candles, params) -> [targets per symbol]``, strictly causal.
         description: One-line summary for listings.
+        stream: ``stream(params, state)`` builds the streaming twin of ``compute`` (new closes
+            in, new targets out, equal to ``compute`` on the whole history bit for bit);
+            None for a plug-in without one (a runner then recomputes its whole history).
     """
 
     name: str
@@ -40,6 +51,7 @@ class StrategySpec:
     direction_required: Direction
     compute: ComputeFn
     description: str = ""
+    stream: StreamFn | None = None
 
     def direction_for(self, params: BaseModel) -> Literal["long_only", "long_short"]:
         """Return the backtest direction these parameters need.
@@ -65,6 +77,7 @@ STRATEGIES: dict[str, StrategySpec] = {
             symbols=1,
             direction_required="either",
             compute=compute_momentum,
+            stream=MomentumStream,
             description="Moving-average cross: long while fast MA > slow MA.",
         ),
         StrategySpec(
@@ -73,6 +86,7 @@ STRATEGIES: dict[str, StrategySpec] = {
             symbols=1,
             direction_required="either",
             compute=compute_mean_reversion,
+            stream=MeanReversionStream,
             description="Z-score mean reversion with entry/exit hysteresis.",
         ),
         StrategySpec(
@@ -81,6 +95,7 @@ STRATEGIES: dict[str, StrategySpec] = {
             symbols=2,
             direction_required="long_short",
             compute=compute_pairs,
+            stream=PairsStream,
             description="Rolling-OLS spread z-score between two symbols (A, B).",
         ),
     )
