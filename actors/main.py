@@ -1,14 +1,17 @@
 """Command-line entry point of the live system.
 
 ``python -m actors.main [--config FILE] [--mode sim] [--start T] [--until T | --duration D]
-[--speed X] [run | status | stop | kill-switch]``
+[--speed X] [--detach] [run | attach | status | stop | kill-switch | resume ID]``
 
 ``run`` (the default) connects to a running Ray cluster (``ray start --head``) or starts a
-local one and runs a SIM session as supervised actors (see ``actors/live``), writing
-``runs/sessions/<id>/`` and printing its summary. ``status`` shows the supervision tree and
-progress of the running session, ``stop`` asks it to stop gracefully, ``kill-switch`` halts
-all trading at once. ``--check-config`` validates the configuration, prints it with secrets
-redacted, its config id and its sources, and exits 0. Usage and configuration errors print
+local one, starts a SIM session as supervised actors (the stepping loop itself is the
+session actor, see ``actors/live``) and follows it to its end, writing
+``runs/sessions/<id>/`` and printing its summary; ``--detach`` returns once it runs.
+``attach`` follows the running session, ``status`` shows its supervision tree and progress,
+``stop`` asks it to stop gracefully, ``kill-switch`` halts all trading at once, and
+``resume ID`` continues a session whose cluster went away. ``--check-config`` validates the
+configuration, prints it with secrets redacted, its config id and its sources, and exits 0.
+Usage and configuration errors print
 ``error: ...`` lines on stderr and exit 2; any other project error exits with its
 ``exit_code``.
 """
@@ -24,6 +27,7 @@ from typing import Any
 from actors.cli import run_command
 from configs.loader import LoadedConfig, load_config, with_overrides
 from configs.secrets import redact_text
+from core.errors import UsageError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -44,9 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="main TOML config file (default: the packaged configs/default.toml, SIM mode)",
     )
     parser.add_argument(
-        "command", nargs="?", default="run", choices=("run", "status", "stop", "kill-switch"),
-        help="run a SIM session (default); status/stop/kill-switch act on the running one",
+        "command", nargs="?", default="run",
+        choices=("run", "attach", "status", "stop", "kill-switch", "resume"),
+        help="run a SIM session (default); attach/status/stop/kill-switch act on the running "
+        "one; resume ID continues a session whose cluster went away",
     )
+    parser.add_argument("session", nargs="?", metavar="ID",
+                        help="session id (for resume: the folder name under sessions_dir)")
+    parser.add_argument("--detach", action="store_true", help="start the session on the "
+                        "cluster and return (a local Ray is started as a `ray start` daemon)")
     parser.add_argument("--mode", choices=("sim", "paper", "testnet", "live"),
                         help="trading mode (this release runs sim only)")
     parser.add_argument("--start", metavar="TIME", help="first bar replayed (date, ISO time "
@@ -120,7 +130,34 @@ def _run(args: argparse.Namespace) -> int:
     )
     from actors.live.run import run_session
 
-    run_session(loaded, session_id=args.session_id)
+    if args.session is not None:
+        raise UsageError(f"unexpected argument {args.session!r} (only resume takes an id)")
+    run_session(loaded, session_id=args.session_id, detach=args.detach)
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    if not args.session:
+        raise UsageError("resume needs the session id: python -m actors.main resume ID "
+                         "(the folder name under [session] sessions_dir)")
+    loaded = load_config(args.config)
+    from actors.adapters.logging import configure_logging
+
+    configure_logging(
+        loaded.config.logging.level, loaded.config.logging.format, secrets=loaded.secrets
+    )
+    from actors.live.run import resume_session
+
+    resume_session(loaded.config, args.session, detach=args.detach)
+    return 0
+
+
+def _attach(args: argparse.Namespace) -> int:
+    from actors.live.run import attach_session
+
+    result = attach_session(load_config(args.config).config)
+    if result is not None:
+        print((result.folder / "session.md").read_text())
     return 0
 
 
@@ -131,6 +168,7 @@ def _control(args: argparse.Namespace) -> int:
 
 
 _COMMANDS: dict[str, Handler] = {"check-config": _check_config, "run": _run,
+                                 "resume": _resume, "attach": _attach,
                                  "status": _control, "stop": _control,
                                  "kill-switch": _control}
 

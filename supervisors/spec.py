@@ -93,6 +93,8 @@ class ChildSpec:
         restart: Permanent, transient or temporary (see :class:`RestartType`).
         shutdown_timeout_s: How long a graceful ``stop()`` may take before ``ray.kill``.
         start_timeout_s: How long a new child may take to answer its first ping.
+        significant: Its normal exit ends the supervisor when the supervisor has
+            ``auto_shutdown`` (OTP's significant children); it must not be permanent.
     """
 
     name: str
@@ -100,6 +102,7 @@ class ChildSpec:
     restart: RestartType = RestartType.PERMANENT
     shutdown_timeout_s: float = 5.0
     start_timeout_s: float = 30.0
+    significant: bool = False
 
     def __post_init__(self) -> None:
         check_name(self.name, "child name")
@@ -119,6 +122,11 @@ class ChildSpec:
         object.__setattr__(
             self, "start_timeout_s", _positive(self.start_timeout_s, "start_timeout_s", owner)
         )
+        if self.significant and self.restart is RestartType.PERMANENT:
+            raise SupervisorSpecError(
+                f"{owner}: a significant child must be transient or temporary (a permanent "
+                "child never exits for good, so it could never end its supervisor)"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +152,8 @@ class SupervisorSpec:
         shutdown_timeout_s: How long this supervisor's graceful stop may take (as a child).
         start_timeout_s: How long this supervisor may take to answer its first ping (as a
             child).
+        auto_shutdown: When a significant child exits normally, stop every child and end
+            this supervisor (OTP's ``auto_shutdown = any_significant``).
     """
 
     name: str
@@ -159,6 +169,7 @@ class SupervisorSpec:
     restart: RestartType = RestartType.PERMANENT
     shutdown_timeout_s: float = 30.0
     start_timeout_s: float = 30.0
+    auto_shutdown: bool = False
 
     def __post_init__(self) -> None:
         check_name(self.name, "supervisor name")

@@ -408,6 +408,8 @@ class Supervisor:
         await self._retire(record, graceful=normal)
         if not should_restart(record.restart, normal):
             record.status = ChildStatus.EXITED if normal else ChildStatus.DEAD
+            if normal and getattr(record.spec, "significant", False) and self._spec.auto_shutdown:
+                await self._auto_shutdown(record)
             return
         now = time.monotonic()
         if not self._intensity.record(now):
@@ -438,6 +440,15 @@ class Supervisor:
         sibling.status = ChildStatus.PENDING
         sibling.restarts += 1
         self._record(sibling.name, EventKind.STOPPED, reason, sibling.restarts)
+
+    async def _auto_shutdown(self, record: ChildRecord) -> None:
+        """A significant child exited normally: stop the others, then end this supervisor."""
+        self._status = SupervisorStatus.STOPPED
+        await self._stop_children(f"auto shutdown: significant child {record.name!r} exited")
+        self._record("", EventKind.STOPPED, f"auto shutdown after {record.name!r} exited", 0)
+        await self._flush_forwarded()
+        if self._parent is None:  # a root ends itself; a nested one answers DONE to its parent
+            ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 
     async def _escalate(self, detail: str) -> None:
         """Stop every child, record the escalation and report failure to the parent."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import ray
 
+from actors.live.follow import status_line
 from actors.live.tree import PREFIX, ROOT, SessionNames
 from actors.research.ray_runtime import connect
 from configs.app import AppConfig
@@ -45,13 +46,21 @@ def run_control(command: str, config: AppConfig) -> int:
         raise NoSessionError(f"no running Ray cluster to reach: {exc}") from exc
     namespace = config.ray.namespace
     try:
+        names = SessionNames.build([], [])
         if command == "status":
             root = _actor(supervisor_actor_name(PREFIX, ROOT), namespace)
-            control = _actor(child_actor_name(PREFIX, f"{ROOT}/ops", "control"), namespace)
             tree = ray.get(root.tree.remote(), timeout=30)
-            progress = ray.get(control.progress.remote(), timeout=30)
             print(tree.render() if hasattr(tree, "render") else tree)
-            print(json.dumps(progress, indent=2))
+            try:
+                session = _actor(names.session, namespace)
+                status = ray.get(session.status.remote(), timeout=30)
+                status.pop("latency_ms", None)
+                print(status_line(status))
+                print(json.dumps(status, indent=2, default=str))
+            except (NoSessionError, ray.exceptions.RayError) as exc:
+                control = _actor(child_actor_name(PREFIX, f"{ROOT}/ops", "control"), namespace)
+                print(f"session actor not answering ({type(exc).__name__}); last progress:")
+                print(json.dumps(ray.get(control.progress.remote(), timeout=30), indent=2))
             return 0
         if command == "stop":
             control = _actor(child_actor_name(PREFIX, f"{ROOT}/ops", "control"), namespace)
@@ -59,7 +68,7 @@ def run_control(command: str, config: AppConfig) -> int:
             print("stop requested: the session finishes its current step, flushes its state "
                   "and writes session.md")
             return 0
-        guardian = _actor(SessionNames.build([], []).guardian, namespace)
+        guardian = _actor(names.guardian, namespace)
         started = time.perf_counter()
         answer = ray.get(guardian.engage_kill_switch.remote("command"), timeout=30)
         print(f"kill switch engaged: trading HALTED, {answer['cancelled']} working order(s) "

@@ -1,39 +1,106 @@
-"""``python -m actors.main`` in SIM: plan, start the tree, step, finish, summarise."""
+"""The command line as a client of the session: start, follow, attach, resume.
+
+The stepping loop runs in the session actor under the root supervisor (see
+:mod:`actors.live.session_actor`); this module plans a session, starts its tree and then only
+follows it: a progress bar in SIM (bars/s, simulated time), a live line of equity, positions
+and trading state when paced. Ctrl-C (SIGINT) and SIGTERM ask the session to stop
+gracefully, SIGUSR1 engages the kill switch; ``--detach`` returns at once and leaves the
+session to the cluster. ``resume`` restarts the tree of a session whose cluster went away;
+every actor continues from its checkpoint.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
+import json
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ray
 
-from actors.adapters.session_store import SessionStore
-from actors.live.session import (
-    SessionResult,
-    SessionRunner,
-    install_signal_handlers,
+from actors.live.calls import SessionError
+from actors.live.follow import ProgressView
+from actors.live.plan import (
+    SessionPlan,
     new_session_id,
     plan_session,
+    read_resume_record,
+    write_resume_record,
 )
-from actors.live.session_files import build_summary
+from actors.live.session_actor import SessionActor, result_path
+from actors.live.tree import PREFIX, ROOT, build_tree
 from actors.research.ray_runtime import RayHandle, connect
 from configs.app import AppConfig
 from configs.loader import LoadedConfig
 from core.errors import EvotraderError, UsageError
+from supervisors import start_supervisor
+from supervisors.naming import supervisor_actor_name
 
 GCS_TASK_EVENTS_ENV = "RAY_task_events_max_num_task_in_gcs"
 GCS_TASK_EVENTS = 10_000
 """Task events a local Ray keeps (Ray's default 100,000 costs hundreds of MB in the GCS)."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+KILL_SWITCH_SIGNAL = signal.SIGUSR1
+POLL_S = 0.05
+GONE_GRACE_S = 20.0
+"""How long a follower waits for a vanished session tree before calling it lost."""
 
 
-def connect_cluster(config: AppConfig) -> RayHandle:
+@dataclass
+class SessionResult:
+    """What a session left behind (or has done so far, for progress hooks).
+
+    Attributes:
+        session_id: Its id.
+        folder: ``runs/sessions/<id>/``.
+        steps: Steps completed.
+        bars: Bars replayed (timeline bars x symbols).
+        elapsed_s: Wall time of the stepping loop (summed over the session actor's lives).
+        stop_reason: Why it ended ("end of data", "stop command", "SIGINT", ...).
+        retries: Calls retried per actor name (actors that were down).
+        latency_ms: Per stage, latency percentiles (``p50``, ``p99``, ...; HdrHistogram).
+    """
+
+    session_id: str
+    folder: Path
+    steps: int = 0
+    bars: int = 0
+    elapsed_s: float = 0.0
+    stop_reason: str = ""
+    retries: dict[str, int] = field(default_factory=dict)
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_status(cls, folder: Path, status: dict[str, Any]) -> SessionResult:
+        """From a session actor's ``status()`` or its ``result.json``."""
+        return cls(session_id=str(status["session_id"]), folder=folder,
+                   steps=int(status.get("steps", 0)), bars=int(status.get("bars", 0)),
+                   elapsed_s=float(status.get("elapsed_s", 0.0)),
+                   stop_reason=str(status.get("stop_reason", "")),
+                   retries=dict(status.get("retries", {})),
+                   latency_ms=dict(status.get("latency_ms", {})))
+
+
+StepHook = Callable[[int, SessionResult], None]
+
+
+# --- the cluster ---------------------------------------------------------------------------
+
+def connect_cluster(config: AppConfig, *, detach: bool = False) -> RayHandle:
     """Join the configured cluster, else a running local one, else start a local Ray.
 
-    A local Ray binds to loopback with the dashboard on 127.0.0.1:8265.
+    A local Ray binds to loopback with the dashboard on 127.0.0.1:8265. With ``detach`` a
+    local Ray must outlive this process, so it is started as a ``ray start --head`` daemon.
     """
     ray_cfg = config.ray
     if ray.is_initialized():  # reuse this process's connection (tests, scripts)
@@ -48,92 +115,348 @@ def connect_cluster(config: AppConfig) -> RayHandle:
     # Ray keeps the events of the last 100,000 tasks in the GCS for the dashboard; a session
     # makes ~10 actor calls per step, so that store is what grows in a long session.
     os.environ.setdefault(GCS_TASK_EVENTS_ENV, str(GCS_TASK_EVENTS))
+    if detach:
+        start_local_daemon(config)
+        return connect("auto", namespace=ray_cfg.namespace)
     return connect(None, num_cpus=ray_cfg.num_cpus, object_store_memory=memory,
                    namespace=ray_cfg.namespace, include_dashboard=True)
 
 
-def run_session(loaded: LoadedConfig, *, session_id: str | None = None,
-                on_step: Callable[[int, SessionResult], None] | None = None,
-                quiet: bool = False) -> SessionResult:
-    """Run one SIM session end to end and write its folder.
-
-    Args:
-        loaded: The configuration (``[session]``, ``[data]``, ``[strategy]``, ...).
-        session_id: Folder/session id (default: time + config id).
-        on_step: Hook called after every step (chaos tests).
-        quiet: Do not print the summary.
+def start_local_daemon(config: AppConfig) -> None:
+    """``ray start --head`` on loopback (a cluster that outlives this process).
 
     Raises:
-        UsageError: Bad configuration for a session (mode, data, window).
-        SessionError: An actor stayed down past the retry timeout.
+        EvotraderError: ``ray`` is not on the PATH or the start failed.
     """
+    ray_cfg = config.ray
+    exe = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
+    command = [exe, "start", "--head", "--node-ip-address=127.0.0.1",
+               f"--dashboard-host={ray_cfg.dashboard_host}", "--disable-usage-stats"]
+    if ray_cfg.num_cpus:
+        command.append(f"--num-cpus={ray_cfg.num_cpus}")
+    if ray_cfg.object_store_memory_mb:
+        command.append(f"--object-store-memory={ray_cfg.object_store_memory_mb * 1024 * 1024}")
+    print("starting a local Ray cluster for the detached session: " + " ".join(command[1:]),
+          flush=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=180,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EvotraderError(f"cannot start a local Ray cluster: {exc}") from exc
+    if done.returncode != 0:
+        raise EvotraderError("`ray start --head` failed: " + (done.stderr or done.stdout)[-800:])
+
+
+# --- starting a tree ------------------------------------------------------------------------
+
+def _root_alive(namespace: str) -> Any | None:
+    try:
+        return ray.get_actor(supervisor_actor_name(PREFIX, ROOT), namespace=namespace)
+    except ValueError:
+        return None
+
+
+def _start_tree(plan: SessionPlan) -> Any:
+    """Start the supervision tree with the session actor as its last child.
+
+    Raises:
+        UsageError: Another session's tree is alive in this namespace.
+    """
+    ns = plan.inputs.namespace
+    if _root_alive(ns) is not None:
+        raise UsageError(f"a session is already running in Ray namespace {ns!r}; follow it "
+                         "with `python -m actors.main attach` or stop it with "
+                         "`python -m actors.main stop`")
+
+    def session_factory(name: str) -> Any:
+        return SessionActor.options(name=name, namespace=ns, lifetime="detached", num_cpus=0,
+                                    max_restarts=0).remote(plan)
+
+    spec = build_tree(plan.inputs, plan.names, session_factory=session_factory)
+    return start_supervisor(spec, prefix=PREFIX, namespace=ns)
+
+
+def _stop_tree(namespace: str) -> None:
+    """Stop every actor of the tree (children first), then the root."""
+    root = _root_alive(namespace)
+    if root is None:
+        return
+    with contextlib.suppress(Exception):  # a dying tree must not hide the result
+        ray.get(root.stop.remote(), timeout=120)
+    with contextlib.suppress(Exception):
+        ray.kill(root, no_restart=True)
+
+
+def _plan(loaded: LoadedConfig, session_id: str) -> SessionPlan:
     config = loaded.config
     if config.app.mode != "sim":
         raise UsageError(f"mode {config.app.mode!r} is not available yet: this release runs "
                          "SIM sessions only (set [app] mode = \"sim\" or --mode sim)")
-    session_id = session_id or new_session_id(loaded.config_id)
-    folder = Path(config.session.sessions_dir) / session_id
+    folder = (Path(config.session.sessions_dir) / session_id).resolve()
     expected = (ray.get_runtime_context().namespace if ray.is_initialized()
                 else config.ray.namespace)
-    plan = plan_session(loaded, session_id, folder.resolve(), expected)  # data errors first
-    handle = connect_cluster(config)
-    try:
-        namespace = ray.get_runtime_context().namespace
-        if namespace != plan.inputs.namespace:
-            plan.inputs = dataclasses.replace(plan.inputs, namespace=namespace)
-        folder.mkdir(parents=True, exist_ok=True)
-        runner = SessionRunner(loaded, plan, folder.resolve(), on_step=on_step)
-        restore = install_signal_handlers(runner)
+    return plan_session(loaded, session_id, folder, expected)
+
+
+def _in_namespace(plan: SessionPlan) -> SessionPlan:
+    namespace = ray.get_runtime_context().namespace
+    if namespace != plan.inputs.namespace:
+        plan.inputs = dataclasses.replace(plan.inputs, namespace=namespace)
+    return plan
+
+
+# --- following ------------------------------------------------------------------------------
+
+class _Follower:
+    """Polls the session actor until its result is written; forwards signals to it."""
+
+    def __init__(self, plan: SessionPlan, *, quiet: bool, on_step: StepHook | None,
+                 stop_on_interrupt: bool) -> None:
+        self.plan = plan
+        self.folder = Path(plan.folder)
+        self._quiet, self._on_step = quiet, on_step
+        self._stop_on_interrupt = stop_on_interrupt
+        self._handle: Any = None
+        self._detached = threading.Event()
+        self._seen = -1
+
+    def _session(self) -> Any:
+        if self._handle is None:
+            self._handle = ray.get_actor(self.plan.names.session,
+                                         namespace=self.plan.inputs.namespace)
+        return self._handle
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the session to stop after its current step (the control actor keeps it)."""
+        with contextlib.suppress(Exception):
+            control = ray.get_actor(self.plan.names.control,
+                                    namespace=self.plan.inputs.namespace)
+            ray.get(control.request_stop.remote(reason), timeout=10)
+        with contextlib.suppress(Exception):
+            ray.get(self._session().request_stop.remote(reason), timeout=10)
+
+    def kill_switch(self) -> None:
+        """Engage the kill switch at the guardian (from a signal)."""
+        with contextlib.suppress(Exception):
+            guardian = ray.get_actor(self.plan.names.guardian,
+                                     namespace=self.plan.inputs.namespace)
+            ray.get(guardian.engage_kill_switch.remote("signal"), timeout=30)
+
+    def follow(self) -> SessionResult | None:
+        """Until the session's result exists; None when the user detached.
+
+        Raises:
+            SessionError: The tree went away without finishing (resume it).
+        """
+        view = None if self._quiet else ProgressView(self.plan)
+        restore = self._install_signals()
+        gone_since: float | None = None
         try:
-            if not quiet:
-                print(f"session {session_id}: {len(plan.timeline):,} bars x "
-                      f"{len(config.data.symbols)} symbols, strategy {config.strategy.name}, "
-                      f"{len(config.session.candidates)} candidates; actors in Ray namespace "
-                      f"{namespace!r}; folder {folder}", flush=True)
-            runner.start_tree()
-            result = runner.run()
-            runner.finish()
-            _summarise(runner, loaded, plan.data_labels, result)
+            while not self._detached.is_set():
+                result = _read_result(self.folder)
+                if result is not None:
+                    if view is not None:
+                        view.close(result)
+                    return SessionResult.from_status(self.folder, result)
+                try:
+                    status = ray.get(self._session().status.remote(), timeout=10)
+                    gone_since = None
+                except Exception:  # noqa: BLE001 - restarting, or the tree is gone
+                    self._handle = None
+                    gone_since = gone_since or time.monotonic()
+                    if (_root_alive(self.plan.inputs.namespace) is None
+                            and time.monotonic() - gone_since > GONE_GRACE_S):
+                        raise SessionError(
+                            f"session {self.plan.inputs.session_id} is no longer running and "
+                            "did not finish; continue it with `python -m actors.main resume "
+                            f"{self.plan.inputs.session_id}`") from None
+                    time.sleep(POLL_S)
+                    continue
+                if view is not None:
+                    view.update(status)
+                steps = int(status.get("steps", 0))
+                if self._on_step is not None and steps - 1 > self._seen and steps > 0:
+                    self._seen = steps - 1
+                    self._on_step(steps - 1, SessionResult.from_status(self.folder, status))
+                time.sleep(POLL_S)
+            return None
         finally:
-            runner.stop_tree()
             restore()
+
+    def _install_signals(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, KILL_SWITCH_SIGNAL)}
+
+        def on_stop(number: int, _frame: Any) -> None:
+            name = signal.Signals(number).name
+            if self._stop_on_interrupt or number != signal.SIGINT:
+                print(f"\n{name}: stopping after the current step (state is flushed, "
+                      "session.md written)", file=sys.stderr, flush=True)
+                threading.Thread(target=self.request_stop, args=(name,), daemon=True).start()
+            else:
+                print("\ndetached: the session keeps running (`python -m actors.main attach` "
+                      "to follow it again)", file=sys.stderr, flush=True)
+                self._detached.set()
+
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, on_stop)
+        signal.signal(KILL_SWITCH_SIGNAL, lambda _n, _f: threading.Thread(
+            target=self.kill_switch, daemon=True).start())
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return restore
+
+
+def _read_result(folder: Path) -> dict[str, Any] | None:
+    path = result_path(folder)
+    if not path.is_file():
+        return None
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_tree_gone(namespace: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _root_alive(namespace) is not None and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    _stop_tree(namespace)
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+def run_session(loaded: LoadedConfig, *, session_id: str | None = None,
+                on_step: StepHook | None = None, quiet: bool = False,
+                detach: bool = False) -> SessionResult | None:
+    """Start a SIM session on the cluster and follow it to its end (or detach at once).
+
+    Args:
+        loaded: The configuration (``[session]``, ``[data]``, ``[strategy]``, ...).
+        session_id: Folder/session id (default: time + config id).
+        on_step: Called from this process as steps complete (it may skip steps: the
+            follower polls).
+        quiet: Print nothing.
+        detach: Return once the tree is started; the session runs on without this process.
+
+    Returns:
+        The result, or None when detached.
+
+    Raises:
+        UsageError: Bad configuration for a session (mode, data, window), or a session is
+            already running in the namespace.
+        SessionError: The session's tree went away without finishing.
+    """
+    session_id = session_id or new_session_id(loaded.config_id)
+    plan = _plan(loaded, session_id)  # data errors before Ray starts
+    handle = connect_cluster(loaded.config, detach=detach)
+    try:
+        plan = _in_namespace(plan)
+        folder = Path(plan.folder)
+        if result_path(folder).exists() or (folder / "state" / "session.json").exists():
+            raise UsageError(f"session folder {folder} already holds a session; resume it "
+                             f"with `python -m actors.main resume {session_id}` or pick "
+                             "another --session-id")
+        write_resume_record(folder, loaded, session_id)
+        return _start_and_follow(plan, quiet=quiet, on_step=on_step, detach=detach,
+                                 verb="session")
     finally:
         handle.shutdown()
+
+
+def resume_session(config: AppConfig, session_id: str, *, quiet: bool = False,
+                   on_step: StepHook | None = None, detach: bool = False
+                   ) -> SessionResult | None:
+    """Continue a session whose tree went away (e.g. ``ray stop --force``).
+
+    Raises:
+        UsageError: Unknown session, already finished, or still running.
+    """
+    folder = (Path(config.session.sessions_dir) / session_id).resolve()
+    loaded, recorded_id = read_resume_record(folder)
+    finished = _read_result(folder)
+    if finished is not None:
+        raise UsageError(f"session {session_id} already finished ({finished['stop_reason']}); "
+                         f"its files are in {folder}")
+    plan = plan_session(loaded, recorded_id, folder, loaded.config.ray.namespace)
+    handle = connect_cluster(config, detach=detach)
+    try:
+        plan = _in_namespace(plan)
+        return _start_and_follow(plan, quiet=quiet, on_step=on_step, detach=detach,
+                                 verb="resumed session")
+    finally:
+        handle.shutdown()
+
+
+def attach_session(config: AppConfig, *, quiet: bool = False) -> SessionResult | None:
+    """Follow the session running in the configured namespace; Ctrl-C detaches again.
+
+    Raises:
+        UsageError: No session is running there.
+    """
+    handle = connect_cluster_existing(config)
+    try:
+        namespace = ray.get_runtime_context().namespace
+        plan = _running_plan(namespace)
+        return _Follower(plan, quiet=quiet, on_step=None, stop_on_interrupt=False).follow()
+    finally:
+        handle.shutdown()
+
+
+def connect_cluster_existing(config: AppConfig) -> RayHandle:
+    """Join a running cluster (never start one).
+
+    Raises:
+        UsageError: No cluster is reachable.
+    """
+    try:
+        return connect(config.ray.address or "auto", namespace=config.ray.namespace)
+    except EvotraderError as exc:
+        raise UsageError(f"no running Ray cluster to reach: {exc}") from exc
+
+
+def _running_plan(namespace: str) -> SessionPlan:
+    from actors.live.tree import SESSION_CHILD
+    from supervisors.naming import child_actor_name
+
+    try:
+        session = ray.get_actor(child_actor_name(PREFIX, ROOT, SESSION_CHILD),
+                                namespace=namespace)
+        return ray.get(session.plan.remote(), timeout=30)
+    except Exception as exc:  # noqa: BLE001 - not there, or not answering
+        raise UsageError(f"no session is running in Ray namespace {namespace!r} "
+                         f"({type(exc).__name__})") from None
+
+
+def _start_and_follow(plan: SessionPlan, *, quiet: bool, on_step: StepHook | None,
+                      detach: bool, verb: str) -> SessionResult | None:
+    config = plan.inputs.config
+    namespace = plan.inputs.namespace
+    _start_tree(plan)
+    session_id = plan.inputs.session_id
     if not quiet:
-        print((folder / "session.md").read_text())
+        print(f"{verb} {session_id}: {len(plan.timeline):,} bars x "
+              f"{len(config.data.symbols)} symbols, strategy {config.strategy.name}, "
+              f"{len(config.session.candidates)} candidates; actors in Ray namespace "
+              f"{namespace!r}; folder {plan.folder}", flush=True)
+    if detach:
+        if not quiet:
+            print(f"detached: follow with `python -m actors.main attach`, stop with "
+                  f"`python -m actors.main stop`; after a crash of the whole cluster: "
+                  f"`python -m actors.main resume {session_id}`", flush=True)
+        return None
+    follower = _Follower(plan, quiet=quiet, on_step=on_step, stop_on_interrupt=True)
+    try:
+        result = follower.follow()
+    finally:
+        _wait_tree_gone(namespace)
+    if not quiet and result is not None:
+        print((Path(plan.folder) / "session.md").read_text())
     return result
 
 
-def _summarise(runner: SessionRunner, loaded: LoadedConfig, labels: dict[str, str],
-               result: SessionResult) -> None:
-    config = loaded.config
-    info = {"config id": loaded.config_id, "mode": config.app.mode,
-            "strategy": f"{config.strategy.name} {dict(config.strategy.params)}",
-            "stopped because": result.stop_reason, "steps": str(result.steps),
-            "bars replayed": f"{result.bars:,}",
-            "throughput": f"{result.bars / result.elapsed_s:,.0f} bars/s"
-            if result.elapsed_s > 0 else "n/a",
-            "calls retried": ", ".join(f"{k.rsplit('/', 1)[-1]} {v}" for k, v in
-                                       sorted(result.retries.items())) or "none"}
-    data = {s: label for s, label in labels.items()}
-    names = runner.plan.names
-    runner.directory.call(names.store, "write_summary", str(runner.folder),
-                          runner.plan.inputs.session_id, "live",
-                          initial_equity=config.backtest.initial_cash, info=info, data=data)
-    runner.directory.call(names.store, "flush")
-    store = SessionStore(runner.folder / "session.sqlite")
-    try:
-        lines = ["", "## Candidates (paper, same feed and fill model)", "",
-                 "| candidate | PnL | PnL % | max drawdown % | fills | denials |",
-                 "| --- | ---: | ---: | ---: | ---: | ---: |"]
-        for book in sorted(b for b in store.books() if b.startswith("candidate:")):
-            s = build_summary(store, runner.plan.inputs.session_id, book,
-                              initial_equity=config.backtest.initial_cash)
-            pct = "n/a" if math.isnan(s.pnl_pct) else f"{s.pnl_pct:.2f}"
-            dd = "n/a" if math.isnan(s.max_drawdown_pct) else f"{s.max_drawdown_pct:.2f}"
-            lines.append(f"| {book.split(':', 1)[1]} | {s.pnl:,.2f} | {pct} | {dd} | "
-                         f"{s.fills} | {sum(n for _, n in s.denials)} |")
-    finally:
-        store.close()
-    path = runner.folder / "session.md"
-    path.write_text(path.read_text() + "\n".join(lines) + "\n")
+__all__ = ["SessionError", "SessionResult", "attach_session", "connect_cluster",
+           "resume_session", "run_session"]

@@ -5,7 +5,8 @@ root (one_for_one)
 ├── ops (one_for_one): store, control
 ├── market (one_for_one): feed-<BASE>-<QUOTE> per symbol
 ├── trading (rest_for_one): guardian, executor, slot   -- no executor without its guardian
-└── candidates (one_for_one): candidate-<name> per candidate
+├── candidates (one_for_one): candidate-<name> per candidate
+└── session: the stepping loop (transient, significant: its normal end shuts the tree down)
 ```
 
 Every actor is named ``evotrader/root/<subtree>/<child>`` in the session's Ray namespace, so a
@@ -35,6 +36,7 @@ from supervisors.naming import child_actor_name
 
 PREFIX = "evotrader"
 ROOT = "root"
+SESSION_CHILD = "session"
 
 
 def feed_child(symbol: str) -> str:
@@ -53,6 +55,7 @@ class SessionNames:
     executor: str
     slot: str
     candidates: tuple[str, ...]
+    session: str = ""
 
     @classmethod
     def build(cls, symbols: Sequence[str], candidates: Sequence[str]) -> SessionNames:
@@ -64,10 +67,11 @@ class SessionNames:
                    feeds=tuple(name("market", feed_child(s)) for s in symbols),
                    guardian=name("trading", "guardian"), executor=name("trading", "executor"),
                    slot=name("trading", "slot"),
-                   candidates=tuple(name("candidates", f"candidate-{c}") for c in candidates))
+                   candidates=tuple(name("candidates", f"candidate-{c}") for c in candidates),
+                   session=child_actor_name(PREFIX, ROOT, SESSION_CHILD))
 
     def all(self) -> list[str]:
-        """Every actor name, in start order."""
+        """Every actor name the session loop calls, in start order (not the session's)."""
         return [self.store, self.control, *self.feeds, self.guardian, self.executor, self.slot,
                 *self.candidates]
 
@@ -96,8 +100,16 @@ def _options(actor_cls: Any, namespace: str) -> Callable[[str], Any]:
     return options
 
 
-def build_tree(inputs: TreeInputs, names: SessionNames) -> SupervisorSpec:
-    """The root :class:`SupervisorSpec` of a session."""
+def build_tree(inputs: TreeInputs, names: SessionNames,
+               session_factory: Callable[[str], Any] | None = None) -> SupervisorSpec:
+    """The root :class:`SupervisorSpec` of a session.
+
+    Args:
+        inputs: What the factories need.
+        names: The actors' names.
+        session_factory: Factory of the session actor (the stepping loop), started last; its
+            normal end shuts the whole tree down. None builds the tree without it.
+    """
     config, ns = inputs.config, inputs.namespace
     symbols = tuple(config.data.symbols)
     limits = config.risk.effective()
@@ -160,5 +172,10 @@ def build_tree(inputs: TreeInputs, names: SessionNames) -> SupervisorSpec:
         child(f"candidate-{label}", candidate_factory(label, choice))
         for label, choice in inputs.candidates), strategy=Strategy.ONE_FOR_ONE, **knobs)
 
-    return SupervisorSpec(ROOT, children=(ops, market, trading, candidates),
-                          strategy=Strategy.ONE_FOR_ONE, **knobs)
+    children: list[ChildSpec | SupervisorSpec] = [ops, market, trading, candidates]
+    if session_factory is not None:
+        children.append(ChildSpec(name=SESSION_CHILD, factory=session_factory,
+                                  restart=RestartType.TRANSIENT, significant=True,
+                                  shutdown_timeout_s=30.0, start_timeout_s=60.0))
+    return SupervisorSpec(ROOT, children=tuple(children), strategy=Strategy.ONE_FOR_ONE,
+                          auto_shutdown=session_factory is not None, **knobs)

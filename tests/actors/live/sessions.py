@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.live.run import run_session
-from actors.live.session import SessionResult
+from actors.live.run import SessionResult
 from configs.loader import LoadedConfig, load_config
 
 SESSION_FILES = ("orders.csv", "fills.csv", "positions.csv", "equity.csv",

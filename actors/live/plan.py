@@ -1,0 +1,144 @@
+"""Planning a session: its window, timeline, actor names and the inputs of its tree.
+
+Planning reads the feeds' timelines in the calling process (before Ray starts, so a data
+error exits 2 at once) and is a pure function of the configuration and the stored data:
+``resume`` plans again from the recorded configuration and gets the same plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actors.live.feed import FeedService
+from actors.live.tree import SessionNames, TreeInputs
+from actors.live.window import Window, resolve_window
+from configs.app import AppConfig
+from configs.loader import LoadedConfig
+from configs.secrets import Secrets
+from core.data.timeframes import timeframe_to_ms
+from core.errors import DataNotFoundError, UsageError
+from core.trading.align import common_timeline
+from core.trading.runners import StrategyChoice
+
+RESUME_RECORD = "session.json"
+"""File in ``<session folder>/state/`` holding what ``resume`` needs to plan again."""
+
+
+def new_session_id(config_id: str) -> str:
+    """``<UTC time>-<config id prefix>``: readable and unique enough per machine."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
+    return f"{stamp}-{config_id[:6]}"
+
+
+def strategy_choice(label: str, name: str | None, params: dict[str, Any],
+                    alpha: str | None = None) -> StrategyChoice:
+    """A :class:`StrategyChoice` from config values."""
+    return StrategyChoice(label=label, strategy=name, params=tuple(sorted(params.items())),
+                          alpha=alpha)
+
+
+@dataclass
+class SessionPlan:
+    """Everything a session's actors are built from.
+
+    Attributes:
+        names: Ray names of the session's actors.
+        inputs: The tree's inputs (sent to the supervisors and the session actor).
+        window: The replayed window.
+        timeline: Bar open times of the session.
+        data_labels: Per symbol, the data source (``SYNTHETIC`` prefix for generated data).
+        config_id: Id of the configuration.
+        folder: The session folder (absolute).
+    """
+
+    names: SessionNames
+    inputs: TreeInputs
+    window: Window
+    timeline: np.ndarray
+    data_labels: dict[str, str]
+    config_id: str
+    folder: str
+
+
+def plan_session(loaded: LoadedConfig, session_id: str, folder: Path, namespace: str
+                 ) -> SessionPlan:
+    """Read the feeds' timelines, resolve the window and build the tree's inputs.
+
+    Raises:
+        UsageError: Missing data, or an empty window.
+    """
+    config = loaded.config
+    data = config.data
+    data_dir = str(data.resolve_dir())
+    infos = []
+    for symbol in data.symbols:
+        try:
+            feed = FeedService(data_dir, data.venue, symbol, data.timeframe,
+                               synthetic_fallback=data.synthetic_fallback,
+                               synthetic_bars=data.synthetic_bars, seed=config.app.seed)
+        except DataNotFoundError as exc:
+            raise UsageError(f"{exc}; set [data] dir/symbols/timeframe") from exc
+        infos.append(feed.info())
+    full = common_timeline([i.timeline for i in infos], None, None)
+    if full.size == 0:
+        raise UsageError(f"the symbols {', '.join(data.symbols)} share no bar at "
+                         f"{data.venue} {data.timeframe}")
+    tf_ms = timeframe_to_ms(data.timeframe)
+    window = resolve_window(config.session, int(full[0]), int(full[-1]) + tf_ms)
+    timeline = common_timeline([i.timeline for i in infos], window.start_ms, window.until_ms)
+    names = SessionNames.build(data.symbols, [c.name for c in config.session.candidates])
+    live = strategy_choice("live", config.strategy.name, dict(config.strategy.params))
+    candidates = tuple((c.name, strategy_choice(c.name, c.strategy, dict(c.params), c.alpha))
+                       for c in config.session.candidates)
+    inputs = TreeInputs(session_id=session_id, namespace=namespace, config=config,
+                        guardian=config.guardian, data_dir=data_dir,
+                        state_dir=str(folder / "state"), store_path=str(folder / "session.sqlite"),
+                        timeline=timeline, timeframe_ms=tf_ms, live=live, candidates=candidates)
+    labels = {i.symbol: ("SYNTHETIC " if i.synthetic else "") + i.source for i in infos}
+    return SessionPlan(names, inputs, window, timeline, labels, loaded.config_id, str(folder))
+
+
+def write_resume_record(folder: Path, loaded: LoadedConfig, session_id: str) -> Path:
+    """Record the configuration a session runs with, for ``resume`` (no secrets in it)."""
+    state = folder / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    body = {"format": 1, "session_id": session_id, "config_id": loaded.config_id,
+            "sources": list(loaded.sources), "config": loaded.config.model_dump(mode="json")}
+    path = state / RESUME_RECORD
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    temporary.replace(path)
+    return path
+
+
+def read_resume_record(folder: Path) -> tuple[LoadedConfig, str]:
+    """The configuration and id recorded by :func:`write_resume_record`.
+
+    Raises:
+        UsageError: No record in ``folder`` (not a session folder), or an unreadable one.
+    """
+    path = folder / "state" / RESUME_RECORD
+    if not path.is_file():
+        raise UsageError(f"{folder} is not a resumable session folder (no state/"
+                         f"{RESUME_RECORD}); `python -m actors.main resume ID` takes the id of "
+                         "a session under [session] sessions_dir")
+    try:
+        body = json.loads(path.read_text())
+        config = AppConfig.model_validate(body["config"])
+        session_id, config_id = str(body["session_id"]), str(body["config_id"])
+        sources = tuple(str(s) for s in body.get("sources", ()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"cannot read the resume record {path}: {exc}") from exc
+    from configs.identity import config_id as compute_id
+
+    if compute_id(config) != config_id:
+        raise UsageError(f"the resume record {path} does not match its config id {config_id} "
+                         "(edited by hand?); refusing to resume with another configuration")
+    return LoadedConfig(config=config, secrets=Secrets.from_env(), config_id=config_id,
+                        sources=sources), session_id

@@ -1,0 +1,245 @@
+"""SessionActor: the session's stepping loop as a supervised actor (a child of the root).
+
+The actor owns the session's position (step, simulated clock, carried state, unconfirmed
+records) and checkpoints it before every step. Its constructor is the only start path: a
+cold start finds no checkpoint and begins at step 0; a restart by its supervisor, or a
+``resume`` on a new cluster, finds the checkpoint and continues at the next step. The loop
+runs in a thread of its own, so ``status``, ``request_stop`` and heartbeats are served while
+it steps. At the end it stops the live book (no new orders, working orders cancelled),
+exports the session files and ``session.md``, writes ``state/result.json`` and answers
+``DONE``: it is the root's significant child, so the whole tree then shuts down.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from actors.adapters.session_store import BatchRecords, Restart, SessionStore
+from actors.adapters.session_store import SupervisorEvent as StoredSupervisorEvent
+from actors.live.calls import ActorDirectory
+from actors.live.checkpoint import Checkpoint
+from actors.live.latency import StageLatency
+from actors.live.logs import actor_log
+from actors.live.plan import SessionPlan
+from actors.live.session import SessionLoop, SessionPosition
+from actors.live.session_files import build_summary
+from actors.live.tree import PREFIX, ROOT
+from actors.live.window import batch_bounds
+from supervisors import DONE
+from supervisors.naming import supervisor_actor_name
+
+RESULT_FILE = "result.json"
+"""Written to ``<folder>/state/`` when the session has finished (or failed for good)."""
+
+
+def result_path(folder: str | Path) -> Path:
+    """Where a session's final result lands."""
+    return Path(folder) / "state" / RESULT_FILE
+
+
+class SessionService:
+    """The session actor's logic; :data:`SessionActor` is the Ray actor around it.
+
+    Args:
+        plan: The session plan (names, inputs, timeline, folder).
+    """
+
+    def __init__(self, plan: SessionPlan) -> None:
+        self._plan = plan
+        inputs = plan.inputs
+        config = inputs.config
+        self._checkpoint = Checkpoint(inputs.state_dir, "session")
+        saved = self._checkpoint.load()
+        self._restored = saved is not None
+        self._position: SessionPosition = saved if saved is not None else SessionPosition(
+            sim_time_ms=int(plan.timeline[0]))
+        self._directory = ActorDirectory(inputs.namespace, config.session.retry_timeout_s)
+        self._latency = StageLatency()
+        self._stop_reason = ""
+        self._error: str | None = None
+        self._lock = threading.Lock()
+        self._started_at = time.time()
+        self._log = actor_log(inputs.session_id, "session")
+        self._log.info("session actor started", restored=self._restored,
+                       next_step=self._position.next_seq, phase=self._position.phase)
+        paced = config.session.speed is not None
+        self._total_steps = len(batch_bounds(plan.timeline,
+                                             1 if paced else config.session.batch_bars))
+        self._thread = threading.Thread(target=self._main, name="session-loop", daemon=True)
+        self._thread.start()
+
+    # --- served while the loop runs -------------------------------------------------------
+
+    def ping(self) -> str:
+        """Heartbeat: ``DONE`` once the session has finished.
+
+        Raises:
+            RuntimeError: The loop failed; the supervisor restarts the actor, which resumes
+                from its checkpoint.
+        """
+        if self._error is not None:
+            raise RuntimeError(f"session loop failed: {self._error}")
+        return DONE if self._position.phase == "finished" else "ok"
+
+    def pid(self) -> int:
+        """Process id of the actor's worker (for chaos tests)."""
+        return os.getpid()
+
+    def started_at(self) -> float:
+        """Wall time this instance started."""
+        return self._started_at
+
+    def plan(self) -> SessionPlan:
+        """The session plan (for ``attach`` from another process)."""
+        return self._plan
+
+    def request_stop(self, reason: str = "stop command") -> None:
+        """Stop gracefully after the current step."""
+        with self._lock:
+            self._stop_reason = self._stop_reason or reason
+
+    def status(self) -> dict[str, Any]:
+        """Progress for followers (``python -m actors.main``, ``attach``, ``status``)."""
+        pos = self._position
+        portfolio = pos.portfolio
+        positions = ([(p.symbol, p.tag, float(p.quantity)) for p in portfolio.positions]
+                     if portfolio is not None else [])
+        elapsed = pos.elapsed_s
+        return {"session_id": self._plan.inputs.session_id, "phase": pos.phase,
+                "steps": pos.steps, "total_steps": self._total_steps, "bars": pos.bars,
+                "timeline_bars": len(self._plan.timeline),
+                "symbols": len(self._plan.inputs.config.data.symbols),
+                "sim_time_ms": pos.sim_time_ms, "equity": pos.equity, "state": pos.state,
+                "positions": positions, "stop_reason": pos.stop_reason,
+                "elapsed_s": elapsed,
+                "bars_per_s": pos.bars / elapsed if elapsed > 0 else 0.0,
+                "latency_ms": self._latency.summary(), "restored": self._restored,
+                "error": self._error, "folder": self._plan.folder, "pid": os.getpid()}
+
+    def stop(self) -> None:
+        """Graceful stop by the supervisor: finish the current step, keep the checkpoint."""
+        self.request_stop("supervisor stop")
+
+    # --- the loop thread -----------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - reported through ping, then restarted
+            self._error = f"{type(exc).__name__}: {exc}"
+            self._log.error("session loop failed", error=self._error,
+                            trace=traceback.format_exc(limit=8))
+
+    def _run(self) -> None:
+        plan, pos, call = self._plan, self._position, self._directory.call
+        names, inputs = plan.names, plan.inputs
+        if pos.phase == "running":
+            if not self._restored:
+                config = inputs.config
+                call(names.store, "open_session", inputs.session_id, config_id=plan.config_id,
+                     created_ts=int(plan.timeline[0]),
+                     info={"symbols": ",".join(config.data.symbols),
+                           "timeframe": config.data.timeframe})
+            loop = SessionLoop(plan, self._directory, pos, self._checkpoint.save,
+                               self._latency, self._stop_requested)
+            loop.run()
+            pos.phase = "finishing"
+            self._checkpoint.save(pos)
+        if pos.phase == "finishing":
+            self._finish(pos)
+            pos.phase = "finished"
+            self._checkpoint.save(pos)
+            self._write_result(pos)
+            self._log.info("session finished", steps=pos.steps, reason=pos.stop_reason)
+
+    def _stop_requested(self) -> str:
+        with self._lock:
+            return self._stop_reason
+
+    def _finish(self, pos: SessionPosition) -> None:
+        """No new orders, cancel working ones, record supervision, export the files."""
+        plan, call = self._plan, self._directory.call
+        names, inputs = plan.names, plan.inputs
+        last_ts = (int(plan.timeline[min(pos.bars // max(len(names.feeds), 1),
+                                         len(plan.timeline)) - 1])
+                   if pos.bars else int(plan.timeline[0]))
+        cancelled = call(names.executor, "halt", last_ts, "session_end")
+        if cancelled:
+            call(names.store, "append_batch", pos.steps,
+                 BatchRecords(book="live", order_updates=tuple(cancelled)))
+        root = ray.get_actor(supervisor_actor_name(PREFIX, ROOT), namespace=inputs.namespace)
+        events = ray.get(root.events.remote(0), timeout=60)
+        stored = [StoredSupervisorEvent(int(e.ts * 1000), e.supervisor, e.child,
+                                        str(e.kind), e.detail) for e in events]
+        call(names.store, "append_supervision", stored, _restarts(events))
+        call(names.store, "export", plan.folder, "live")
+        call(names.store, "set_status", inputs.session_id, "finished", ts=last_ts)
+        self._summarise(pos)
+
+    def _summarise(self, pos: SessionPosition) -> None:
+        plan, call = self._plan, self._directory.call
+        config = plan.inputs.config
+        retries = pos.retries
+        info = {"config id": plan.config_id, "mode": config.app.mode,
+                "strategy": f"{config.strategy.name} {dict(config.strategy.params)}",
+                "stopped because": pos.stop_reason, "steps": str(pos.steps),
+                "bars replayed": f"{pos.bars:,}",
+                "throughput": f"{pos.bars / pos.elapsed_s:,.0f} bars/s"
+                if pos.elapsed_s > 0 else "n/a",
+                "calls retried": ", ".join(f"{k.rsplit('/', 1)[-1]} {v}" for k, v in
+                                           sorted(retries.items())) or "none"}
+        call(plan.names.store, "write_summary", plan.folder, plan.inputs.session_id, "live",
+             initial_equity=config.backtest.initial_cash, info=info, data=plan.data_labels)
+        call(plan.names.store, "flush")
+        folder = Path(plan.folder)
+        store = SessionStore(folder / "session.sqlite")
+        try:
+            lines = ["", "## Candidates (paper, same feed and fill model)", "",
+                     "| candidate | PnL | PnL % | max drawdown % | fills | denials |",
+                     "| --- | ---: | ---: | ---: | ---: | ---: |"]
+            for book in sorted(b for b in store.books() if b.startswith("candidate:")):
+                s = build_summary(store, plan.inputs.session_id, book,
+                                  initial_equity=config.backtest.initial_cash)
+                pct = "n/a" if math.isnan(s.pnl_pct) else f"{s.pnl_pct:.2f}"
+                dd = "n/a" if math.isnan(s.max_drawdown_pct) else f"{s.max_drawdown_pct:.2f}"
+                lines.append(f"| {book.split(':', 1)[1]} | {s.pnl:,.2f} | {pct} | {dd} | "
+                             f"{s.fills} | {sum(n for _, n in s.denials)} |")
+        finally:
+            store.close()
+        path = folder / "session.md"
+        path.write_text(path.read_text() + "\n".join(lines) + "\n")
+
+    def _write_result(self, pos: SessionPosition) -> None:
+        body = {"session_id": self._plan.inputs.session_id, "folder": self._plan.folder,
+                "steps": pos.steps, "bars": pos.bars, "elapsed_s": pos.elapsed_s,
+                "stop_reason": pos.stop_reason, "retries": pos.retries,
+                "latency_ms": self._latency.summary(), "equity": pos.equity,
+                "state": pos.state}
+        path = result_path(self._plan.folder)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(body, indent=1, sort_keys=True, default=str) + "\n")
+        temporary.replace(path)
+
+
+def _restarts(events: list[Any]) -> list[Restart]:
+    counts: dict[str, int] = {}
+    found = []
+    for event in events:
+        if str(event.kind) == "restarted" and event.child:
+            actor = f"{event.supervisor}/{event.child}"
+            counts[actor] = counts.get(actor, 0) + 1
+            found.append(Restart(actor, counts[actor], int(event.ts * 1000), event.detail))
+    return found
+
+
+SessionActor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(SessionService)
+"""The Ray actor (threaded: status and stop are served while the loop thread steps)."""
