@@ -17,7 +17,7 @@ SESSION_FILES = ("orders.csv", "fills.csv", "positions.csv", "equity.csv",
 def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, ...] = (
         "BTC/USDT", "ETH/USDT"), duration: str = "30d", until: str | None = "2025-06-01",
         candidates: list[dict[str, Any]] | None = None, extra: str = "",
-        batch_bars: int = 96) -> LoadedConfig:
+        batch_bars: int = 96, speed: float | None = None) -> LoadedConfig:
     """A session config in ``tmp_path`` (offline, real data, small batches)."""
     names = ", ".join(f'"{s}"' for s in symbols)
     lines = [
@@ -28,6 +28,8 @@ def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, 
     ]
     if until is not None:
         lines.append(f'until = "{until}"')
+    if speed is not None:
+        lines.append(f"speed = {speed}")
     if candidates is not None:
         lines.append("candidates = [" + ", ".join(_inline(c) for c in candidates) + "]")
     lines += ["[guardian]", f'kill_switch_file = "{tmp_path / "KILL"}"', extra]

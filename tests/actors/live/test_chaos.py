@@ -33,13 +33,13 @@ def test_killing_random_actors_many_times_changes_no_fill(tmp_path, shared_data)
     config = loaded.config
     names = SessionNames.build(config.data.symbols, [c.name for c in config.session.candidates])
     targets = [*names.feeds, names.slot, names.guardian, names.executor, names.store,
-               *names.candidates]
+               *names.candidates, names.session, names.session]
     monkey = ChaosMonkey(targets, ray.get_runtime_context().namespace, kills=8,
                          interval_s=0.4, seed=11)
     started = []
 
     def start_chaos(seq, _result):
-        if seq == 2 and not started:
+        if seq >= 2 and not started:
             started.append(monkey.start())
 
     chaotic = run(loaded, "chaos", on_step=start_chaos)

@@ -25,11 +25,12 @@ def test_killing_the_guardian_stops_orders_and_restarts_its_executor(tmp_path, s
         return ray.get_actor(name, namespace=namespace)
 
     def on_step(seq, _result):
-        if seq == 5:
+        if seq >= 5 and "killed_at" not in seen:
             seen["executor_pid"] = ray.get(actor(names.executor).pid.remote())
             seen["killed_at"] = time.time()
+            seen["killed_seq"] = seq
             ray.kill(actor(names.guardian), no_restart=True)
-        if seq == 9:
+        elif "calls" not in seen and "killed_at" in seen and seq >= seen["killed_seq"] + 3:
             seen["guardian_started"] = ray.get(actor(names.guardian).started_at.remote())
             seen["executor_pid_after"] = ray.get(actor(names.executor).pid.remote())
             seen["calls"] = ray.get(actor(names.executor).call_log.remote())

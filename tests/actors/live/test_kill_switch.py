@@ -73,23 +73,28 @@ def test_kill_switch_file_and_signal_then_sigterm_stops_gracefully(tmp_path, sha
     kill_file = loaded.config.guardian.kill_switch_file
 
     def touch(seq, _result):
-        if seq == 5:
+        if seq >= 5:
             open(kill_file, "w").close()
 
     result = run(loaded, "kill-file", on_step=touch)
     _halted_after(result.folder, "file")
     os.remove(kill_file)
 
+    sent: list[str] = []
+
     def send(seq, _result):
-        if seq == 5:
+        if seq >= 5 and not sent:
+            sent.append("kill switch")
             os.kill(os.getpid(), signal.SIGUSR1)  # kill switch by signal
-        if seq == 30:
+        if seq >= 300 and len(sent) == 1:
+            sent.append("stop")
             os.kill(os.getpid(), signal.SIGTERM)  # graceful stop after this step
 
-    result = run(session_config(tmp_path, shared_data, duration="45d", batch_bars=24,
-                                candidates=[]), "kill-signal", on_step=send)
+    # Paced (one bar a step, 20 ms a bar) so that the signals land mid-session.
+    result = run(session_config(tmp_path, shared_data, duration="20d", candidates=[],
+                                speed=180_000.0), "kill-signal", on_step=send)
     _halted_after(result.folder, "signal")
-    assert result.steps == 31 and result.stop_reason == "SIGTERM"
+    assert result.stop_reason == "SIGTERM" and 300 < result.steps < 480
     summary = (result.folder / "session.md").read_text()
     assert "stopped because: SIGTERM" in summary
     assert (result.folder / "fills.csv").is_file()
