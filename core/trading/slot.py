@@ -2,17 +2,23 @@
 
 IO contract: ``SymbolData + Portfolio + RiskLimits in, list[Signal] out``. A
 :class:`StrategyRunner` wraps a built-in strategy (``core.strategies`` registry: name +
-params) or an alpha expression (``core.dsl``: text + signal -> position mapping). Each batch is
-appended to the runner's history and the strategy is recomputed on the whole history with the
-very function the backtester uses (``spec.compute`` / ``evaluate`` + ``map_positions``), so
-SIM reproduces the backtest exactly. The targets of past bars must not change; if they do the
-strategy is not causal and the batch is refused like a strategy exception.
+params) or an alpha expression (``core.dsl``: text + signal -> position mapping) and feeds each
+batch to a streaming engine (:mod:`core.strategies.engines`): the cost of a step and the
+runner's memory depend on the strategy's windows and the batch size, never on the history,
+and the targets equal those of the very functions the backtester uses (``spec.compute`` /
+``evaluate`` + ``map_positions`` over the whole history) bit for bit, so SIM reproduces the
+backtest exactly. A plug-in spec without a streaming twin falls back to recomputing its whole
+history, whose past targets must not change (else it is refused as not causal).
 
 Target semantics are the backtester's: NaN is "no instruction, keep", so the target in force
 (the *effective* target) is the last non-NaN target, 0 before the first one. A signal is
 emitted at each bar where the effective target of a symbol differs from the previous bar's
 (the first ever bar: where it is non-zero). A strategy exception is contained: the output
-holds the error text and no signal, the target in force is kept, and the runner stays usable.
+holds the error text and no signal, the target in force is kept, and the runner stays usable
+(the failed bars are computed with the next batch, so later targets are still exact).
+
+Only the last :data:`RETAINED_BATCHES` batches are kept, to answer a retried batch with the
+same output and to tell a repeated batch from time going backwards.
 """
 
 from __future__ import annotations
@@ -27,21 +33,30 @@ import numpy as np
 
 from configs.alpha import MappingConfig
 from configs.risk import RiskLimits
-from core.backtest.market import MarketArrays
-from core.data.candles import Candles, SeriesMeta
+from core.data.candles import SeriesMeta
 from core.data.timeframes import TIMEFRAME_MS
-from core.dsl.data import AlphaData
-from core.dsl.evaluate import evaluate
 from core.dsl.hashing import canonical_text
 from core.dsl.parser import parse
-from core.dsl.positions import map_positions
 from core.dsl.printer import to_text
 from core.errors import BacktestError, DataValidationError
+from core.strategies.engines import (
+    Engine,
+    EngineState,
+    StreamEngineState,
+    alpha_engine,
+    builtin_engine,
+)
 from core.strategies.registry import StrategySpec, get_strategy, parse_params
 from core.trading.messages import DiaryEntry, MarketBatch, PortfolioSnapshot, Signal
 
 _COLUMNS = ("open", "high", "low", "close", "volume")
 _TIMEFRAMES = {ms: name for name, ms in TIMEFRAME_MS.items()}
+
+RETAINED_BATCHES = 4
+"""Most recent batches a runner keeps (to replay a retried batch identically)."""
+RETAINED_BARS = 10_000
+"""Most bars those batches may hold together (the oldest are cut first, e.g. after a catch-up
+batch of the whole history)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +114,64 @@ class SlotOutput:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """One recent batch as the runner saw and answered it.
+
+    Attributes:
+        start: Index of its first bar in the runner's history.
+        ts: Bar open times ``(bars,)``.
+        bars: OHLCV of the runner's symbols, ``(5, bars, symbols)``.
+        targets: Raw targets ``(bars, symbols)`` (all NaN if the batch failed).
+        effective: Target in force at each bar ``(bars, symbols)``.
+        signal: Alpha signal ``(bars, symbols)`` (NaN for built-ins and failures).
+        before: Target in force before the batch ``(symbols,)``.
+        errors: Strategy failures of the batch (empty if none).
+    """
+
+    start: int
+    ts: np.ndarray
+    bars: np.ndarray
+    targets: np.ndarray
+    effective: np.ndarray
+    signal: np.ndarray
+    before: np.ndarray
+    errors: tuple[str, ...] = ()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays."""
+        return sum(a.nbytes for a in (self.ts, self.bars, self.targets, self.effective,
+                                      self.signal, self.before))
+
+
+@dataclass(frozen=True, slots=True)
 class RunnerState:
-    """A pickleable snapshot of a :class:`StrategyRunner` (its definition and history)."""
+    """A snapshot of a :class:`StrategyRunner`: plain dataclasses of arrays, ints and strings.
+
+    Attributes:
+        definition: The strategy.
+        symbols: Traded symbols.
+        venue: Venue of the bars seen ("" before the first).
+        timeframe_ms: Their timeframe (0 before the first).
+        n_bars: Bars seen.
+        carry: Last non-NaN target computed per symbol (0 before one).
+        recent: The last batches, oldest first.
+        engine: The target engine's state.
+    """
 
     definition: StrategyDefinition
     symbols: tuple[str, ...]
     venue: str
     timeframe_ms: int
-    history: dict[str, np.ndarray]
-    failures: tuple[tuple[int, int, tuple[str, ...]], ...]
+    n_bars: int
+    carry: np.ndarray
+    recent: tuple[BatchRecord, ...]
+    engine: EngineState
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (the snapshot's size, roughly)."""
+        return self.carry.nbytes + sum(r.nbytes for r in self.recent) + self.engine.nbytes
 
 
 class StrategyRunner:
@@ -126,26 +190,28 @@ class StrategyRunner:
     """
 
     def __init__(self, definition: StrategyDefinition, symbols: Sequence[str], *,
-                 spec: StrategySpec | None = None) -> None:
+                 spec: StrategySpec | None = None, _engine: EngineState | None = None) -> None:
         self._definition = definition
         self._symbols = tuple(symbols)
         self._id, self._hash = definition.strategy_id, definition.hash
+        k = len(self._symbols)
+        self._engine: Engine
         if definition.kind == "builtin":
             self._spec = spec or get_strategy(definition.name)
             self._params = parse_params(self._spec, dict(definition.params))
-            if len(self._symbols) != self._spec.symbols:
+            if k != self._spec.symbols:
                 raise BacktestError(f"strategy {definition.name!r} takes {self._spec.symbols} "
-                                    f"symbol(s), got {len(self._symbols)}")
+                                    f"symbol(s), got {k}")
+            self._engine = builtin_engine(self._spec, self._params, k, _engine)
         else:
             self._node = parse(definition.expression)
             self._mapping = MappingConfig(**dict(definition.mapping))
+            assert _engine is None or isinstance(_engine, StreamEngineState)
+            self._engine = alpha_engine(self._node, self._mapping, k, _engine)
         self._venue, self._timeframe_ms = "", 0
-        k = len(self._symbols)
-        self._h: dict[str, np.ndarray] = {"ts": np.empty(0, np.int64),
-                                          "known": np.empty(0, bool)}
-        for name in (*_COLUMNS, "targets", "effective", "signal"):
-            self._h[name] = np.empty((0, k))
-        self._failures: list[tuple[int, int, tuple[str, ...]]] = []
+        self._n_bars = 0
+        self._carry = np.zeros(k)
+        self._recent: list[BatchRecord] = []
 
     @classmethod
     def builtin(cls, name: str, params: str | Mapping[str, Any] = "",
@@ -190,7 +256,7 @@ class StrategyRunner:
     @property
     def n_bars(self) -> int:
         """Bars seen so far."""
-        return int(self._h["ts"].shape[0])
+        return self._n_bars
 
     @property
     def required_direction(self) -> Literal["long_only", "long_short"] | None:
@@ -200,36 +266,48 @@ class StrategyRunner:
         return self._spec.direction_for(self._params)
 
     @property
-    def targets(self) -> np.ndarray:
-        """Raw targets of every bar seen (NaN = keep), ``(n_bars, n_symbols)``, a copy."""
-        return self._h["targets"].copy()
+    def target_in_force(self) -> np.ndarray:
+        """Effective target of each symbol at the last bar seen (0 before any), a copy."""
+        if not self._recent:
+            return np.zeros(len(self._symbols))
+        return self._recent[-1].effective[-1].copy()
 
     @property
-    def effective_targets(self) -> np.ndarray:
-        """Target in force at each bar seen, ``(n_bars, n_symbols)``, a copy."""
-        return self._h["effective"].copy()
+    def recent_ts(self) -> np.ndarray:
+        """Open times of the retained (most recent) bars, oldest first."""
+        return np.concatenate([r.ts for r in self._recent] or [np.empty(0, np.int64)])
+
+    @property
+    def recent_targets(self) -> np.ndarray:
+        """Raw targets of the retained bars ``(bars, symbols)`` (NaN = keep), a copy."""
+        return self._stack("targets")
+
+    @property
+    def recent_effective(self) -> np.ndarray:
+        """Target in force at each retained bar ``(bars, symbols)``, a copy."""
+        return self._stack("effective")
 
     def to_state(self) -> RunnerState:
-        """A pickleable snapshot; :meth:`from_state` resumes from it."""
+        """A snapshot; :meth:`from_state` resumes from it."""
         return RunnerState(self._definition, self._symbols, self._venue, self._timeframe_ms,
-                           {name: values.copy() for name, values in self._h.items()},
-                           tuple(self._failures))
+                           self._n_bars, self._carry.copy(), tuple(self._recent),
+                           self._engine.to_state())
 
     @classmethod
     def from_state(cls, state: RunnerState, *, spec: StrategySpec | None = None
                    ) -> StrategyRunner:
         """Rebuild a runner from :meth:`to_state` through the cold-start constructor."""
-        runner = cls(state.definition, state.symbols, spec=spec)
+        runner = cls(state.definition, state.symbols, spec=spec, _engine=state.engine)
         runner._venue, runner._timeframe_ms = state.venue, state.timeframe_ms
-        runner._h = {name: values.copy() for name, values in state.history.items()}
-        runner._failures = list(state.failures)
+        runner._n_bars, runner._carry = state.n_bars, state.carry.copy()
+        runner._recent = list(state.recent)
         return runner
 
     def on_batch(self, batch: MarketBatch, portfolio: PortfolioSnapshot | None = None,
                  limits: RiskLimits | None = None) -> SlotOutput:
-        """Append a batch, recompute the targets causally and emit the changes.
+        """Compute the targets of a batch causally and emit the changes.
 
-        A batch that repeats bars already seen (a retried step) gets the same output again.
+        A batch that repeats recent bars (a retried step) gets the same output again.
 
         Args:
             batch: Bars of at least this runner's symbols.
@@ -242,32 +320,61 @@ class StrategyRunner:
 
         Raises:
             DataValidationError: Missing symbol, other venue or timeframe, corrupt prices,
-                time going backwards, or a repeated batch that differs from the bars seen.
+                time going backwards, or a repeated batch that differs from the bars seen
+                (or is older than the retained batches).
         """
         del portfolio, limits
         columns = self._intake(batch)
         if columns is None:
             return self._replayed(batch)
-        start = self.n_bars
-        self._append(batch, columns)
-        stop = self.n_bars
+        ts = np.asarray(batch.ts, dtype=np.int64)
+        bars = np.stack([np.asarray(getattr(batch, name), dtype=np.float64)[:, columns]
+                         for name in _COLUMNS])
+        self._venue, self._timeframe_ms = batch.venue, batch.timeframe_ms
+        n, k = len(ts), len(self._symbols)
+        before = self.target_in_force
+        meta = [SeriesMeta(self._venue, s, _TIMEFRAMES[self._timeframe_ms])
+                for s in self._symbols]
+        errors: tuple[str, ...] = ()
         try:
-            targets, signal = self._compute()
-            self._check_causal(targets, start)
+            targets, signal = self._engine.advance(ts, tuple(bars), meta)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - a strategy failure must not kill the slot
-            message = f"{self._id}: {type(exc).__name__}: {exc}"
-            self._failures.append((start, stop, (message,)))
-            held = self._h["effective"][start - 1] if start else np.zeros(len(self._symbols))
-            self._h["effective"][start:] = held
-            return SlotOutput(errors=[message], targets=self._h["targets"][start:].copy())
-        known = self._h["known"]
-        self._h["targets"][~known] = targets[~known]
-        self._h["signal"][~known] = signal[~known]
-        known[:] = True
-        self._h["effective"][start:] = _forward_fill(targets)[start:]
-        return self._emit(start, stop)
+            errors = (f"{self._id}: {type(exc).__name__}: {exc}",)
+            targets, signal = np.full((n, k), np.nan), np.full((n, k), np.nan)
+            effective = np.tile(before, (n, 1))
+        else:
+            late, targets, signal = targets[:-n], targets[-n:], signal[-n:]
+            self._carry = _forward_fill(late, self._carry)[-1] if len(late) else self._carry
+            effective = _forward_fill(targets, self._carry)
+            self._carry = effective[-1].copy()
+        record = BatchRecord(self._n_bars, ts, bars, targets, effective, signal, before, errors)
+        self._n_bars += n
+        self._retain(record)
+        return self._output(record, 0, n)
 
     # -------------------------------------------------------------- internals
+    def _retain(self, record: BatchRecord) -> None:
+        """Keep ``record`` and the batches before it, within the batch and bar bounds."""
+        recent = [*self._recent, record][-RETAINED_BATCHES:]
+        excess = sum(len(r.ts) for r in recent) - RETAINED_BARS
+        while excess > 0:
+            oldest = recent[0]
+            if len(oldest.ts) <= excess:
+                recent.pop(0)
+                excess -= len(oldest.ts)
+                continue
+            cut = excess
+            recent[0] = BatchRecord(oldest.start + cut, oldest.ts[cut:].copy(),
+                                    oldest.bars[:, cut:].copy(), oldest.targets[cut:].copy(),
+                                    oldest.effective[cut:].copy(), oldest.signal[cut:].copy(),
+                                    oldest.effective[cut - 1].copy(), oldest.errors)
+            excess = 0
+        self._recent = recent
+
+    def _stack(self, name: str) -> np.ndarray:
+        parts = [getattr(r, name) for r in self._recent]
+        return np.concatenate(parts) if parts else np.empty((0, len(self._symbols)))
+
     def _intake(self, batch: MarketBatch) -> list[int] | None:
         """Validate a batch; return its column of each symbol, None if it repeats history."""
         source = f"batch {batch.seq} of {self._id}"
@@ -294,103 +401,67 @@ class StrategyRunner:
                 row = int(bad[0])
                 raise DataValidationError(f"{name} is not finite and positive", source=source,
                                           row=row, timestamp_ms=int(ts[row]))
-        if self.n_bars and ts[0] <= self._h["ts"][-1]:
+        if self._recent and ts[0] <= self._recent[-1].ts[-1]:
             return None
         return columns
 
     def _replayed(self, batch: MarketBatch) -> SlotOutput:
-        """The output of a batch whose bars were all seen before (identical bars only)."""
+        """The output of a batch whose bars are all among the retained ones (identical)."""
         ts = np.asarray(batch.ts, dtype=np.int64)
-        start = int(np.searchsorted(self._h["ts"], ts[0]))
-        stop = start + len(ts)
-        same = stop <= self.n_bars and np.array_equal(self._h["ts"][start:stop], ts)
         columns = [batch.symbols.index(s) for s in self._symbols]
-        for name in _COLUMNS:
-            same = same and np.array_equal(self._h[name][start:stop],
-                                           np.asarray(getattr(batch, name))[:, columns])
+        kept = self.recent_ts
+        start = int(np.searchsorted(kept, ts[0]))
+        stop = start + len(ts)
+        same = (kept.size > 0 and ts[0] >= kept[0] and stop <= kept.size
+                and np.array_equal(kept[start:stop], ts))
+        if same:
+            bars = np.concatenate([r.bars for r in self._recent], axis=1)
+            for index, name in enumerate(_COLUMNS):
+                same = same and np.array_equal(bars[index, start:stop],
+                                               np.asarray(getattr(batch, name))[:, columns])
         if not same:
             raise DataValidationError(
                 f"time went backwards: batch starts at {int(ts[0])}, history ends at "
-                f"{int(self._h['ts'][-1])}, and the bars differ from those seen",
+                f"{int(self._recent[-1].ts[-1])}, and the bars differ from the last "
+                f"{kept.size} seen (or are older)",
                 source=f"batch {batch.seq} of {self._id}", timestamp_ms=int(ts[0]))
-        for lo, hi, errors in self._failures:
-            if (lo, hi) == (start, stop):
-                return SlotOutput(errors=list(errors),
-                                  targets=np.full((stop - start, len(self._symbols)), np.nan))
-        return self._emit(start, stop)
+        offset = 0
+        for record in self._recent:
+            size = len(record.ts)
+            if (offset, offset + size) == (start, stop) and record.errors:
+                return SlotOutput(errors=list(record.errors), targets=record.targets.copy())
+            offset += size
+        merged = BatchRecord(0, kept, np.concatenate([r.bars for r in self._recent], axis=1),
+                             self._stack("targets"), self._stack("effective"),
+                             self._stack("signal"),
+                             self._recent[0].before)
+        return self._output(merged, start, stop)
 
-    def _append(self, batch: MarketBatch, columns: list[int]) -> None:
-        n, k = batch.n_bars, len(self._symbols)
-        self._venue, self._timeframe_ms = batch.venue, batch.timeframe_ms
-        new = {"ts": np.asarray(batch.ts, dtype=np.int64), "known": np.zeros(n, bool),
-               "targets": np.full((n, k), np.nan), "effective": np.zeros((n, k)),
-               "signal": np.full((n, k), np.nan)}
-        for name in _COLUMNS:
-            new[name] = np.asarray(getattr(batch, name), dtype=np.float64)[:, columns]
-        self._h = {name: np.concatenate((self._h[name], new[name])) for name in self._h}
-
-    def _compute(self) -> tuple[np.ndarray, np.ndarray]:
-        """Targets (and alpha signal) of the whole history, checked for shape and range."""
-        h, n, k = self._h, self.n_bars, len(self._symbols)
-        if self._definition.kind == "builtin":
-            meta = [SeriesMeta(self._venue, s, _TIMEFRAMES[self._timeframe_ms])
-                    for s in self._symbols]
-            candles = [Candles(h["ts"], h["open"][:, j], h["high"][:, j], h["low"][:, j],
-                               h["close"][:, j], h["volume"][:, j], meta[j]) for j in range(k)]
-            targets = np.column_stack(self._spec.compute(candles, self._params))
-            signal = np.full((n, k), np.nan)
-        else:
-            pad = 1 if n == 1 else 0  # MarketArrays needs 2 bars; operators are causal
-            rows = np.r_[np.arange(n), np.zeros(pad, int)]
-            ts = np.r_[h["ts"], h["ts"][-1:] + self._timeframe_ms][: n + pad]
-            market = MarketArrays.from_arrays(
-                ts, *(h[c][rows] for c in _COLUMNS), timeframe_ms=self._timeframe_ms,
-                symbols=self._symbols, check=False)
-            (raw,) = evaluate([self._node], AlphaData.from_market(market))
-            signal = np.array(raw[:n], dtype=np.float64)
-            targets = map_positions(np.asarray(raw), self._mapping)[:n]
-        targets = np.array(targets, dtype=np.float64)
-        if targets.shape != (n, k):
-            raise ValueError(f"strategy returned targets of shape {targets.shape}, "
-                             f"expected {(n, k)}")
-        finite = np.isfinite(targets)
-        if np.any(np.isinf(targets)) or np.any(np.abs(targets[finite]) > 100.0):
-            raise ValueError("targets must be NaN or finite with |target| <= 100")
-        return targets, signal
-
-    def _check_causal(self, targets: np.ndarray, start: int) -> None:
-        known = self._h["known"][:start]
-        old, new = self._h["targets"][:start][known], targets[:start][known]
-        moved = ~((old == new) | (np.isnan(old) & np.isnan(new)))
-        if moved.any():
-            row, col = (int(x[0]) for x in np.nonzero(moved))
-            bar = int(self._h["ts"][:start][known][row])
-            raise ValueError(f"not causal: the target of {self._symbols[col]} at bar {bar} "
-                             f"changed from {old[row, col]!r} to {new[row, col]!r}")
-
-    def _emit(self, start: int, stop: int) -> SlotOutput:
-        h, k = self._h, len(self._symbols)
-        effective = h["effective"][start:stop]
-        before = np.vstack((h["effective"][start - 1: start] if start else np.zeros((1, k)),
-                            effective[:-1]))
+    def _output(self, record: BatchRecord, start: int, stop: int) -> SlotOutput:
+        """Signals and diary of bars ``start:stop`` of ``record``."""
+        if record.errors:
+            return SlotOutput(errors=list(record.errors), targets=record.targets.copy())
+        effective = record.effective[start:stop]
+        first = record.effective[start - 1] if start else record.before
+        before = np.vstack((first[None, :], effective[:-1]))
         signals, diary = [], []
         for i, j in zip(*np.nonzero(effective != before), strict=True):
             bar, symbol = start + int(i), self._symbols[j]
-            ts, prev, cur = int(h["ts"][bar]), float(before[i, j]), float(effective[i, j])
-            features = [("close", float(h["close"][bar, j])), ("target", cur),
+            ts, prev, cur = int(record.ts[bar]), float(before[i, j]), float(effective[i, j])
+            features = [("close", float(record.bars[3, bar, j])), ("target", cur),
                         ("previous_target", prev)]
             if self._definition.kind == "alpha":
-                features.append(("signal", float(h["signal"][bar, j])))
+                features.append(("signal", float(record.signal[bar, j])))
             decision = f"target {prev:g} -> {cur:g}"
             signals.append(Signal(self._id, symbol, ts, cur, reason=decision))
             diary.append(DiaryEntry(ts, self._id, self._hash, symbol, tuple(features), decision))
-        return SlotOutput(signals, diary, [], h["targets"][start:stop].copy())
+        return SlotOutput(signals, diary, [], record.targets[start:stop].copy())
 
 
-def _forward_fill(targets: np.ndarray) -> np.ndarray:
-    """Last non-NaN target at each bar per column, 0.0 before the first one."""
+def _forward_fill(targets: np.ndarray, carry: np.ndarray) -> np.ndarray:
+    """Last non-NaN target at each bar per column, ``carry`` before the first one."""
     n = targets.shape[0]
     index = np.where(np.isnan(targets), 0, np.arange(1, n + 1)[:, None])
     index = np.maximum.accumulate(index, axis=0)
-    padded = np.vstack((np.zeros((1, targets.shape[1])), targets))
+    padded = np.vstack((carry[None, :], targets))
     return np.take_along_axis(padded, index, axis=0)

@@ -18,8 +18,9 @@ from core.errors import BacktestError, DataValidationError
 from core.strategies import get_strategy, parse_params
 from core.strategies.momentum import MomentumParams, momentum_targets
 from core.strategies.registry import StrategySpec
+from core.strategies.stream import MomentumStream
 from core.trading.messages import MarketBatch
-from core.trading.slot import SlotOutput, StrategyRunner
+from core.trading.slot import RETAINED_BATCHES, SlotOutput, StrategyRunner
 from tests.core.data.helpers import load_shared
 
 SIZES = (1, 2, 5, 50, 7, 300, 1, 999, 13)
@@ -142,38 +143,91 @@ def test_strategy_id_is_stable_and_tracks_the_definition():
         StrategyRunner.builtin("pairs", "", symbols=("BTC/USDT",))
 
 
-def flaky_spec(fail_when: set[int]) -> StrategySpec:
-    """Momentum that raises whenever the history length is in ``fail_when``."""
+class FlakyStream(MomentumStream):
+    """Streaming momentum that raises whenever the history would reach a length in ``fail``."""
+
+    fail: frozenset[int] = frozenset()
+
+    def step(self, close: np.ndarray) -> np.ndarray:
+        length = self.bars + len(close)
+        if length in self.fail:
+            raise RuntimeError(f"boom at {length} bars")
+        return super().step(close)
+
+
+def flaky_spec(fail_when: set[int], streaming: bool) -> StrategySpec:
+    """Momentum that raises whenever the history length is in ``fail_when``.
+
+    ``streaming``: with a streaming twin (constant memory), else the whole-history fallback.
+    """
     def compute(candles, params):
         if len(candles[0]) in fail_when:
             raise RuntimeError(f"boom at {len(candles[0])} bars")
-        return [momentum_targets(candles[0].close, params.fast, params.slow, True)]
+        return [momentum_targets(candles[0].close, params.fast, params.slow, params.allow_short)]
 
-    return StrategySpec("flaky", MomentumParams, 1, "either", compute)
+    def stream(params, state):
+        made = FlakyStream(params, state)
+        made.fail = frozenset(fail_when)
+        return made
+
+    return StrategySpec("flaky", MomentumParams, 1, "either", compute,
+                        stream=stream if streaming else None)
 
 
-def test_a_strategy_exception_is_contained_and_the_runner_recovers(market):
-    spec = flaky_spec({300})
-    runner = StrategyRunner.builtin("flaky", "fast=5,slow=20", spec=spec)
-    reference = StrategyRunner.builtin("flaky", "fast=5,slow=20", spec=flaky_spec(set()))
+def feed_effective(runner: StrategyRunner, sizes: tuple[int, ...], stop: int, market
+                   ) -> tuple[list[SlotOutput], np.ndarray]:
+    """Feed ``runner`` and collect the target in force at every bar (from its recent bars)."""
+    outputs, effective, a = [], [], 0
+    for seq, size in enumerate(sizes):
+        outputs.append(runner.on_batch(batch(market, seq, a, min(stop, a + size))))
+        effective.append(runner.recent_effective[-size:])
+        a += size
+    return outputs, np.concatenate(effective)
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["stream", "whole-history"])
+def test_a_strategy_exception_is_contained_and_the_runner_recovers(market, streaming):
+    params = "fast=5,slow=20,allow_short=true"
+    runner = StrategyRunner.builtin("flaky", params, spec=flaky_spec({300}, streaming))
+    reference = StrategyRunner.builtin("flaky", params, spec=flaky_spec(set(), streaming))
     sizes = (100, 100, 100, 100, 100)
-    outputs, clean = feed(runner, market, 0, 500, sizes), feed(reference, market, 0, 500, sizes)
+    outputs, effective = feed_effective(runner, sizes, 500, market)
+    clean, expected_effective = feed_effective(reference, sizes, 500, market)
     failed = outputs[2]
     assert failed.signals == [] and failed.diary == []
     assert failed.errors == [f"{runner.strategy_id}: RuntimeError: boom at 300 bars"]
     assert np.isnan(failed.targets).all()
     assert all(not o.errors for i, o in enumerate(outputs) if i != 2)
-    # the runner stays usable; past targets are filled in and the target in force catches up
-    np.testing.assert_array_equal(runner.targets, reference.targets)
-    held = reference.effective_targets[199]
-    np.testing.assert_array_equal(runner.effective_targets[200:300], np.tile(held, (100, 1)))
-    np.testing.assert_array_equal(runner.effective_targets[300:], reference.effective_targets[300:])
+    # the runner stays usable: the failed bars are computed late, the target in force catches up
+    for i in (0, 1, 3, 4):
+        np.testing.assert_array_equal(outputs[i].targets, clean[i].targets)
+    held = expected_effective[199]
+    np.testing.assert_array_equal(effective[200:300], np.tile(held, (100, 1)))
+    np.testing.assert_array_equal(effective[300:], expected_effective[300:])
     late = [s for s in emitted(outputs) if s[0] >= market[0].timestamp[300]]
     expected = [s for s in emitted(clean) if s[0] > market[0].timestamp[300]]
-    if reference.effective_targets[300, 0] != held[0]:
+    if expected_effective[300, 0] != held[0]:
         expected.insert(0, (int(market[0].timestamp[300]), "BTC/USDT",
-                            float(reference.effective_targets[300, 0])))
+                            float(expected_effective[300, 0])))
     assert late == expected
+    retried = runner.on_batch(batch(market, 2, 200, 300))  # the failed batch, retried
+    assert retried.errors == failed.errors and retried.signals == []
+
+
+def test_a_failing_stream_does_not_skip_bars(market):
+    """The bars of failed batches are computed with the next one: later targets stay exact."""
+    params = "fast=5,slow=20,allow_short=true"
+    runner = StrategyRunner.builtin("flaky", params, spec=flaky_spec({130, 131, 141}, True))
+    outputs = feed(runner, market, 0, 400, (10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10,
+                                              10, 1, 1, 9, 50, 200))
+    assert sum(bool(o.errors) for o in outputs) == 3
+    spec = get_strategy("momentum")
+    expected = spec.compute([market[0].take(slice(0, 400))], parse_params(spec, params))[0]
+    got = np.concatenate([o.targets for o in outputs])[:, 0]
+    ok = ~np.isnan(got)
+    np.testing.assert_array_equal(got[ok], expected[ok])
+    np.testing.assert_array_equal(got[141:], expected[141:])
+    np.testing.assert_array_equal(runner.recent_targets[-200:, 0], expected[-200:])
 
 
 def test_an_alpha_reading_a_missing_series_is_contained(market):
@@ -208,6 +262,12 @@ def test_a_retried_batch_gets_the_same_output_and_a_different_one_is_refused(mar
         runner.on_batch(changed)
     with pytest.raises(DataValidationError, match="time went backwards"):
         runner.on_batch(batch(market, 2, 150, 250))
+    part = runner.on_batch(batch(market, 1, 120, 180))  # a retried part of a recent batch
+    assert part.signals == [s for s in first.signals if s.ts in market[0].timestamp[120:180]]
+    for seq in range(2, 2 + RETAINED_BATCHES):  # the first batches drop out of the replay window
+        runner.on_batch(batch(market, seq, 100 * seq, 100 * seq + 100))
+    with pytest.raises(DataValidationError, match="time went backwards"):
+        runner.on_batch(batch(market, 1, 100, 200))
 
 
 def test_state_round_trip_resumes_identically(market):
@@ -221,7 +281,10 @@ def test_state_round_trip_resumes_identically(market):
     assert restored.strategy_id == runner.strategy_id and restored.n_bars == 582
     second = feed(restored, market, 582, 1_200, (97,))
     assert emitted(first + second) == emitted(expected)
-    np.testing.assert_array_equal(restored.targets, whole.targets)
+    np.testing.assert_array_equal(np.concatenate([o.targets for o in first + second]),
+                                  np.concatenate([o.targets for o in expected]))
+    np.testing.assert_array_equal(restored.recent_targets, whole.recent_targets)
+    np.testing.assert_array_equal(restored.target_in_force, whole.target_in_force)
 
 
 def test_corrupt_or_foreign_batches_fail_fast(market):
