@@ -10,6 +10,8 @@ from core.dsl.operators import MAX_WINDOW, OPERATORS, ArgKind, OpFamily, OpSpec
 from core.dsl.parser import parse
 from core.dsl.printer import to_text
 from core.dsl.simplify import simplify
+from core.dsl.stream import StreamEvaluator, StreamState
+from core.dsl.stream_alpha import AlphaStream, AlphaStreamState
 from core.dsl.typecheck import typecheck
 from core.dsl.warmup import warmup_bars
 
@@ -44,6 +46,10 @@ __all__ = [
     "parse",
     "to_text",
     "simplify",
+    "StreamEvaluator",
+    "StreamState",
+    "AlphaStream",
+    "AlphaStreamState",
     "typecheck",
     "warmup_bars",
 ]

@@ -7,6 +7,14 @@ fractions allowed); NaN means "no instruction, keep what you have" and fills the
 backtester executes a change of target at the next bar's open, so nothing here is shifted.
 """
 
+from core.strategies.engines import (
+    HistoryEngine,
+    HistoryEngineState,
+    StreamEngine,
+    StreamEngineState,
+    alpha_engine,
+    builtin_engine,
+)
 from core.strategies.indicators import (
     ema,
     rolling_mean,
@@ -43,6 +51,12 @@ __all__ = [
     "MomentumParams",
     "PairsParams",
     "StrategySpec",
+    "HistoryEngine",
+    "HistoryEngineState",
+    "StreamEngine",
+    "StreamEngineState",
+    "alpha_engine",
+    "builtin_engine",
     "compute_mean_reversion",
     "compute_momentum",
     "compute_pairs",

@@ -20,8 +20,9 @@ Resumable form. Each loop-state kernel ``f`` has a twin ``f_from(x, off, t0, ...
 out)`` that continues a run: ``x`` holds a tail of ``off`` already-seen bars (at least
 ``min(w, t0)``) followed by the new bars, ``t0`` is the number of bars seen before, ``fs`` /
 ``ist`` are the per-symbol float / int loop state (updated in place) and ``out`` receives the
-new bars only. ``f`` itself is ``f_from`` started from the zero state, so a stream of steps
-gives the batch result bit for bit by construction.
+new bars only. Both are one body (``_f_core``, inlined into each): ``f`` is it started from
+the zero state (``off = t0 = 0``, which the compiler folds, so the batch path is as fast as
+before), so a stream of steps gives the batch result bit for bit by construction.
 
 Non-finite inputs: ``±inf`` gives ``±inf`` sums, means and linear decays (NaN when both
 signs are present) and NaN moments; the EMA restarts (re-seeds) after a NaN.
@@ -86,10 +87,9 @@ def _finish(nan: int, pos: int, neg: int, total: float, scale: float) -> float:
     return total * scale
 
 
-@njit(types.void(SERIES, I8, I8, I8, B1, F2, I2, OUT), cache=True, nogil=True)
-def window_sum_from(x: np.ndarray, off: int, t0: int, w: int, mean: bool, fs: np.ndarray,
-                    ist: np.ndarray, out: np.ndarray) -> None:
-    """Resumable :func:`window_sum`: state ``fs`` = (hi, lo), ``ist`` = (nan, pos, neg)."""
+@njit(inline="always", cache=True, nogil=True)
+def _window_sum_core(x: np.ndarray, off: int, t0: int, w: int, mean: bool, fs: np.ndarray,
+                     ist: np.ndarray, out: np.ndarray) -> None:
     scale = 1.0 / w if mean else 1.0
     for j in range(x.shape[0]):
         hi, lo = fs[j, 0], fs[j, 1]
@@ -112,18 +112,24 @@ def window_sum_from(x: np.ndarray, off: int, t0: int, w: int, mean: bool, fs: np
         ist[j, 0], ist[j, 1], ist[j, 2] = nan, pos, neg
 
 
+@njit(types.void(SERIES, I8, I8, I8, B1, F2, I2, OUT), cache=True, nogil=True)
+def window_sum_from(x: np.ndarray, off: int, t0: int, w: int, mean: bool, fs: np.ndarray,
+                    ist: np.ndarray, out: np.ndarray) -> None:
+    """Resumable :func:`window_sum`: state ``fs`` = (hi, lo), ``ist`` = (nan, pos, neg)."""
+    _window_sum_core(x, off, t0, w, mean, fs, ist, out)
+
+
 @njit(types.void(SERIES, I8, B1, OUT), cache=True, nogil=True)
 def window_sum(x: np.ndarray, w: int, mean: bool, out: np.ndarray) -> None:
     """Sum of the last ``w`` bars, or their mean (``mean``)."""
     k = x.shape[0]
-    window_sum_from(x, 0, 0, w, mean, np.zeros((k, SUM_STATE[0])),
+    _window_sum_core(x, 0, 0, w, mean, np.zeros((k, SUM_STATE[0])),
                     np.zeros((k, SUM_STATE[1]), np.int64), out)
 
 
-@njit(types.void(SERIES, I8, I8, I8, B1, F2, I2, OUT), cache=True, nogil=True)
-def std_zscore_from(x: np.ndarray, off: int, t0: int, w: int, zscore: bool, fs: np.ndarray,
-                    ist: np.ndarray, out: np.ndarray) -> None:
-    """Resumable :func:`std_zscore`: ``fs`` = (c, ah, al, bh, bl), ``ist`` = (bad, run)."""
+@njit(inline="always", cache=True, nogil=True)
+def _std_zscore_core(x: np.ndarray, off: int, t0: int, w: int, zscore: bool, fs: np.ndarray,
+                     ist: np.ndarray, out: np.ndarray) -> None:
     inv_w = 1.0 / w
     inv_dof = 1.0 / (w - 1)
     for j in range(x.shape[0]):
@@ -175,6 +181,13 @@ def std_zscore_from(x: np.ndarray, off: int, t0: int, w: int, zscore: bool, fs: 
         ist[j, 0], ist[j, 1] = bad, run
 
 
+@njit(types.void(SERIES, I8, I8, I8, B1, F2, I2, OUT), cache=True, nogil=True)
+def std_zscore_from(x: np.ndarray, off: int, t0: int, w: int, zscore: bool, fs: np.ndarray,
+                    ist: np.ndarray, out: np.ndarray) -> None:
+    """Resumable :func:`std_zscore`: ``fs`` = (c, ah, al, bh, bl), ``ist`` = (bad, run)."""
+    _std_zscore_core(x, off, t0, w, zscore, fs, ist, out)
+
+
 @njit(types.void(SERIES, I8, B1, OUT), cache=True, nogil=True)
 def std_zscore(x: np.ndarray, w: int, zscore: bool, out: np.ndarray) -> None:
     """Sample standard deviation of the last ``w`` bars, or the current bar's z-score.
@@ -182,7 +195,7 @@ def std_zscore(x: np.ndarray, w: int, zscore: bool, out: np.ndarray) -> None:
     With ``zscore``, ``(x_t - mean) / std`` over the window, 0 where the std is 0.
     """
     k = x.shape[0]
-    std_zscore_from(x, 0, 0, w, zscore, np.zeros((k, STD_STATE[0])),
+    _std_zscore_core(x, 0, 0, w, zscore, np.zeros((k, STD_STATE[0])),
                     np.zeros((k, STD_STATE[1]), np.int64), out)
 
 
@@ -198,10 +211,9 @@ def _acc_pair(acc: tuple, p: float, q: float, sgn: float) -> tuple:
     return axh, axl, ayh, ayl, bxh, bxl, byh, byl, bch, bcl
 
 
-@njit(types.void(SERIES, SERIES, I8, I8, I8, B1, F2, I2, OUT), cache=True, nogil=True)
-def cov_corr_from(x: np.ndarray, y: np.ndarray, off: int, t0: int, w: int, corr: bool,
-                  fs: np.ndarray, ist: np.ndarray, out: np.ndarray) -> None:
-    """Resumable :func:`cov_corr`: ``fs`` = (cx, cy, 10 sums), ``ist`` = (bad, run_x, run_y)."""
+@njit(inline="always", cache=True, nogil=True)
+def _cov_corr_core(x: np.ndarray, y: np.ndarray, off: int, t0: int, w: int, corr: bool,
+                   fs: np.ndarray, ist: np.ndarray, out: np.ndarray) -> None:
     inv_w = 1.0 / w
     zero = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     for j in range(x.shape[0]):
@@ -258,6 +270,13 @@ def cov_corr_from(x: np.ndarray, y: np.ndarray, off: int, t0: int, w: int, corr:
         ist[j, 0], ist[j, 1], ist[j, 2] = bad, run_x, run_y
 
 
+@njit(types.void(SERIES, SERIES, I8, I8, I8, B1, F2, I2, OUT), cache=True, nogil=True)
+def cov_corr_from(x: np.ndarray, y: np.ndarray, off: int, t0: int, w: int, corr: bool,
+                  fs: np.ndarray, ist: np.ndarray, out: np.ndarray) -> None:
+    """Resumable :func:`cov_corr`: ``fs`` = (cx, cy, 10 sums), ``ist`` = (bad, run_x, run_y)."""
+    _cov_corr_core(x, y, off, t0, w, corr, fs, ist, out)
+
+
 @njit(types.void(SERIES, SERIES, I8, B1, OUT), cache=True, nogil=True)
 def cov_corr(x: np.ndarray, y: np.ndarray, w: int, corr: bool, out: np.ndarray) -> None:
     """Sample covariance of ``x`` and ``y`` over the last ``w`` bars, or their correlation.
@@ -265,14 +284,13 @@ def cov_corr(x: np.ndarray, y: np.ndarray, w: int, corr: bool, out: np.ndarray) 
     With ``corr``, Pearson's correlation, 0 where either is constant, clamped to [-1, 1].
     """
     k = x.shape[0]
-    cov_corr_from(x, y, 0, 0, w, corr, np.zeros((k, COV_STATE[0])),
+    _cov_corr_core(x, y, 0, 0, w, corr, np.zeros((k, COV_STATE[0])),
                   np.zeros((k, COV_STATE[1]), np.int64), out)
 
 
-@njit(types.void(SERIES, I8, I8, I8, F2, I2, OUT), cache=True, nogil=True)
-def decay_linear_from(x: np.ndarray, off: int, t0: int, w: int, fs: np.ndarray,
-                      ist: np.ndarray, out: np.ndarray) -> None:
-    """Resumable :func:`decay_linear`: ``fs`` = (sh, sl, wh, wl), ``ist`` = (nan, pos, neg)."""
+@njit(inline="always", cache=True, nogil=True)
+def _decay_linear_core(x: np.ndarray, off: int, t0: int, w: int, fs: np.ndarray,
+                       ist: np.ndarray, out: np.ndarray) -> None:
     scale = 2.0 / (w * (w + 1.0))
     for j in range(x.shape[0]):
         sh, sl, wh, wl = fs[j, 0], fs[j, 1], fs[j, 2], fs[j, 3]
@@ -302,6 +320,13 @@ def decay_linear_from(x: np.ndarray, off: int, t0: int, w: int, fs: np.ndarray,
         ist[j, 0], ist[j, 1], ist[j, 2] = nan, pos, neg
 
 
+@njit(types.void(SERIES, I8, I8, I8, F2, I2, OUT), cache=True, nogil=True)
+def decay_linear_from(x: np.ndarray, off: int, t0: int, w: int, fs: np.ndarray,
+                      ist: np.ndarray, out: np.ndarray) -> None:
+    """Resumable :func:`decay_linear`: ``fs`` = (sh, sl, wh, wl), ``ist`` = (nan, pos, neg)."""
+    _decay_linear_core(x, off, t0, w, fs, ist, out)
+
+
 @njit(types.void(SERIES, I8, OUT), cache=True, nogil=True)
 def decay_linear(x: np.ndarray, w: int, out: np.ndarray) -> None:
     """Weighted mean of the last ``w`` bars with weights ``w .. 1`` (newest heaviest).
@@ -310,14 +335,13 @@ def decay_linear(x: np.ndarray, w: int, out: np.ndarray) -> None:
     exactly (Veltkamp split), so the weighted sum carries no rounding from bar to bar.
     """
     k = x.shape[0]
-    decay_linear_from(x, 0, 0, w, np.zeros((k, DECAY_STATE[0])),
+    _decay_linear_core(x, 0, 0, w, np.zeros((k, DECAY_STATE[0])),
                       np.zeros((k, DECAY_STATE[1]), np.int64), out)
 
 
-@njit(types.void(SERIES, I8, I8, I8, F2, I2, OUT), cache=True, nogil=True)
-def ema_from(x: np.ndarray, off: int, t0: int, w: int, fs: np.ndarray, ist: np.ndarray,
-             out: np.ndarray) -> None:
-    """Resumable :func:`ema`: ``fs`` = (level,), ``ist`` = (run,)."""
+@njit(inline="always", cache=True, nogil=True)
+def _ema_core(x: np.ndarray, off: int, t0: int, w: int, fs: np.ndarray, ist: np.ndarray,
+              out: np.ndarray) -> None:
     alpha = 2.0 / (w + 1.0)
     beta = 1.0 - alpha
     for j in range(x.shape[0]):
@@ -343,6 +367,13 @@ def ema_from(x: np.ndarray, off: int, t0: int, w: int, fs: np.ndarray, ist: np.n
         ist[j, 0] = run
 
 
+@njit(types.void(SERIES, I8, I8, I8, F2, I2, OUT), cache=True, nogil=True)
+def ema_from(x: np.ndarray, off: int, t0: int, w: int, fs: np.ndarray, ist: np.ndarray,
+             out: np.ndarray) -> None:
+    """Resumable :func:`ema`: ``fs`` = (level,), ``ist`` = (run,)."""
+    _ema_core(x, off, t0, w, fs, ist, out)
+
+
 @njit(types.void(SERIES, I8, OUT), cache=True, nogil=True)
 def ema(x: np.ndarray, w: int, out: np.ndarray) -> None:
     """Exponential average, ``alpha = 2 / (w + 1)``: ``e_t = alpha * x_t + (1 - alpha) * e_{t-1}``.
@@ -351,7 +382,7 @@ def ema(x: np.ndarray, w: int, out: np.ndarray) -> None:
     average, from infinities) restarts it: NaN until ``w`` non-NaN inputs again, re-seeded.
     """
     k = x.shape[0]
-    ema_from(x, 0, 0, w, np.zeros((k, EMA_STATE[0])), np.zeros((k, EMA_STATE[1]), np.int64),
+    _ema_core(x, 0, 0, w, np.zeros((k, EMA_STATE[0])), np.zeros((k, EMA_STATE[1]), np.int64),
              out)
 
 
