@@ -44,7 +44,7 @@ def synthetic(bars: int = 600, symbols: int = 3, seed: int = 5) -> dict[str, np.
     close[300:305, 1] = np.nan
     high, low = close * 1.001, close * 0.999
     volume = rng.exponential(10.0, (bars, symbols))
-    volume[200, 2] = np.inf
+    volume[200, symbols - 1] = np.inf
     returns = np.full_like(close, np.nan)
     returns[1:] = close[1:] / close[:-1] - 1.0
     series = {"open": close * 1.0002, "high": high, "low": low, "close": close,
@@ -169,3 +169,15 @@ def test_state_is_bounded_by_the_windows_not_the_history():
         if bar in (1_000, 3_000):
             sizes[bar] = evaluator.to_state().nbytes
     assert sizes[1_000] == sizes[3_000] < 20_000
+
+
+def test_long_windows_equal_the_batch():
+    """Windows beyond the direct ts_rank and scanned-extreme paths, long moment windows."""
+    series = {name: np.asfortranarray(np.where(np.isnan(v), 1e5, v))
+              for name, v in synthetic(bars=2_500, symbols=2, seed=9).items()}
+    nodes = [parse("(ts_rank (ts_max close 900) 800)"), parse("(ts_zscore vwap 1000)"),
+             parse("(ts_corr (decay_linear close 1200) (ema high 700) 1000)")]
+    data = AlphaData(np.arange(2_500), ("a", "b"), series)
+    for got, want in zip(stream_values(nodes, series, [1, 7, 64, 333]), evaluate(nodes, data),
+                         strict=True):
+        assert same_bits(got, want) and np.isfinite(want).sum() > 500
