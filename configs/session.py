@@ -83,6 +83,12 @@ class SessionConfig(StrictModel):
                                     description="Window of the restart intensity, s.")
     retry_timeout_s: float = Field(60.0, gt=0.0, le=3600.0, description="How long a step "
                                    "waits for a restarted actor before the session fails.")
+    call_timeout_s: float = Field(120.0, gt=0.0, le=3600.0, description="How long one actor "
+                                  "call may take before it is sent again (to the restarted "
+                                  "actor, once its supervisor replaced it).")
+    stuck_after_s: float = Field(30.0, gt=0.0, le=3600.0, description="An actor whose current "
+                                 "step has run longer than this fails its heartbeat (alive but "
+                                 "no progress) and is restarted by its supervisor.")
 
     @field_validator("duration")
     @classmethod

@@ -34,12 +34,17 @@ class ActorDirectory:
         namespace: Ray namespace of the actors.
         timeout_s: How long a call keeps retrying before :class:`SessionError`.
         on_retry: Called with (actor name, error) each time a call is retried.
+        call_timeout_s: How long one attempt may take before it is sent again (None: no
+            limit). A stuck actor fails its heartbeat and is replaced by its supervisor; the
+            attempt sent again then reaches the successor.
     """
 
     def __init__(self, namespace: str, timeout_s: float,
-                 on_retry: Callable[[str, BaseException], None] | None = None) -> None:
+                 on_retry: Callable[[str, BaseException], None] | None = None,
+                 call_timeout_s: float | None = None) -> None:
         self.namespace = namespace
         self.timeout_s = timeout_s
+        self.call_timeout_s = call_timeout_s
         self._handles: dict[str, Any] = {}
         self._on_retry = on_retry
         self.retries: dict[str, int] = {}
@@ -81,7 +86,7 @@ class ActorDirectory:
                     failed.append(index)
             for index, ref in refs.items():
                 try:
-                    results[index] = ray.get(ref)
+                    results[index] = ray.get(ref, timeout=self.call_timeout_s)
                 except RETRYABLE as exc:
                     self._note(calls[index][0], exc)
                     failed.append(index)
@@ -132,7 +137,7 @@ class Pending:
                 failed.append(index)
                 continue
             try:
-                results[index] = ray.get(ref)
+                results[index] = ray.get(ref, timeout=self._directory.call_timeout_s)
             except RETRYABLE as exc:
                 self._directory._note(self._calls[index][0], exc)
                 failed.append(index)

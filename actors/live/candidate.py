@@ -21,7 +21,9 @@ import ray
 from actors.live.checkpoint import Checkpoint
 from actors.live.executor import SequenceError
 from actors.live.history import fetch_history
+from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress, StuckError
 from actors.live.logs import actor_log
+from actors.live.poison import MAX_ATTEMPTS, PoisonGuard
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
@@ -29,6 +31,7 @@ from core.trading.broker import PaperBroker
 from core.trading.messages import MarketBatch
 from core.trading.risk import RiskEngine
 from core.trading.runners import StrategyChoice, build_runners, run_batch
+from core.trading.slot import SlotOutput
 from core.trading.walk import BatchOutcome, walk_batch
 
 
@@ -79,13 +82,15 @@ class CandidateService:
         timeline: The session timeline.
         venue: Venue label.
         timeframe_ms: Bar length.
+        session_id: The session (for logs).
+        stuck_after_s: A step running longer fails the heartbeat.
     """
 
     def __init__(self, name: str, choice: StrategyChoice, state_dir: str,
                  backtest: BacktestConfig, limits: RiskLimits, guardian: GuardianConfig,
                  symbols: Sequence[str], feed_names: Sequence[str], namespace: str,
                  timeline: np.ndarray, venue: str, timeframe_ms: int,
-                 session_id: str = "") -> None:
+                 session_id: str = "", stuck_after_s: float = DEFAULT_STUCK_AFTER_S) -> None:
         self.name = name
         self._runners = build_runners(choice, symbols)
         self._feeds, self._namespace = tuple(feed_names), namespace
@@ -99,12 +104,23 @@ class CandidateService:
         self._state: _CandidateState = saved
         self._known = 0
         self._lock = threading.Lock()
-        actor_log(session_id, f"candidate {name}").info(
-            "candidate started", strategy=self._runners[0].strategy_id,
-            restored_step=self._state.seq_done)
+        self._progress = Progress(stuck_after_s)
+        self._poison = PoisonGuard(state_dir, f"candidate-{name}")
+        self._log = actor_log(session_id, f"candidate {name}")
+        self._log.info("candidate started", strategy=self._runners[0].strategy_id,
+                       restored_step=self._state.seq_done)
 
     def ping(self) -> str:
-        """Heartbeat."""
+        """Heartbeat: fails while a step has run past ``stuck_after_s`` (no progress).
+
+        Raises:
+            StuckError: The current step is stuck.
+        """
+        try:
+            self._progress.check()
+        except StuckError:
+            self._poison.mark_stuck()
+            raise
         return "ok"
 
     def pid(self) -> int:
@@ -117,8 +133,28 @@ class CandidateService:
         Raises:
             SequenceError: ``seq`` is neither the next step nor a retry of the last.
         """
-        with self._lock:
-            return self._step(seq, batch)
+        with self._lock, self._progress.working(f"candidate step {seq}"):
+            report = self._step(seq, batch)
+            self._poison.end()
+            return report
+
+    def _signals(self, seq: int, batch: MarketBatch, broker: PaperBroker) -> SlotOutput:
+        """The strategy's output, or an error once it was disabled for hanging."""
+        reason = self._poison.disabled_reason()
+        if not reason and self._poison.begin(seq) >= MAX_ATTEMPTS:
+            reason = (f"{self._runners[0].strategy_id}: disabled: it got stuck on step {seq} "
+                      f"{MAX_ATTEMPTS} times; no signals from now on")
+            self._log.error("candidate strategy disabled", step=seq)
+            self._poison.give_up(reason)
+        if reason:
+            return SlotOutput(errors=[reason])
+        if batch.start > self._known:
+            history = fetch_history(self._feeds, self._namespace, self._timeline, self._known,
+                                    batch.start, self._venue, self._tf)
+            run_batch(self._runners, history)
+        output = run_batch(self._runners, batch, broker.portfolio())
+        self._known = batch.start + batch.n_bars
+        return output
 
     def _step(self, seq: int, batch: MarketBatch) -> CandidateReport:
         state = self._state
@@ -126,13 +162,8 @@ class CandidateService:
             return state.report
         if seq != state.seq_done + 1:
             raise SequenceError(f"candidate {self.name} is at step {state.seq_done}; got {seq}")
-        if batch.start > self._known:
-            history = fetch_history(self._feeds, self._namespace, self._timeline, self._known,
-                                    batch.start, self._venue, self._tf)
-            run_batch(self._runners, history)
         broker = PaperBroker.from_state(state.book)
-        output = run_batch(self._runners, batch, broker.portfolio())
-        self._known = batch.start + batch.n_bars
+        output = self._signals(seq, batch, broker)
         engine = RiskEngine.from_state(state.risk)
         outcome = walk_batch(broker, batch, output.signals, engine)
         report = CandidateReport(self.name, seq, self._runners[0].strategy_id, outcome,

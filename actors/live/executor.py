@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import ray
 
 from actors.live.checkpoint import Checkpoint
+from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
@@ -28,6 +30,9 @@ from core.errors import EvotraderError
 from core.trading.broker import PaperBroker
 from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot, Signal
 from core.trading.walk import ApprovedOnly, BatchOutcome, walk_batch
+
+CALL_LOG_SIZE = 10_000
+"""``execute`` calls remembered for :meth:`ExecutorService.call_log` (bounded)."""
 
 
 class SequenceError(EvotraderError):
@@ -76,20 +81,27 @@ class ExecutorService:
     """
 
     def __init__(self, state_dir: str, backtest: BacktestConfig, risk: RiskLimits | None,
-                 symbols: Sequence[str], session_id: str = "") -> None:
+                 symbols: Sequence[str], session_id: str = "",
+                 stuck_after_s: float = DEFAULT_STUCK_AFTER_S) -> None:
         self._lock = threading.Lock()
+        self._progress = Progress(stuck_after_s)
         self._checkpoint = Checkpoint(state_dir, "executor")
         saved = self._checkpoint.load()
         broker = PaperBroker(backtest, symbols, risk=risk)
         self._state = saved if saved is not None else _ExecutorState(book=broker.state)
         self._broker = PaperBroker.from_state(self._state.book)
-        self.calls: list[tuple[int, float, int]] = []
+        self.calls: deque[tuple[int, float, int]] = deque(maxlen=CALL_LOG_SIZE)
         self._log = actor_log(session_id, "executor")
         self._log.info("executor started", restored_step=self._state.seq_done,
                        halted=self._state.halted)
 
     def ping(self) -> str:
-        """Heartbeat."""
+        """Heartbeat: fails while a step has run past ``stuck_after_s`` (no progress).
+
+        Raises:
+            StuckError: The current step is stuck.
+        """
+        self._progress.check()
         return "ok"
 
     def pid(self) -> int:
@@ -121,7 +133,7 @@ class ExecutorService:
         Raises:
             SequenceError: ``seq`` is neither the next step nor a retry of the last.
         """
-        with self._lock:
+        with self._lock, self._progress.working(f"step {seq}"):
             self.calls.append((seq, time.time(), len(approved)))
             state = self._state
             if seq == state.seq_done and state.report is not None:
@@ -162,7 +174,7 @@ class ExecutorService:
             return self._broker.portfolio(ts)
 
     def call_log(self) -> list[tuple[int, float, int]]:
-        """(seq, wall time, approved orders) of every ``execute`` call since this start."""
+        """(seq, wall time, approved orders) of the last ``execute`` calls since this start."""
         return list(self.calls)
 
     def stop(self) -> None:

@@ -27,6 +27,7 @@ import ray
 from actors.live.calls import call_named
 from actors.live.checkpoint import Checkpoint
 from actors.live.executor import ExecutionReport, SequenceError
+from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
@@ -80,8 +81,9 @@ class GuardianService:
 
     def __init__(self, state_dir: str, limits: RiskLimits, guardian: GuardianConfig,
                  initial_equity: float, executor_name: str, namespace: str,
-                 session_id: str = "") -> None:
+                 session_id: str = "", stuck_after_s: float = DEFAULT_STUCK_AFTER_S) -> None:
         self._lock = threading.Lock()
+        self._progress = Progress(stuck_after_s)
         self._guardian = guardian
         self._executor_name, self._namespace = executor_name, namespace
         self._checkpoint = Checkpoint(state_dir, "guardian")
@@ -96,7 +98,12 @@ class GuardianService:
                        state=RiskEngine.from_state(self._state.risk).state.value)
 
     def ping(self) -> str:
-        """Heartbeat."""
+        """Heartbeat: fails while a step has run past ``stuck_after_s`` (no progress).
+
+        Raises:
+            StuckError: The current step is stuck.
+        """
+        self._progress.check()
         return "ok"
 
     def pid(self) -> int:
@@ -123,7 +130,7 @@ class GuardianService:
         Raises:
             SequenceError: ``seq`` is neither the next step nor a retry of the last.
         """
-        with self._lock:
+        with self._lock, self._progress.working(f"step {seq}"):
             state = self._state
             if seq == state.seq_done and state.report is not None:
                 self._call_executor("execute", seq, batch, signals,

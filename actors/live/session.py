@@ -125,9 +125,8 @@ class SessionLoop:
         loop_start = time.perf_counter()
         elapsed_before = pos.elapsed_s
         for seq in range(resumed_at, len(bounds)):
-            reason = self._stop_requested()
-            if reason:
-                pos.stop_reason = pos.stop_reason or reason
+            pos.stop_reason = pos.stop_reason or self._stop_requested()
+            if pos.stop_reason:
                 break
             i0, i1 = bounds[seq]
             if self._paced:

@@ -28,6 +28,7 @@ from actors.adapters.session_store import SupervisorEvent as StoredSupervisorEve
 from actors.live.calls import ActorDirectory
 from actors.live.checkpoint import Checkpoint
 from actors.live.latency import StageLatency
+from actors.live.liveness import StuckError
 from actors.live.logs import actor_log
 from actors.live.plan import SessionPlan
 from actors.live.session import SessionLoop, SessionPosition
@@ -62,12 +63,17 @@ class SessionService:
         self._restored = saved is not None
         self._position: SessionPosition = saved if saved is not None else SessionPosition(
             sim_time_ms=int(plan.timeline[0]))
-        self._directory = ActorDirectory(inputs.namespace, config.session.retry_timeout_s)
+        self._directory = ActorDirectory(inputs.namespace, config.session.retry_timeout_s,
+                                         call_timeout_s=config.session.call_timeout_s)
         self._latency = StageLatency()
         self._stop_reason = ""
         self._error: str | None = None
         self._lock = threading.Lock()
         self._started_at = time.time()
+        session = config.session
+        self._progress_limit_s = (session.call_timeout_s + session.retry_timeout_s
+                                  + session.stuck_after_s)
+        self._progressed = time.monotonic()
         self._log = actor_log(inputs.session_id, "session")
         self._log.info("session actor started", restored=self._restored,
                        next_step=self._position.next_seq, phase=self._position.phase)
@@ -88,7 +94,13 @@ class SessionService:
         """
         if self._error is not None:
             raise RuntimeError(f"session loop failed: {self._error}")
-        return DONE if self._position.phase == "finished" else "ok"
+        if self._position.phase == "finished":
+            return DONE
+        quiet = time.monotonic() - self._progressed
+        if self._position.phase == "running" and quiet > self._progress_limit_s:
+            raise StuckError(f"no step completed for {quiet:.0f} s (limit "
+                             f"{self._progress_limit_s:g} s)")
+        return "ok"
 
     def pid(self) -> int:
         """Process id of the actor's worker (for chaos tests)."""
@@ -149,8 +161,8 @@ class SessionService:
                      created_ts=int(plan.timeline[0]),
                      info={"symbols": ",".join(config.data.symbols),
                            "timeframe": config.data.timeframe})
-            loop = SessionLoop(plan, self._directory, pos, self._checkpoint.save,
-                               self._latency, self._stop_requested)
+            loop = SessionLoop(plan, self._directory, pos, self._save, self._latency,
+                               self._stop_requested)
             loop.run()
             pos.phase = "finishing"
             self._checkpoint.save(pos)
@@ -160,6 +172,10 @@ class SessionService:
             self._checkpoint.save(pos)
             self._write_result(pos)
             self._log.info("session finished", steps=pos.steps, reason=pos.stop_reason)
+
+    def _save(self, pos: SessionPosition) -> None:
+        self._checkpoint.save(pos)
+        self._progressed = time.monotonic()
 
     def _stop_requested(self) -> str:
         with self._lock:

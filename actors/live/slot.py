@@ -15,7 +15,9 @@ import numpy as np
 import ray
 
 from actors.live.history import fetch_history
+from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress, StuckError
 from actors.live.logs import actor_log
+from actors.live.poison import MAX_ATTEMPTS, PoisonGuard
 from core.trading.messages import MarketBatch, PortfolioSnapshot
 from core.trading.runners import StrategyChoice, build_runners, run_batch
 from core.trading.slot import SlotOutput
@@ -32,11 +34,15 @@ class SlotService:
         timeline: The session timeline (bar open times).
         venue: Venue label.
         timeframe_ms: Bar length.
+        session_id: The session (for logs).
+        state_dir: The session's state folder (the in-flight marker; "" = none).
+        stuck_after_s: A step running longer fails the heartbeat.
     """
 
     def __init__(self, choice: StrategyChoice, symbols: Sequence[str],
                  feed_names: Sequence[str], namespace: str, timeline: np.ndarray, venue: str,
-                 timeframe_ms: int, session_id: str = "") -> None:
+                 timeframe_ms: int, session_id: str = "", state_dir: str = "",
+                 stuck_after_s: float = DEFAULT_STUCK_AFTER_S) -> None:
         self._choice = choice
         self._runners = build_runners(choice, symbols)
         self._feeds, self._namespace = tuple(feed_names), namespace
@@ -44,11 +50,24 @@ class SlotService:
         self._known = 0
         self.warmups = 0
         self._lock = threading.Lock()
+        self._progress = Progress(stuck_after_s)
+        self._poison = PoisonGuard(state_dir, "slot") if state_dir else None
         self._log = actor_log(session_id, "slot")
-        self._log.info("slot started", strategy=self._runners[0].strategy_id)
+        self._log.info("slot started", strategy=self._runners[0].strategy_id,
+                       inherited=str(self._poison.inherited) if self._poison else "")
 
     def ping(self) -> str:
-        """Heartbeat."""
+        """Heartbeat: fails while a step has run past ``stuck_after_s`` (no progress).
+
+        Raises:
+            StuckError: The current step is stuck.
+        """
+        try:
+            self._progress.check()
+        except StuckError:
+            if self._poison is not None:
+                self._poison.mark_stuck()
+            raise
         return "ok"
 
     def pid(self) -> int:
@@ -73,15 +92,39 @@ class SlotService:
 
     def on_batch(self, batch: MarketBatch, portfolio: PortfolioSnapshot | None = None
                  ) -> SlotOutput:
-        """Signals for the batch's bars (a retried batch gets the same answer)."""
-        with self._lock:
+        """Signals for the batch's bars (a retried batch gets the same answer).
+
+        A strategy that killed its actor twice on this step (it never returned and the
+        supervisor restarted the slot) is disabled: no signal from then on, an error each step.
+        """
+        with self._lock, self._progress.working(f"strategy step {batch.seq}"):
+            disabled = self._disabled(batch.seq)
+            if disabled:
+                return SlotOutput(errors=[disabled])
             self._warm_up(batch.start)
             output = run_batch(self._runners, batch, portfolio)
             for error in output.errors:
                 self._log.error("strategy error contained: no signal", step=batch.seq,
                                 error=error)
             self._known = max(self._known, batch.start + batch.n_bars)
+            if self._poison is not None:
+                self._poison.end()
             return output
+
+    def _disabled(self, seq: int) -> str:
+        if self._poison is None:
+            return ""
+        reason = self._poison.disabled_reason()
+        if reason:
+            return reason
+        if self._poison.begin(seq) >= MAX_ATTEMPTS:
+            reason = (f"{self._runners[0].strategy_id}: disabled: it got stuck on step {seq} "
+                      f"{MAX_ATTEMPTS} times (the slot was restarted for making no progress); "
+                      "no signals from now on")
+            self._log.error("strategy disabled", step=seq, reason=reason)
+            self._poison.give_up(reason)
+            return reason
+        return ""
 
     def stop(self) -> None:
         """Nothing to flush: the slot's state is rebuilt from the feeds."""

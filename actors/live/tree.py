@@ -151,13 +151,14 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
     trading = SupervisorSpec("trading", children=(
         child("guardian", lambda n: guardian_opts(n).remote(
             inputs.state_dir, limits, inputs.guardian, initial, names.executor, ns,
-            session_id=inputs.session_id)),
+            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s)),
         child("executor", lambda n: executor_opts(n).remote(
             inputs.state_dir, config.backtest, limits, symbols,
-            session_id=inputs.session_id)),
+            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s)),
         child("slot", lambda n: slot_opts(n).remote(
             inputs.live, symbols, names.feeds, ns, inputs.timeline, data.venue,
-            inputs.timeframe_ms, session_id=inputs.session_id)),
+            inputs.timeframe_ms, session_id=inputs.session_id, state_dir=inputs.state_dir,
+            stuck_after_s=session.stuck_after_s)),
     ), strategy=Strategy.REST_FOR_ONE, **knobs)
 
     candidate_opts = _options(CandidateTrader, ns)
@@ -166,7 +167,7 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
         return lambda n: candidate_opts(n).remote(
             label, choice, inputs.state_dir, config.backtest, limits, inputs.guardian, symbols,
             names.feeds, ns, inputs.timeline, data.venue, inputs.timeframe_ms,
-            session_id=inputs.session_id)
+            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s)
 
     candidates = SupervisorSpec("candidates", children=tuple(
         child(f"candidate-{label}", candidate_factory(label, choice))

@@ -42,7 +42,7 @@ def _wait_running(env: dict[str, str], process: subprocess.Popen[str]) -> str:
         assert process.poll() is None, process.communicate()
         status = _command(env, "status")
         if status.returncode == 0 and json.loads(status.stdout[status.stdout.index("{"):]
-                                                 )["seq"] >= 3:
+                                                 )["steps"] >= 3:
             return status.stdout
         time.sleep(1.0)
     raise AssertionError("the session never reported progress")
@@ -54,7 +54,8 @@ def test_status_kill_switch_and_stop_from_other_processes(tmp_path, ray_session,
     process = _start(env, "cli")
     try:
         status = _wait_running(env, process)
-        for actor in ("trading", "guardian", "executor", "slot", "feed-BTC-USDT", "store"):
+        for actor in ("trading", "guardian", "executor", "slot", "feed-BTC-USDT", "store",
+                      "session"):
             assert actor in status
         killed = _command(env, "kill-switch")
         assert killed.returncode == 0 and "trading HALTED" in killed.stdout, killed.stderr

@@ -1,0 +1,69 @@
+"""Heartbeats that prove progress, not just a live thread.
+
+A threaded actor answers ``ping`` from a second thread even while its step is stuck (a strategy
+in an endless loop): the ping alone proves nothing. :class:`Progress` records when the actor's
+current unit of work started; :meth:`Progress.check` (called from ``ping``) raises
+:class:`StuckError` once that work has run longer than the limit, so the supervisor counts
+missed heartbeats and restarts the actor, and the step is retried on its successor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
+from core.errors import EvotraderError
+
+DEFAULT_STUCK_AFTER_S = 30.0
+"""Default limit of one unit of work (``[session] stuck_after_s``)."""
+
+
+class StuckError(EvotraderError):
+    """The actor's current work has run past its limit: it is alive but making no progress."""
+
+
+class Progress:
+    """When the current work started, and how long it may take.
+
+    Args:
+        limit_s: Work running longer than this makes :meth:`check` raise.
+        clock: Monotonic seconds (tests pass their own).
+    """
+
+    def __init__(self, limit_s: float = DEFAULT_STUCK_AFTER_S,
+                 clock: type[time.monotonic] | None = None) -> None:
+        self.limit_s = limit_s
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._work: tuple[str, float] | None = None
+        self.completed = 0
+
+    @contextlib.contextmanager
+    def working(self, what: str) -> Iterator[None]:
+        """Mark the enclosed block as the actor's current work."""
+        with self._lock:
+            self._work = (what, self._clock())
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._work = None
+                self.completed += 1
+
+    def check(self) -> None:
+        """Raise when the current work has run past the limit.
+
+        Raises:
+            StuckError: Naming the work and how long it has run.
+        """
+        with self._lock:
+            work = self._work
+        if work is None:
+            return
+        what, since = work
+        running = self._clock() - since
+        if running > self.limit_s:
+            raise StuckError(f"{what} has run for {running:.1f} s (limit {self.limit_s:g} s): "
+                             "no progress")

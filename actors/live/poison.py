@@ -1,0 +1,90 @@
+"""Work that got its actor restarted for making no progress: a marker per step.
+
+Before a step the owner writes a marker (step, times it got stuck so far); after it, removes
+it. When the heartbeat finds the step stuck (:mod:`actors.live.liveness`) it counts one more
+stuck attempt in the marker before the supervisor replaces the actor. The successor inherits
+the marker: past :data:`MAX_ATTEMPTS` stuck attempts on the same step the work is poisoned and
+the owner stops attempting it (a strategy is disabled and gives no signals) instead of hanging
+on it forever. Deaths for other reasons (a kill, a crash) do not count. The marker is a small
+JSON file, not fsynced: it guards against the death of a process, not of the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_ATTEMPTS = 2
+"""Stuck attempts on the same step after which the work is given up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inflight:
+    """What a predecessor was doing: step ``seq``, on which it got stuck ``stuck`` times."""
+
+    seq: int
+    stuck: int
+
+
+class PoisonGuard:
+    """The in-flight marker of one owner (``slot``, ``candidate-<name>``).
+
+    Args:
+        state_dir: The session's state folder.
+        owner: Owner name (file ``<owner>.inflight``).
+    """
+
+    def __init__(self, state_dir: str | Path, owner: str) -> None:
+        self.path = Path(state_dir) / f"{owner}.inflight"
+        self.disabled_path = Path(state_dir) / f"{owner}.disabled"
+        self.inherited = self._read()
+
+    def _read(self) -> Inflight | None:
+        try:
+            body = json.loads(self.path.read_text())
+            return Inflight(int(body["seq"]), int(body["stuck"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def disabled_reason(self) -> str:
+        """Why this owner's work was given up ("" if it was not)."""
+        try:
+            return self.disabled_path.read_text()
+        except OSError:
+            return ""
+
+    def begin(self, seq: int) -> int:
+        """Mark step ``seq`` as in flight; returns how often it got an actor stuck so far."""
+        previous = self.inherited
+        stuck = previous.stuck if previous is not None and previous.seq == seq else 0
+        self._current = Inflight(seq, stuck)
+        self._write(self._current)
+        return stuck
+
+    def mark_stuck(self) -> None:
+        """The step in flight is stuck (called once, from the failing heartbeat)."""
+        current = getattr(self, "_current", None)
+        if current is not None:
+            self._current = None  # once per step
+            self._write(Inflight(current.seq, current.stuck + 1))
+
+    def end(self) -> None:
+        """The step finished: forget the marker."""
+        self.inherited = None
+        self._current = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def _write(self, inflight: Inflight) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(f".tmp{os.getpid()}")
+        temporary.write_text(json.dumps({"seq": inflight.seq, "stuck": inflight.stuck}))
+        os.replace(temporary, self.path)
+
+    def give_up(self, reason: str) -> None:
+        """Record for good that this owner's work is disabled."""
+        self.disabled_path.write_text(reason)
+        self.end()
