@@ -6,8 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from actors.live.run import run_session
-from actors.live.run import SessionResult
+from actors.live.run import SessionResult, run_session
 from configs.loader import LoadedConfig, load_config
 
 SESSION_FILES = ("orders.csv", "fills.csv", "positions.csv", "equity.csv",

@@ -8,6 +8,7 @@ every process of *its* cluster with SIGKILL instead (the same end for that clust
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -76,7 +77,7 @@ def _tree_gone(namespace: str) -> bool:
 
 
 def test_a_session_outlives_its_cli_killed_or_detached(tmp_path, ray_session, shared_data):
-    loaded = session_config(tmp_path, shared_data, duration="10d", candidates=CANDIDATES)
+    session_config(tmp_path, shared_data, duration="10d", candidates=CANDIDATES)
     config_file = str(tmp_path / "session.toml")
     namespace = "detach-test"
     env = _env(ray_session.address, namespace)
@@ -158,10 +159,8 @@ class OwnCluster:
         """SIGKILL every process of this cluster (what ``ray stop --force`` does to it)."""
         victims = self.processes()
         for process in victims:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
-            except psutil.NoSuchProcess:
-                pass
         psutil.wait_procs(victims, timeout=30)
         return len(victims)
 
