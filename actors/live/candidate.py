@@ -24,9 +24,11 @@ from actors.live.history import fetch_history
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress, StuckError
 from actors.live.logs import actor_log
 from actors.live.poison import MAX_ATTEMPTS, PoisonGuard
+from actors.live.subscriber import BarSource
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
+from core.trading.align import FeedSlice
 from core.trading.broker import PaperBroker
 from core.trading.messages import MarketBatch
 from core.trading.risk import RiskEngine
@@ -84,13 +86,16 @@ class CandidateService:
         timeframe_ms: Bar length.
         session_id: The session (for logs).
         stuck_after_s: A step running longer fails the heartbeat.
+        bars: Subscribe to the published feeds (for :meth:`on_step`).
     """
 
     def __init__(self, name: str, choice: StrategyChoice, state_dir: str,
                  backtest: BacktestConfig, limits: RiskLimits, guardian: GuardianConfig,
                  symbols: Sequence[str], feed_names: Sequence[str], namespace: str,
                  timeline: np.ndarray, venue: str, timeframe_ms: int,
-                 session_id: str = "", stuck_after_s: float = DEFAULT_STUCK_AFTER_S) -> None:
+                 session_id: str = "", stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
+                 bars: BarSource | None = None) -> None:
+        self._bars = bars.subscriber() if bars is not None else None
         self.name = name
         self._runners = build_runners(choice, symbols)
         self._feeds, self._namespace = tuple(feed_names), namespace
@@ -126,6 +131,25 @@ class CandidateService:
     def pid(self) -> int:
         """Process id of the actor's worker (for chaos tests)."""
         return os.getpid()
+
+    def bar_counts(self) -> dict[str, int]:
+        """What arrived from the feeds (see :meth:`BarSubscriber.counts`); {} if none."""
+        return self._bars.counts() if self._bars is not None else {}
+
+    def on_bars(self, part: FeedSlice) -> str:
+        """A feed's published slice (see :class:`~actors.live.subscriber.BarSubscriber`)."""
+        assert self._bars is not None
+        return self._bars.on_bars(part)
+
+    def on_step(self, seq: int, i0: int, i1: int) -> CandidateReport:
+        """:meth:`on_batch` on the published bars of step ``seq`` (timeline ``[i0, i1)``)."""
+        assert self._bars is not None, "this candidate was built without a bar subscriber"
+        with self._lock:
+            state = self._state
+            if seq == state.seq_done and state.report is not None:
+                return state.report
+        batch, _ = self._bars.batch(seq, i0, i1)
+        return self.on_batch(seq, batch)
 
     def on_batch(self, seq: int, batch: MarketBatch) -> CandidateReport:
         """Trade step ``seq`` on the candidate's own book (idempotent per step).

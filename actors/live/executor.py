@@ -24,9 +24,11 @@ import ray
 from actors.live.checkpoint import Checkpoint
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
+from actors.live.subscriber import BarSource
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from core.errors import EvotraderError
+from core.trading.align import FeedSlice
 from core.trading.broker import PaperBroker
 from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot, Signal
 from core.trading.walk import ApprovedOnly, BatchOutcome, walk_batch
@@ -78,11 +80,16 @@ class ExecutorService:
         backtest: Fill model, costs, sizing and stops (the backtester's configuration).
         risk: Effective risk limits (they cap order sizing exactly as in the backtester).
         symbols: Traded symbols, in column order.
+        session_id: The session (for logs).
+        stuck_after_s: A step running longer fails the heartbeat.
+        bars: Where published bars arrive (None: only :meth:`execute` with a batch works).
     """
 
     def __init__(self, state_dir: str, backtest: BacktestConfig, risk: RiskLimits | None,
                  symbols: Sequence[str], session_id: str = "",
-                 stuck_after_s: float = DEFAULT_STUCK_AFTER_S) -> None:
+                 stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
+                 bars: BarSource | None = None) -> None:
+        self._bars = bars.subscriber() if bars is not None else None
         self._lock = threading.Lock()
         self._progress = Progress(stuck_after_s)
         self._checkpoint = Checkpoint(state_dir, "executor")
@@ -125,6 +132,26 @@ class ExecutorService:
                 return self._state.book_before
             raise SequenceError(f"executor is at step {self._state.seq_done}; cannot give the "
                                 f"book before step {seq}")
+
+    def bar_counts(self) -> dict[str, int]:
+        """What arrived from the feeds (see :meth:`BarSubscriber.counts`); {} if none."""
+        return self._bars.counts() if self._bars is not None else {}
+
+    def on_bars(self, part: FeedSlice) -> str:
+        """A feed's published slice (see :class:`~actors.live.subscriber.BarSubscriber`)."""
+        assert self._bars is not None
+        return self._bars.on_bars(part)
+
+    def execute_step(self, seq: int, i0: int, i1: int, signals: Sequence[Signal],
+                     approved: frozenset[str]) -> ExecutionReport:
+        """:meth:`execute` on the published bars of step ``seq`` (timeline ``[i0, i1)``)."""
+        with self._lock:
+            state = self._state
+            if seq == state.seq_done and state.report is not None:
+                return state.report
+        assert self._bars is not None, "this executor was built without a bar subscriber"
+        batch, _ = self._bars.batch(seq, i0, i1)
+        return self.execute(seq, batch, signals, approved)
 
     def execute(self, seq: int, batch: MarketBatch, signals: Sequence[Signal],
                 approved: frozenset[str]) -> ExecutionReport:

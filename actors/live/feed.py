@@ -7,15 +7,22 @@ it are served; from it on the feed is stopped and every slice carries the error,
 session records and turns into a stale-data breaker on that symbol. Nothing after a corrupt
 bar is ever served, so nothing is ever traded on it.
 
-The feed is stateless between calls (slices are pure functions of the requested range), so a
-restarted feed serves exactly what the old one would have.
+Each session step the feed *publishes* its slice: :meth:`FeedService.publish` puts it in the
+object store once and pushes the reference to every subscriber (slot, guardian, executor,
+candidates), numbered by the step. The last :data:`REPLAY_BUFFER` slices stay in a bounded
+buffer, from which :meth:`FeedService.replay` serves a subscriber that missed one. Slices are
+pure functions of the requested range, so a restarted feed (empty buffer) recomputes exactly
+what the old one would have served.
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +41,8 @@ from core.errors import DataError, DataNotFoundError, DataValidationError
 from core.trading.align import FeedSlice
 
 OHLCV = ("open", "high", "low", "close", "volume")
+REPLAY_BUFFER = 64
+"""Published slices a feed keeps for subscribers that missed them."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -78,11 +87,16 @@ class FeedService:
             at all for this venue and timeframe.
         synthetic_bars: Length of the synthetic series.
         seed: Seed of the synthetic series.
+        session_id: The session (for logs; "" for a planning probe).
+        timeline: The session timeline (``prev_close`` of a slice is taken on it).
+        subscribers: Ray names of the actors each published slice is pushed to.
+        namespace: Their Ray namespace.
     """
 
     def __init__(self, data_dir: str, venue: str, symbol: str, timeframe: str, *,
                  synthetic_fallback: bool = False, synthetic_bars: int = 5000,
-                 seed: int = 7, session_id: str = "") -> None:
+                 seed: int = 7, session_id: str = "", timeline: np.ndarray | None = None,
+                 subscribers: Sequence[str] = (), namespace: str = "") -> None:
         self.symbol = symbol
         self.timeframe_ms = timeframe_to_ms(timeframe)
         path = series_path(Path(data_dir), venue, symbol, timeframe)
@@ -99,6 +113,15 @@ class FeedService:
         self._ts = candles.timestamp
         self._columns = {name: getattr(candles, name) for name in OHLCV}
         self._good, self._error, self._error_ts = self._check(candles)
+        good = self._ts[: self._good]
+        on_timeline = (np.isin(good, timeline) if timeline is not None
+                       else np.ones(len(good), dtype=bool))
+        self._timeline_rows = np.flatnonzero(on_timeline)
+        self._subscribers, self._namespace = tuple(subscribers), namespace
+        self._handles: dict[str, Any] = {}
+        self._pushes: dict[str, Any] = {}
+        self._buffer: OrderedDict[tuple[int, int, int], FeedSlice] = OrderedDict()
+        self.pushed = 0
         if not session_id:  # a probe in the driver (planning), not the session's actor
             return
         log = actor_log(session_id, f"feed {symbol}")
@@ -153,7 +176,7 @@ class FeedService:
         return FeedInfo(self.symbol, self.source, self.synthetic, ts[increasing].copy(),
                         self._good, self._error, self._error_ts)
 
-    def slice(self, start_ms: int, end_ms: int) -> FeedSlice:
+    def slice(self, start_ms: int, end_ms: int, seq: int = -1) -> FeedSlice:
         """The good bars with open time in ``[start_ms, end_ms)``.
 
         The slice carries the feed's error when the range reaches the first corrupt bar.
@@ -161,10 +184,66 @@ class FeedService:
         ts = self._ts[: self._good]
         lo, hi = np.searchsorted(ts, [start_ms, end_ms])
         reached = self._error_ts is not None and end_ms > self._error_ts
+        rows = self._timeline_rows
+        before = int(np.searchsorted(ts[rows], start_ms)) - 1
+        prev_close = float(self._columns["close"][rows[before]]) if before >= 0 else None
         return FeedSlice(self.symbol, ts[lo:hi].copy(),
                          *(self._columns[name][lo:hi].copy() for name in OHLCV),
                          error=self._error if reached else None,
-                         error_ts=self._error_ts if reached else None)
+                         error_ts=self._error_ts if reached else None, seq=seq,
+                         prev_close=prev_close)
+
+    def publish(self, seq: int, start_ms: int, end_ms: int) -> int:
+        """Publish step ``seq``: one object-store copy, pushed to every subscriber.
+
+        Returns:
+            The number of subscribers it was pushed to. A subscriber that is down misses the
+            push and replays the slice when it needs it.
+        """
+        part = self._buffered(seq, start_ms, end_ms)
+        ref = ray.put(part)
+        sent = 0
+        for name in self._subscribers:
+            handle = self._subscriber(name)
+            if handle is None:
+                continue
+            try:
+                self._pushes[name] = handle.on_bars.remote(ref)
+                sent += 1
+            except Exception:  # noqa: BLE001 - the subscriber died: look it up next time
+                self._handles.pop(name, None)
+        self.pushed += sent
+        return sent
+
+    def replay(self, seq: int, start_ms: int, end_ms: int) -> FeedSlice:
+        """Step ``seq``'s slice again (from the buffer, else recomputed: the same bars)."""
+        return self._buffered(seq, start_ms, end_ms)
+
+    def _buffered(self, seq: int, start_ms: int, end_ms: int) -> FeedSlice:
+        key = (seq, start_ms, end_ms)
+        part = self._buffer.get(key)
+        if part is None:
+            part = self.slice(start_ms, end_ms, seq)
+            self._buffer[key] = part
+            while len(self._buffer) > REPLAY_BUFFER:
+                self._buffer.popitem(last=False)
+        return part
+
+    def _subscriber(self, name: str) -> Any:
+        previous = self._pushes.pop(name, None)
+        if previous is not None:
+            ready, _ = ray.wait([previous], timeout=0)
+            if ready:
+                try:
+                    ray.get(ready[0])
+                except Exception:  # noqa: BLE001 - its actor died: resolve the name again
+                    self._handles.pop(name, None)
+        if name not in self._handles:
+            try:
+                self._handles[name] = ray.get_actor(name, namespace=self._namespace)
+            except ValueError:
+                return None
+        return self._handles[name]
 
     def stop(self) -> None:
         """Nothing to flush: a feed holds no hard state."""

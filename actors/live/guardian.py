@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,10 @@ from actors.live.checkpoint import Checkpoint
 from actors.live.executor import ExecutionReport, SequenceError
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
+from actors.live.subscriber import BarSource
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
+from core.trading.align import FeedSlice
 from core.trading.broker import PaperBroker
 from core.trading.messages import MarketBatch, RiskEvent, Signal, TradingState
 from core.trading.risk import RiskEngine, RiskState
@@ -48,6 +50,7 @@ class GuardianReport:
         risk_events: Denials, breaker events, kill switch, stale data, reconcile.
         state: Trading state after the step.
         timings_ms: ``risk`` (the guardian's walk) and ``order`` (the executor's answer).
+        stopped: Symbols whose feed has stopped on corrupt data (stale for good).
     """
 
     seq: int
@@ -56,6 +59,7 @@ class GuardianReport:
     risk_events: tuple[RiskEvent, ...]
     state: TradingState
     timings_ms: dict[str, float] = field(default_factory=dict)
+    stopped: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,6 +69,7 @@ class _GuardianState:
     risk_before: RiskState | None = None
     report: GuardianReport | None = None
     pending_events: list[RiskEvent] = field(default_factory=list)
+    stopped: dict[str, str] = field(default_factory=dict)
 
 
 class GuardianService:
@@ -77,11 +82,16 @@ class GuardianService:
         initial_equity: Equity at the session start.
         executor_name: Ray name of the executor actor.
         namespace: Ray namespace of the session's actors.
+        session_id: The session (for logs).
+        stuck_after_s: A step running longer fails the heartbeat.
+        bars: Where published bars arrive (None: only :meth:`process` with a batch works).
     """
 
     def __init__(self, state_dir: str, limits: RiskLimits, guardian: GuardianConfig,
                  initial_equity: float, executor_name: str, namespace: str,
-                 session_id: str = "", stuck_after_s: float = DEFAULT_STUCK_AFTER_S) -> None:
+                 session_id: str = "", stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
+                 bars: BarSource | None = None) -> None:
+        self._bars = bars.subscriber() if bars is not None else None
         self._lock = threading.Lock()
         self._progress = Progress(stuck_after_s)
         self._guardian = guardian
@@ -117,6 +127,40 @@ class GuardianService:
     def _call_executor(self, method: str, *args: Any) -> Any:
         return call_named(self._executor_name, self._namespace, method, *args)
 
+    def bar_counts(self) -> dict[str, int]:
+        """What arrived from the feeds (see :meth:`BarSubscriber.counts`); {} if none."""
+        return self._bars.counts() if self._bars is not None else {}
+
+    def on_bars(self, part: FeedSlice) -> str:
+        """A feed's published slice (see :class:`~actors.live.subscriber.BarSubscriber`)."""
+        assert self._bars is not None
+        return self._bars.on_bars(part)
+
+    def process_step(self, seq: int, i0: int, i1: int, signals: Sequence[Signal]
+                     ) -> GuardianReport:
+        """Judge and execute step ``seq`` on its published bars (timeline ``[i0, i1)``).
+
+        A feed found stopped (corrupt bar) for the first time gives a ``feed_error`` event and
+        marks its symbol stale. Idempotent per step, like :meth:`process`.
+
+        Raises:
+            SequenceError: ``seq`` is neither the next step nor a retry of the last.
+        """
+        assert self._bars is not None, "this guardian was built without a bar subscriber"
+        with self._lock, self._progress.working(f"step {seq}"):
+            state = self._state
+            if seq == state.seq_done and state.report is not None:
+                self._call_executor("execute_step", seq, i0, i1, signals,
+                                    state.report.execution.outcome.approved_ids)
+                return state.report
+            batch, stale = self._bars.batch(seq, i0, i1)
+            fresh = {s: r for s, r in stale.items() if s not in state.stopped}
+            feed_events = [RiskEvent(int(batch.ts[0]), "feed_error", "corrupt_bar", reason,
+                                     symbol=symbol) for symbol, reason in fresh.items()]
+            return self._judge(seq, batch, signals, fresh, feed_events, lambda approved:
+                               self._call_executor("execute_step", seq, i0, i1, signals,
+                                                   approved))
+
     def process(self, seq: int, batch: MarketBatch, signals: Sequence[Signal],
                 stale: dict[str, str] | None = None) -> GuardianReport:
         """Judge and execute step ``seq`` (idempotent per step).
@@ -136,36 +180,43 @@ class GuardianService:
                 self._call_executor("execute", seq, batch, signals,
                                     state.report.execution.outcome.approved_ids)
                 return state.report
-            if seq != state.seq_done + 1:
-                raise SequenceError(f"guardian is at step {state.seq_done}; got step {seq}")
-            engine = RiskEngine.from_state(state.risk)
-            events: list[RiskEvent] = list(state.pending_events)
-            events += self._kill_switch_file(engine, int(batch.ts[0]))
-            for symbol, reason in sorted((stale or {}).items()):
-                events.append(engine.mark_stale(symbol, int(batch.ts[0]), reason))
-            started = time.perf_counter()
-            shadow = PaperBroker.from_state(self._call_executor("state_before", seq))
-            outcome = walk_batch(shadow, batch, signals, engine)
-            walked = time.perf_counter()
-            approved = outcome.approved_ids
-            execution: ExecutionReport = self._call_executor("execute", seq, batch, signals,
-                                                             approved)
-            acked = time.perf_counter()
-            events += outcome.risk_events
-            if execution.state_hash != shadow.state_hash() and not execution.halted:
-                events += engine.engage_kill_switch(int(batch.ts[-1]), "reconcile_mismatch")
-                self._log.error("executor book differs from the guardian's shadow: halted",
-                                step=seq)
-            if self._kill_source is not None and engine.state is not TradingState.HALTED:
-                events += engine.engage_kill_switch(int(batch.ts[-1]), self._kill_source)
-            report = GuardianReport(seq, execution, outcome.decisions, tuple(events),
-                                    engine.state, {"risk": (walked - started) * 1e3,
-                                                   "order": (acked - walked) * 1e3})
-            self._state = _GuardianState(seq_done=seq, risk=engine.to_state(),
-                                         risk_before=state.risk, report=report)
-            self._checkpoint.save(self._state)
-            self._last_ts = int(batch.ts[-1])
-            return report
+            return self._judge(seq, batch, signals, stale or {}, [], lambda approved:
+                               self._call_executor("execute", seq, batch, signals, approved))
+
+    def _judge(self, seq: int, batch: MarketBatch, signals: Sequence[Signal],
+               stale: dict[str, str], feed_events: list[RiskEvent],
+               execute: Callable[[frozenset[str]], ExecutionReport]) -> GuardianReport:
+        state = self._state
+        if seq != state.seq_done + 1:
+            raise SequenceError(f"guardian is at step {state.seq_done}; got step {seq}")
+        engine = RiskEngine.from_state(state.risk)
+        events: list[RiskEvent] = [*feed_events, *state.pending_events]
+        events += self._kill_switch_file(engine, int(batch.ts[0]))
+        for symbol, reason in sorted(stale.items()):
+            events.append(engine.mark_stale(symbol, int(batch.ts[0]), reason))
+        started = time.perf_counter()
+        shadow = PaperBroker.from_state(self._call_executor("state_before", seq))
+        outcome = walk_batch(shadow, batch, signals, engine)
+        walked = time.perf_counter()
+        execution = execute(outcome.approved_ids)
+        acked = time.perf_counter()
+        events += outcome.risk_events
+        if execution.state_hash != shadow.state_hash() and not execution.halted:
+            events += engine.engage_kill_switch(int(batch.ts[-1]), "reconcile_mismatch")
+            self._log.error("executor book differs from the guardian's shadow: halted",
+                            step=seq)
+        if self._kill_source is not None and engine.state is not TradingState.HALTED:
+            events += engine.engage_kill_switch(int(batch.ts[-1]), self._kill_source)
+        stopped = {**state.stopped, **stale}
+        report = GuardianReport(seq, execution, outcome.decisions, tuple(events),
+                                engine.state, {"risk": (walked - started) * 1e3,
+                                               "order": (acked - walked) * 1e3},
+                                stopped=tuple(sorted(stopped)))
+        self._state = _GuardianState(seq_done=seq, risk=engine.to_state(),
+                                     risk_before=state.risk, report=report, stopped=stopped)
+        self._checkpoint.save(self._state)
+        self._last_ts = int(batch.ts[-1])
+        return report
 
     def _kill_switch_file(self, engine: RiskEngine, ts: int) -> list[RiskEvent]:
         path = self._guardian.kill_switch_file

@@ -1,12 +1,14 @@
 """The stepping loop of a session, run inside the session actor.
 
-Each step ``seq`` asks the feeds for the step's bars, the active slot for its signals, the
-risk guardian to judge and execute them, the candidates to trade their own books, and the
-store to record everything. Every call is keyed by ``seq`` and idempotent, and retried on the
-restarted actor when one was killed, so a retried step never does anything twice.
+Each step ``seq`` asks the feeds to publish the step's bars (they push them to the slot, the
+guardian, the executor and the candidates, numbered by the step: the session carries no
+bars), then the active slot for its signals, the risk guardian to judge and execute them, the
+candidates to trade their own books, and the store to record everything. Every call is
+keyed by ``seq`` and idempotent, and retried on the restarted actor when one was killed, so a
+retried step never does anything twice.
 
 The loop's position (:class:`SessionPosition`) is checkpointed before each step is sent: the
-next step, the carried state (last closes, stopped feeds, the live portfolio) and the records
+next step, the carried state (stopped feeds, the live portfolio) and the records
 of the previous step that the store has not yet confirmed. A session actor that restarts (or
 a ``resume`` after the whole cluster went away) loads it, re-sends the unconfirmed records
 (the store ignores a batch it already has) and continues at the next step: every other actor
@@ -18,9 +20,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
 
 from actors.adapters.session_store import BatchRecords
 from actors.live.calls import ActorDirectory, Pending, SessionError, submit
@@ -28,7 +27,6 @@ from actors.live.latency import StageLatency
 from actors.live.plan import SessionPlan
 from actors.live.records import candidate_records, live_records
 from actors.live.window import batch_bounds
-from core.trading.align import align_batch
 from core.trading.clock import PacingPlan, SimClock
 from core.trading.messages import PortfolioSnapshot, RiskEvent
 
@@ -42,8 +40,7 @@ class SessionPosition:
         steps: Steps completed.
         bars: Bars replayed (timeline bars x symbols).
         sim_time_ms: Simulated time at the end of the last step.
-        last_close: Per symbol, the last close seen (fills a stopped feed).
-        stopped: Symbols whose feed stopped on corrupt data, with the reason.
+        stopped: Symbols whose feed stopped on corrupt data.
         portfolio: The live book after the last step.
         pending: Records of the last step not yet confirmed by the store.
         stop_reason: Why the loop ended ("" while running).
@@ -58,8 +55,7 @@ class SessionPosition:
     steps: int = 0
     bars: int = 0
     sim_time_ms: int = 0
-    last_close: list[float | None] = field(default_factory=list)
-    stopped: dict[str, str] = field(default_factory=dict)
+    stopped: list[str] = field(default_factory=list)
     portfolio: PortfolioSnapshot | None = None
     pending: list[BatchRecords] = field(default_factory=list)
     stop_reason: str = ""
@@ -96,8 +92,6 @@ class SessionLoop:
         self._bounds = batch_bounds(plan.timeline, 1 if self._paced else
                                     config.session.batch_bars)
         self._pacing = PacingPlan(config.session.speed)
-        if not position.last_close:
-            position.last_close = [None] * len(self._symbols)
 
     @property
     def total_steps(self) -> int:
@@ -111,7 +105,6 @@ class SessionLoop:
             SessionError: An actor stayed down past the retry timeout.
         """
         pos, names, call = self.position, self.plan.names, self.directory.call
-        config = self.plan.inputs.config
         timeline, tf = self.plan.timeline, self.plan.inputs.timeframe_ms
         bounds = self._bounds
         storing: Pending | None = None
@@ -121,7 +114,7 @@ class SessionLoop:
         resumed_at = pos.next_seq
         anchor = time.perf_counter() - (self._pacing.step_seconds(bounds[resumed_at][0], tf)
                                         if resumed_at < len(bounds) else 0.0)
-        prefetched: Pending | None = None
+        published = -1
         loop_start = time.perf_counter()
         elapsed_before = pos.elapsed_s
         for seq in range(resumed_at, len(bounds)):
@@ -136,24 +129,19 @@ class SessionLoop:
             step_start = time.perf_counter()
             segment = timeline[i0:i1]
             clock.advance_to(int(segment[-1]))
-            fetched = prefetched if prefetched is not None else submit(
-                self.directory, self._slice_calls(segment))
-            slices = fetched.result()
-            prefetched = (submit(self.directory, self._slice_calls(
-                timeline[bounds[seq + 1][0]:bounds[seq + 1][1]]))
-                if seq + 1 < len(bounds) and not self._paced else None)
-            batch, stale = align_batch(seq, i0, segment, slices, config.data.venue, tf,
-                                       pos.last_close)
-            new_stale = {s: r for s, r in stale.items() if s not in pos.stopped}
-            feed_events = [RiskEvent(int(segment[0]), "feed_error", "corrupt_bar", reason,
-                                     symbol=symbol) for symbol, reason in new_stale.items()]
+            # The feeds publish the step's bars to their subscribers; in SIM the next step's
+            # go out too, so they are in the inboxes before that step starts.
+            ahead = seq if self._paced else min(seq + 1, len(bounds) - 1)
+            for step in range(max(published + 1, seq), ahead + 1):
+                self._publish(step)
+            published = max(published, ahead)
             ingested = time.perf_counter()
             # Candidates do not depend on the live book: they run while the live path works.
-            candidates = submit(self.directory, [(n, "on_batch", (seq, batch), {})
+            candidates = submit(self.directory, [(n, "on_step", (seq, i0, i1), {})
                                                  for n in names.candidates])
-            slot_out = call(names.slot, "on_batch", batch, pos.portfolio)
+            slot_out = call(names.slot, "on_step", seq, i0, i1, pos.portfolio)
             signalled = time.perf_counter()
-            report = call(names.guardian, "process", seq, batch, slot_out.signals, new_stale)
+            report = call(names.guardian, "process_step", seq, i0, i1, slot_out.signals)
             acked = time.perf_counter()
             reports = candidates.result()
             latencies = {"ingest": (ingested - step_start) * 1e3,
@@ -165,13 +153,12 @@ class SessionLoop:
             errors = [RiskEvent(int(segment[0]), "strategy_error", "strategy_error", e)
                       for e in slot_out.errors]
             records = [live_records(report, segment, slot_out.signals, slot_out.diary,
-                                    (*feed_events, *errors), latencies)]
+                                    errors, latencies)]
             records += [candidate_records(r, segment) for r in reports]
             if storing is not None:  # the previous step's records are written by now
                 storing.result()
             portfolio = report.execution.outcome.portfolio
-            pos.stopped.update(new_stale)
-            pos.last_close = [float(batch.close[-1, j]) for j in range(len(self._symbols))]
+            pos.stopped = list(report.stopped)
             pos.portfolio, pos.pending = portfolio, records
             pos.next_seq, pos.steps, pos.bars = seq + 1, seq + 1, i1 * len(self._symbols)
             pos.sim_time_ms, pos.equity = clock.now_ms(), float(portfolio.equity)
@@ -199,9 +186,13 @@ class SessionLoop:
         return submit(self.directory, [(self.plan.names.store, "append_batch", (seq, r), {})
                                        for r in records])
 
-    def _slice_calls(self, segment: np.ndarray) -> list[Any]:
-        end = int(segment[-1]) + self.plan.inputs.timeframe_ms
-        return [(n, "slice", (int(segment[0]), end), {}) for n in self.plan.names.feeds]
+    def _publish(self, seq: int) -> None:
+        """Ask every feed to publish step ``seq`` (not awaited: a lost publish is replayed)."""
+        i0, i1 = self._bounds[seq]
+        start = int(self.plan.timeline[i0])
+        end = int(self.plan.timeline[i1 - 1]) + self.plan.inputs.timeframe_ms
+        submit(self.directory, [(n, "publish", (seq, start, end), {})
+                                for n in self.plan.names.feeds])
 
 
 __all__ = ["SessionError", "SessionLoop", "SessionPosition"]

@@ -18,6 +18,8 @@ from actors.live.history import fetch_history
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress, StuckError
 from actors.live.logs import actor_log
 from actors.live.poison import MAX_ATTEMPTS, PoisonGuard
+from actors.live.subscriber import BarSource
+from core.trading.align import FeedSlice
 from core.trading.messages import MarketBatch, PortfolioSnapshot
 from core.trading.runners import StrategyChoice, build_runners, run_batch
 from core.trading.slot import SlotOutput
@@ -37,12 +39,16 @@ class SlotService:
         session_id: The session (for logs).
         state_dir: The session's state folder (the in-flight marker; "" = none).
         stuck_after_s: A step running longer fails the heartbeat.
+        bars: Subscribe to the published feeds (for :meth:`on_step`); None for in-process use
+            through :meth:`on_batch`.
     """
 
     def __init__(self, choice: StrategyChoice, symbols: Sequence[str],
                  feed_names: Sequence[str], namespace: str, timeline: np.ndarray, venue: str,
                  timeframe_ms: int, session_id: str = "", state_dir: str = "",
-                 stuck_after_s: float = DEFAULT_STUCK_AFTER_S) -> None:
+                 stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
+                 bars: BarSource | None = None) -> None:
+        self._bars = bars.subscriber() if bars is not None else None
         self._choice = choice
         self._runners = build_runners(choice, symbols)
         self._feeds, self._namespace = tuple(feed_names), namespace
@@ -89,6 +95,22 @@ class SlotService:
             run_batch(self._runners, history)
             self.warmups += 1
             self._known = until
+
+    def bar_counts(self) -> dict[str, int]:
+        """What arrived from the feeds (see :meth:`BarSubscriber.counts`); {} if none."""
+        return self._bars.counts() if self._bars is not None else {}
+
+    def on_bars(self, part: FeedSlice) -> str:
+        """A feed's published slice (see :class:`~actors.live.subscriber.BarSubscriber`)."""
+        assert self._bars is not None
+        return self._bars.on_bars(part)
+
+    def on_step(self, seq: int, i0: int, i1: int, portfolio: PortfolioSnapshot | None = None
+                ) -> SlotOutput:
+        """:meth:`on_batch` on the published bars of step ``seq`` (timeline ``[i0, i1)``)."""
+        assert self._bars is not None, "this slot was built without a bar subscriber"
+        batch, _ = self._bars.batch(seq, i0, i1)
+        return self.on_batch(batch, portfolio)
 
     def on_batch(self, batch: MarketBatch, portfolio: PortfolioSnapshot | None = None
                  ) -> SlotOutput:

@@ -28,6 +28,7 @@ from actors.live.feed import MarketFeed
 from actors.live.guardian import RiskGuardian
 from actors.live.slot import StrategySlot
 from actors.live.store_actor import StoreActor
+from actors.live.subscriber import BarSource
 from configs.app import AppConfig
 from configs.guardian import GuardianConfig
 from core.trading.runners import StrategyChoice
@@ -134,12 +135,15 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
 
     feed_opts = _options(MarketFeed, ns)
     data = config.data
+    subscribers = (names.slot, names.guardian, names.executor, *names.candidates)
+    bars = BarSource(names.feeds, symbols, ns, inputs.timeline, data.venue, inputs.timeframe_ms)
 
     def feed_factory(symbol: str) -> Callable[[str], Any]:
         return lambda n: feed_opts(n).remote(
             inputs.data_dir, data.venue, symbol, data.timeframe,
             synthetic_fallback=data.synthetic_fallback, synthetic_bars=data.synthetic_bars,
-            seed=config.app.seed, session_id=inputs.session_id)
+            seed=config.app.seed, session_id=inputs.session_id, timeline=inputs.timeline,
+            subscribers=subscribers, namespace=ns)
 
     market = SupervisorSpec("market", children=tuple(
         child(feed_child(s), feed_factory(s)) for s in symbols),
@@ -151,14 +155,14 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
     trading = SupervisorSpec("trading", children=(
         child("guardian", lambda n: guardian_opts(n).remote(
             inputs.state_dir, limits, inputs.guardian, initial, names.executor, ns,
-            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s)),
+            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars)),
         child("executor", lambda n: executor_opts(n).remote(
             inputs.state_dir, config.backtest, limits, symbols,
-            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s)),
+            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars)),
         child("slot", lambda n: slot_opts(n).remote(
             inputs.live, symbols, names.feeds, ns, inputs.timeline, data.venue,
             inputs.timeframe_ms, session_id=inputs.session_id, state_dir=inputs.state_dir,
-            stuck_after_s=session.stuck_after_s)),
+            stuck_after_s=session.stuck_after_s, bars=bars)),
     ), strategy=Strategy.REST_FOR_ONE, **knobs)
 
     candidate_opts = _options(CandidateTrader, ns)
@@ -167,7 +171,7 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
         return lambda n: candidate_opts(n).remote(
             label, choice, inputs.state_dir, config.backtest, limits, inputs.guardian, symbols,
             names.feeds, ns, inputs.timeline, data.venue, inputs.timeframe_ms,
-            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s)
+            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars)
 
     candidates = SupervisorSpec("candidates", children=tuple(
         child(f"candidate-{label}", candidate_factory(label, choice))

@@ -30,6 +30,10 @@ class FeedSlice:
         volume: Volumes.
         error: Why the feed stopped (first corrupt bar), or None while it is healthy.
         error_ts: Time from which the feed has no more good bars (None while healthy).
+        seq: The feed's sequence number of this slice (the session step it serves; -1 for a
+            slice that is not part of the published stream).
+        prev_close: Close of the feed's last good bar on the session timeline before ``ts``
+            (what a stopped feed is forward-filled with), None if there is none.
     """
 
     symbol: str
@@ -41,6 +45,8 @@ class FeedSlice:
     volume: np.ndarray
     error: str | None = None
     error_ts: int | None = None
+    seq: int = -1
+    prev_close: float | None = None
 
 
 def common_timeline(timestamps: Sequence[np.ndarray], start_ms: int | None,

@@ -1,0 +1,53 @@
+"""A subscriber's inbox: sequence numbers reveal gaps and duplicates; memory stays bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.trading.align import FeedSlice
+from core.trading.inbox import FeedInbox, Offer
+
+
+def part(symbol: str, seq: int) -> FeedSlice:
+    ts = np.array([seq * 10, seq * 10 + 1])
+    ones = np.ones(2)
+    return FeedSlice(symbol, ts, ones, ones, ones, ones, ones, seq=seq)
+
+
+def test_a_step_is_complete_when_every_feed_published_it():
+    inbox = FeedInbox(("A", "B"))
+    assert inbox.offer(part("B", 0)) is Offer.ACCEPTED
+    assert inbox.take(0) is None and inbox.missing(0) == ["A"]
+    assert inbox.offer(part("A", 0)) is Offer.ACCEPTED
+    taken = inbox.take(0)
+    assert [p.symbol for p in taken] == ["A", "B"] and inbox.taken == 0
+    assert inbox.held_steps == 0
+
+
+def test_duplicates_are_dropped_and_gaps_counted():
+    inbox = FeedInbox(("A",))
+    inbox.offer(part("A", 0))
+    assert inbox.offer(part("A", 0)) is Offer.DUPLICATE  # held twice
+    inbox.take(0)
+    assert inbox.offer(part("A", 0)) is Offer.DUPLICATE  # already taken
+    assert inbox.offer(part("A", 3)) is Offer.GAP  # 1 and 2 were lost
+    assert inbox.take(1) is None and inbox.missing(1) == ["A"]
+    assert inbox.offer(part("A", 1)) is Offer.ACCEPTED  # replayed
+    assert inbox.take(1) is not None
+    assert inbox.stats.duplicates == 2 and inbox.stats.gaps == 1 and inbox.stats.accepted == 3
+
+
+def test_a_retried_step_is_accepted_again_after_a_rewind():
+    inbox = FeedInbox(("A",))
+    inbox.offer(part("A", 0))
+    inbox.take(0)
+    inbox.rewind(0)
+    assert inbox.offer(part("A", 0)) is Offer.ACCEPTED and inbox.take(0) is not None
+
+
+def test_memory_is_bounded_by_capacity():
+    inbox = FeedInbox(("A",), capacity=4)
+    for seq in range(100):
+        inbox.offer(part("A", seq))
+    assert inbox.held_steps == 4 and inbox.stats.overflows == 96
+    assert inbox.take(3) is not None and inbox.held_steps == 0
