@@ -9,6 +9,7 @@ book and risk state are checkpointed per step; a retried step answers from the c
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Sequence
@@ -190,6 +191,10 @@ class CandidateService:
         output = self._signals(seq, batch, broker)
         engine = RiskEngine.from_state(state.risk)
         outcome = walk_batch(broker, batch, output.signals, engine)
+        breaker_events = engine.on_execution(outcome.order_updates)
+        if breaker_events:
+            outcome = dataclasses.replace(outcome, risk_events=(*outcome.risk_events,
+                                                                *breaker_events))
         report = CandidateReport(self.name, seq, self._runners[0].strategy_id, outcome,
                                  tuple(output.diary), tuple(output.errors),
                                  tuple(output.signals))

@@ -201,6 +201,11 @@ class GuardianService:
         execution = execute(outcome.approved_ids)
         acked = time.perf_counter()
         events += outcome.risk_events
+        events += engine.on_execution(execution.outcome.order_updates)
+        end_ms = int(batch.ts[-1]) + batch.timeframe_ms
+        healthy = {s: int(batch.ts[-1]) for s in batch.symbols
+                   if s not in state.stopped and s not in stale}
+        events += engine.check_freshness(end_ms, healthy, batch.timeframe_ms)
         if execution.state_hash != shadow.state_hash() and not execution.halted:
             events += engine.engage_kill_switch(int(batch.ts[-1]), "reconcile_mismatch")
             self._log.error("executor book differs from the guardian's shadow: halted",

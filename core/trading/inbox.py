@@ -6,7 +6,7 @@ already held is a duplicate (dropped, counted); one past the next expected numbe
 gap (the numbers in between were lost, e.g. while the subscriber was being restarted), which
 the subscriber fills by asking the feed to replay them. A step's bars are complete when every
 feed's slice of that step is held. Memory is bounded: slices of steps already taken are
-dropped, and at most ``capacity`` steps are held ahead.
+dropped, and at most ``capacity`` steps are held at once.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Offer(StrEnum):
     GAP = "gap"
     """Accepted, but numbers between the last one seen and it are missing."""
     OVERFLOW = "overflow"
-    """Dropped: too far ahead of what was taken (the subscriber replays it when needed)."""
+    """Dropped: ``capacity`` steps are held already (the subscriber replays it when needed)."""
 
 
 @dataclass
@@ -44,7 +44,7 @@ class FeedInbox:
 
     Args:
         symbols: The feeds' symbols, in column order.
-        capacity: Steps held ahead of the last one taken.
+        capacity: Most steps held at once.
     """
 
     def __init__(self, symbols: Sequence[str], capacity: int = 16) -> None:
@@ -62,7 +62,7 @@ class FeedInbox:
         if seq <= self._taken or part.symbol in held:
             self.stats.duplicates += 1
             return Offer.DUPLICATE
-        if seq > self._taken + self.capacity:
+        if seq not in self._held and len(self._held) >= self.capacity:
             self.stats.overflows += 1
             return Offer.OVERFLOW
         last = self._last_seen.get(part.symbol)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -46,6 +46,8 @@ from core.trading.breakers import (
 )
 from core.trading.messages import (
     OrderRequest,
+    OrderStatus,
+    OrderUpdate,
     PortfolioSnapshot,
     RiskDecision,
     RiskEvent,
@@ -318,6 +320,23 @@ class RiskEngine:
         return [self._event(when, "breaker", "consecutive_rejects", detail,
                             client_order_id=client_order_id),
                 *self._state_events(when, before, "consecutive_rejects")]
+
+    def on_execution(self, updates: Sequence[OrderUpdate]) -> list[RiskEvent]:
+        """Feed the execution's order updates, in order, to the reject breaker.
+
+        A ``REJECTED`` update counts as a venue reject (:meth:`on_reject`); a fill, partial or
+        full, ends a run of rejects (:meth:`on_fill`).
+
+        Returns:
+            The breaker's events, if it tripped.
+        """
+        events: list[RiskEvent] = []
+        for update in updates:
+            if update.status is OrderStatus.REJECTED:
+                events += self.on_reject(update.ts, update.client_order_id, update.reason)
+            elif update.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+                self.on_fill(update.ts)
+        return events
 
     def on_fill(self, ts: int | None = None) -> None:
         """A fill ends a run of rejects (a tripped reject halt stays latched)."""

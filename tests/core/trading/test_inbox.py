@@ -51,3 +51,11 @@ def test_memory_is_bounded_by_capacity():
         inbox.offer(part("A", seq))
     assert inbox.held_steps == 4 and inbox.stats.overflows == 96
     assert inbox.take(3) is not None and inbox.held_steps == 0
+
+
+def test_a_fresh_subscriber_accepts_a_late_step_and_a_replay_of_it():
+    inbox = FeedInbox(("A", "B"), capacity=4)  # restarted mid-session: nothing taken yet
+    assert inbox.offer(part("A", 40)) is Offer.ACCEPTED
+    assert inbox.take(40) is None and inbox.missing(40) == ["B"]
+    assert inbox.offer(part("B", 40)) is Offer.ACCEPTED  # replayed
+    assert inbox.take(40) is not None

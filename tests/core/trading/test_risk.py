@@ -355,3 +355,20 @@ def test_observe_rejects_corrupt_input():
     assert gate.observe(np.empty(0, np.int64), np.empty(0)) == (0, [])
     with pytest.raises(ValueError, match="initial_equity"):
         RiskEngine(LIMITS, GUARDIAN, 0.0)
+
+
+def test_execution_updates_feed_the_reject_breaker_and_fills_reset_it():
+    from core.trading.messages import OrderStatus, OrderUpdate
+
+    gate = engine(guardian=GUARDIAN.model_copy(update={"max_consecutive_rejects": 3}))
+
+    def update(n: int, status: OrderStatus) -> OrderUpdate:
+        return OrderUpdate(f"o{n}", 1_000 + n, status, reason="venue says no")
+
+    rejected = OrderStatus.REJECTED
+    assert gate.on_execution([update(1, rejected), update(2, rejected)]) == []
+    assert gate.on_execution([update(3, OrderStatus.FILLED), update(4, rejected),
+                              update(5, rejected)]) == []  # the fill ended the run
+    events = gate.on_execution([update(6, rejected)])
+    assert [e.reason for e in events][:1] == ["consecutive_rejects"]
+    assert gate.state is TradingState.HALTED
