@@ -63,13 +63,13 @@ def chaos(args: argparse.Namespace) -> int:
         names = SessionNames.build(config.data.symbols,
                                    [c.name for c in config.session.candidates])
         targets = [*names.feeds, names.slot, names.guardian, names.executor, names.store,
-                   *names.candidates]
+                   *names.candidates, names.session]
         monkey = ChaosMonkey(targets, ray.get_runtime_context().namespace, kills=args.kills,
                              interval_s=args.interval, seed=args.seed)
         started: list[ChaosMonkey] = []
 
         def start(seq: int, _result: object) -> None:
-            if seq == 1 and not started:
+            if seq >= 1 and not started:
                 started.append(monkey.start())
 
         chaotic = run_session(loaded, quiet=True, on_step=start)
