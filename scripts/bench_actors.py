@@ -30,8 +30,10 @@ Figures (JSON keys; every goal figure is measured in the same run):
   session actor's stepping time, without start-up), median over ``--repeats`` sessions.
 * ``latency_p50_ms``, ``latency_p99_ms``. One paced session (``[session] speed``, so one bar
   per step) at ``--steps-per-s`` steps/s, with the 3 candidates. After ``--warmup-steps``
-  steps, the ``ack`` stage (bar close -> feeds -> slot -> guardian -> executor -> the
-  guardian's answer, as the session loop records it) of every step of the soak, read back
+  steps, and once the session no longer catches up on its pacing plan (a session whose actors
+  were slow to start steps back to back until it is on schedule), the ``ack`` stage (bar
+  close -> feeds -> slot -> guardian -> executor -> the guardian's answer, as the session loop
+  records it) of every step of the soak, read back
   from the session's SQLite store (``SessionStore.latencies("live")``). The other stages
   (ingest, signal, risk, order; the rest of the ack is the guardian call's transport and
   checkpoints) are given as medians to show where the time goes.
@@ -483,6 +485,7 @@ class PacedProbe:
         rss_actors: ``(monotonic time, MB)`` samples of the session's actor workers.
         soak_start: When the warm-up ended; ``soak_end`` when the soak ended.
         soak_status: The session actor's ``status()`` at the end of the soak.
+        on_schedule: The session kept to its pace before the soak began.
         kills: The kills made.
         error: Why the probe gave up, if it did.
     """
@@ -497,6 +500,7 @@ class PacedProbe:
     soak_start: float = math.nan
     soak_end: float = math.nan
     soak_status: dict[str, Any] = field(default_factory=dict)
+    on_schedule: bool = False
     kills: list[Kill] = field(default_factory=list)
     error: str = ""
     _thread: threading.Thread | None = None
@@ -549,6 +553,8 @@ class PacedProbe:
             if time.monotonic() > deadline:
                 raise BenchError("the paced session did not finish its warm-up in 300 s")
             time.sleep(PROGRESS_EVERY_S)
+        self._wait_on_schedule(int(status["steps"]))
+        status = self._status() or status
         self.soak_start = time.monotonic()
         self.progress.append((self.soak_start, int(status["steps"])))
         pids = self._actor_pids()
@@ -569,6 +575,26 @@ class PacedProbe:
         if status is not None:
             self.progress.append((self.soak_end, int(status["steps"])))
             self.soak_status = status
+
+    def _wait_on_schedule(self, steps: int) -> None:
+        """Wait until the session no longer catches up (steps as fast as it can).
+
+        A session whose actors were slow to start is behind its pacing plan and steps back to
+        back until it is on schedule again; those steps are not paced one-bar steps. Waits
+        for a 1-second interval at no more than 1.15x the asked pace (at most 120 s).
+        """
+        deadline = time.monotonic() + 120.0
+        before, since = steps, time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            status = self._status()
+            if status is None:
+                continue
+            now, steps = time.monotonic(), int(status["steps"])
+            if (steps - before) / (now - since) <= 1.15 * self.settings.steps_per_s:
+                self.on_schedule = True
+                return
+            before, since = steps, now
 
     def _kill(self, i: int) -> Kill:
         import ray
@@ -662,7 +688,8 @@ def bench_paced(work: Path, settings: Settings, figures: dict[str, Any]) -> None
         "latency_hdr_ack_p99_ms": hdr.get("p99", math.nan),
         "paced_steps_per_s_asked": settings.steps_per_s,
         "paced_steps_per_s_achieved": len(ack) / (probe.soak_end - probe.soak_start),
-        "paced_steps": result.steps, "paced_stop_reason": result.stop_reason,
+        "paced_on_schedule_at_soak_start": probe.on_schedule, "paced_steps": result.steps,
+        "paced_stop_reason": result.stop_reason,
         "paced_retries": sum(result.retries.values()),
         "soak_s": probe.soak_end - probe.soak_start, "soak_window_s": w,
         "soak_p99_ms_first": percentile(a, 99), "soak_p99_ms_last": percentile(b, 99),
