@@ -22,9 +22,9 @@ import ray
 from actors.live.checkpoint import Checkpoint
 from actors.live.executor import SequenceError
 from actors.live.history import fetch_history
-from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress, StuckError
+from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
-from actors.live.poison import MAX_ATTEMPTS, PoisonGuard
+from actors.live.poison import PoisonGuard
 from actors.live.subscriber import BarSource
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
@@ -110,8 +110,8 @@ class CandidateService:
         self._state: _CandidateState = saved
         self._known = 0
         self._lock = threading.Lock()
-        self._progress = Progress(stuck_after_s)
         self._poison = PoisonGuard(state_dir, f"candidate-{name}")
+        self._progress = Progress(stuck_after_s, on_stuck=self._poison.mark_stuck)
         self._log = actor_log(session_id, f"candidate {name}")
         self._log.info("candidate started", strategy=self._runners[0].strategy_id,
                        restored_step=self._state.seq_done)
@@ -122,11 +122,7 @@ class CandidateService:
         Raises:
             StuckError: The current step is stuck.
         """
-        try:
-            self._progress.check()
-        except StuckError:
-            self._poison.mark_stuck()
-            raise
+        self._progress.check()
         return "ok"
 
     def pid(self) -> int:
@@ -165,12 +161,7 @@ class CandidateService:
 
     def _signals(self, seq: int, batch: MarketBatch, broker: PaperBroker) -> SlotOutput:
         """The strategy's output, or an error once it was disabled for hanging."""
-        reason = self._poison.disabled_reason()
-        if not reason and self._poison.begin(seq) >= MAX_ATTEMPTS:
-            reason = (f"{self._runners[0].strategy_id}: disabled: it got stuck on step {seq} "
-                      f"{MAX_ATTEMPTS} times; no signals from now on")
-            self._log.error("candidate strategy disabled", step=seq)
-            self._poison.give_up(reason)
+        reason = self._poison.refusal(seq, self._runners[0].strategy_id)
         if reason:
             return SlotOutput(errors=[reason])
         if batch.start > self._known:

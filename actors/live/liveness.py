@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from core.errors import EvotraderError
 
@@ -30,11 +30,15 @@ class Progress:
     Args:
         limit_s: Work running longer than this makes :meth:`check` raise.
         clock: Monotonic seconds (tests pass their own).
+        on_stuck: Called each time :meth:`check` finds the work stuck, before it raises
+            (e.g. :meth:`actors.live.poison.PoisonGuard.mark_stuck`).
     """
 
     def __init__(self, limit_s: float = DEFAULT_STUCK_AFTER_S,
-                 clock: type[time.monotonic] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 on_stuck: Callable[[], None] | None = None) -> None:
         self.limit_s = limit_s
+        self._on_stuck = on_stuck
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._work: tuple[str, float] | None = None
@@ -65,5 +69,7 @@ class Progress:
         what, since = work
         running = self._clock() - since
         if running > self.limit_s:
+            if self._on_stuck is not None:
+                self._on_stuck()
             raise StuckError(f"{what} has run for {running:.1f} s (limit {self.limit_s:g} s): "
                              "no progress")

@@ -17,7 +17,7 @@ import numpy as np
 
 from actors.live.feed import FeedService
 from actors.live.tree import SessionNames, TreeInputs
-from actors.live.window import Window, resolve_window
+from actors.live.window import Window, batch_bounds, resolve_window
 from configs.app import AppConfig
 from configs.loader import LoadedConfig
 from configs.secrets import Secrets
@@ -64,6 +64,12 @@ class SessionPlan:
     data_labels: dict[str, str]
     config_id: str
     folder: str
+
+    def step_bounds(self) -> list[tuple[int, int]]:
+        """Timeline index ranges of the steps: one bar each when paced, else batches."""
+        session = self.inputs.config.session
+        return batch_bounds(self.timeline, 1 if session.speed is not None
+                            else session.batch_bars)
 
 
 def plan_session(loaded: LoadedConfig, session_id: str, folder: Path, namespace: str

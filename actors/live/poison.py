@@ -84,6 +84,21 @@ class PoisonGuard:
         temporary.write_text(json.dumps({"seq": inflight.seq, "stuck": inflight.stuck}))
         os.replace(temporary, self.path)
 
+    def refusal(self, seq: int, what: str) -> str:
+        """Begin step ``seq``; the reason to refuse it if ``what`` was given up, else "".
+
+        ``what`` names the work in the reason (e.g. the strategy id). Past
+        :data:`MAX_ATTEMPTS` stuck attempts on ``seq`` the work is given up for good here.
+        """
+        reason = self.disabled_reason()
+        if reason:
+            return reason
+        if self.begin(seq) >= MAX_ATTEMPTS:
+            reason = (f"{what}: disabled: it got stuck on step {seq} {MAX_ATTEMPTS} times (its "
+                      "actor was restarted for making no progress); no signals from now on")
+            self.give_up(reason)
+        return reason
+
     def give_up(self, reason: str) -> None:
         """Record for good that this owner's work is disabled."""
         self.disabled_path.write_text(reason)

@@ -26,7 +26,6 @@ from actors.live.calls import ActorDirectory, Pending, SessionError, submit
 from actors.live.latency import StageLatency
 from actors.live.plan import SessionPlan
 from actors.live.records import candidate_records, live_records
-from actors.live.window import batch_bounds
 from core.trading.clock import PacingPlan, SimClock
 from core.trading.messages import PortfolioSnapshot, RiskEvent
 
@@ -89,8 +88,7 @@ class SessionLoop:
         config = plan.inputs.config
         self._symbols = tuple(config.data.symbols)
         self._paced = config.session.speed is not None
-        self._bounds = batch_bounds(plan.timeline, 1 if self._paced else
-                                    config.session.batch_bars)
+        self._bounds = plan.step_bounds()
         self._pacing = PacingPlan(config.session.speed)
 
     @property

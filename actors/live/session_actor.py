@@ -34,7 +34,6 @@ from actors.live.plan import SessionPlan
 from actors.live.session import SessionLoop, SessionPosition
 from actors.live.session_files import build_summary
 from actors.live.tree import PREFIX, ROOT
-from actors.live.window import batch_bounds
 from supervisors import DONE
 from supervisors.naming import supervisor_actor_name
 
@@ -77,9 +76,7 @@ class SessionService:
         self._log = actor_log(inputs.session_id, "session")
         self._log.info("session actor started", restored=self._restored,
                        next_step=self._position.next_seq, phase=self._position.phase)
-        paced = config.session.speed is not None
-        self._total_steps = len(batch_bounds(plan.timeline,
-                                             1 if paced else config.session.batch_bars))
+        self._total_steps = len(plan.step_bounds())
         self._thread = threading.Thread(target=self._main, name="session-loop", daemon=True)
         self._thread.start()
 

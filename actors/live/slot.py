@@ -15,9 +15,9 @@ import numpy as np
 import ray
 
 from actors.live.history import fetch_history
-from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress, StuckError
+from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
-from actors.live.poison import MAX_ATTEMPTS, PoisonGuard
+from actors.live.poison import PoisonGuard
 from actors.live.subscriber import BarSource
 from core.trading.align import FeedSlice
 from core.trading.messages import MarketBatch, PortfolioSnapshot
@@ -56,8 +56,9 @@ class SlotService:
         self._known = 0
         self.warmups = 0
         self._lock = threading.Lock()
-        self._progress = Progress(stuck_after_s)
         self._poison = PoisonGuard(state_dir, "slot") if state_dir else None
+        self._progress = Progress(stuck_after_s, on_stuck=self._poison.mark_stuck
+                                  if self._poison is not None else None)
         self._log = actor_log(session_id, "slot")
         self._log.info("slot started", strategy=self._runners[0].strategy_id,
                        inherited=str(self._poison.inherited) if self._poison else "")
@@ -68,12 +69,7 @@ class SlotService:
         Raises:
             StuckError: The current step is stuck.
         """
-        try:
-            self._progress.check()
-        except StuckError:
-            if self._poison is not None:
-                self._poison.mark_stuck()
-            raise
+        self._progress.check()
         return "ok"
 
     def pid(self) -> int:
@@ -136,17 +132,11 @@ class SlotService:
     def _disabled(self, seq: int) -> str:
         if self._poison is None:
             return ""
-        reason = self._poison.disabled_reason()
-        if reason:
-            return reason
-        if self._poison.begin(seq) >= MAX_ATTEMPTS:
-            reason = (f"{self._runners[0].strategy_id}: disabled: it got stuck on step {seq} "
-                      f"{MAX_ATTEMPTS} times (the slot was restarted for making no progress); "
-                      "no signals from now on")
+        already = self._poison.disabled_reason()
+        reason = already or self._poison.refusal(seq, self._runners[0].strategy_id)
+        if reason and not already:
             self._log.error("strategy disabled", step=seq, reason=reason)
-            self._poison.give_up(reason)
-            return reason
-        return ""
+        return reason
 
     def stop(self) -> None:
         """Nothing to flush: the slot's state is rebuilt from the feeds."""

@@ -27,15 +27,20 @@ SIZES = (1, 2, 5, 50, 7, 300, 1, 999, 13)
 BARS = 3_000
 
 
-@pytest.fixture(scope="module")
-def market(shared_data: Path) -> list[Candles]:
-    """BTC, ETH and SOL 1h on common timestamps (the first BARS of their overlap)."""
+def load_market(shared_data: Path, bars: int) -> list[Candles]:
+    """BTC, ETH and SOL 1h on common timestamps (the first ``bars`` of their overlap)."""
     series = [load_shared(shared_data, f"BINANCE_{s}-USDT_1h") for s in ("BTC", "ETH", "SOL")]
     common = series[0].timestamp
     for candles in series[1:]:
         common = np.intersect1d(common, candles.timestamp)
-    common = common[:BARS]
+    common = common[:bars]
     return [c.take(np.searchsorted(c.timestamp, common)) for c in series]
+
+
+@pytest.fixture(scope="module")
+def market(shared_data: Path) -> list[Candles]:
+    """BTC, ETH and SOL 1h on common timestamps (the first BARS of their overlap)."""
+    return load_market(shared_data, BARS)
 
 
 def batch(candles: list[Candles], seq: int, a: int, b: int) -> MarketBatch:

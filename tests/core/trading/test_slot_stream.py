@@ -21,7 +21,7 @@ from core.strategies import get_strategy, parse_params
 from core.trading.slot import StrategyRunner
 from tests.core.data.helpers import load_shared
 from tests.core.dsl.test_stream import STEP_SIZES, same_bits
-from tests.core.trading.test_slot import batch, changes, emitted
+from tests.core.trading.test_slot import batch, changes, emitted, load_market
 
 BARS = 1_000
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
@@ -31,12 +31,7 @@ _SLOW = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 @pytest.fixture(scope="module")
 def market(shared_data: Path) -> list[Candles]:
     """BTC, ETH and SOL 1h on common timestamps (the first BARS of their overlap)."""
-    series = [load_shared(shared_data, f"BINANCE_{s}-USDT_1h") for s in ("BTC", "ETH", "SOL")]
-    common = series[0].timestamp
-    for candles in series[1:]:
-        common = np.intersect1d(common, candles.timestamp)
-    common = common[:BARS]
-    return [c.take(np.searchsorted(c.timestamp, common)) for c in series]
+    return load_market(shared_data, BARS)
 
 
 def run(runner: StrategyRunner, market: list[Candles], sizes: list[int], resume_at: int = -1
