@@ -8,6 +8,7 @@ from core.trading.messages import (
     Bar,
     DiaryEntry,
     Fill,
+    FundingPayment,
     MarketBatch,
     OrderRequest,
     OrderStatus,
@@ -23,7 +24,8 @@ from core.trading.messages import (
 )
 
 __all__ = [
-    "Bar", "DiaryEntry", "Fill", "MarketBatch", "OrderRequest", "OrderStatus", "OrderUpdate",
+    "Bar", "DiaryEntry", "Fill", "FundingPayment", "MarketBatch", "OrderRequest",
+    "OrderStatus", "OrderUpdate",
     "PortfolioSnapshot", "PositionSnapshot", "RiskDecision", "RiskEvent", "Side", "Signal",
     "TradingState", "client_order_id",
 ]

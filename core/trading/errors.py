@@ -1,4 +1,4 @@
-"""Errors of the trading core (order book, paper broker, batch walk)."""
+"""Errors of the trading core (orders, paper venue, trading loop)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,11 @@ class OrderStateError(EvotraderError):
         super().__init__(
             f"order {client_order_id}: illegal transition {current} -> {requested}"
         )
+
+
+class VenueMismatchError(EvotraderError):
+    """The venue committed events that differ from the preview the trader walked on.
+
+    A simulated venue is deterministic, so this is a bug or a corrupted venue state: the
+    guardian fails closed (halts) rather than trade on a book it cannot trust.
+    """

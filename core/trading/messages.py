@@ -79,6 +79,8 @@ class MarketBatch:
         low: Lows.
         close: Closes.
         volume: Volumes (base asset).
+        funding: Funding rate settled at each bar's open, same shape (perpetuals), or None
+            (no funding: spot).
     """
 
     seq: int
@@ -92,6 +94,7 @@ class MarketBatch:
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+    funding: np.ndarray | None = None
 
     @property
     def n_bars(self) -> int:
@@ -301,6 +304,32 @@ class Fill:
     slippage_cost: float
     liquidity: str = "taker"
     reason: str = "signal"
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """Funding settled on one open (symbol, tag) position at a bar's open (perpetuals).
+
+    The amount follows the backtester: ``quantity * price * rate`` is paid (a long pays a
+    positive rate, a short receives it); a negative amount is money received.
+
+    Attributes:
+        symbol: Instrument.
+        tag: Position tag.
+        ts: Open time of the bar at which it settled.
+        quantity: Signed position carried into the bar.
+        price: The bar's open (the mark the payment is computed on).
+        rate: Funding rate of the settlement.
+        amount: Quote paid (negative: received).
+    """
+
+    symbol: str
+    tag: str
+    ts: int
+    quantity: float
+    price: float
+    rate: float
+    amount: float
 
 
 @dataclass(frozen=True, slots=True)
