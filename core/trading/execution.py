@@ -170,7 +170,7 @@ class VenueLink(Protocol):
     previews: bool
 
     def exchange(self, since: int, sync_to: int, submit: Sequence[OrderRequest],
-                 advance_to: int, preview_to: int) -> Exchange:
+                 advance_to: int, preview_to: int, last: bool = False) -> Exchange:
         """One round trip, in this order.
 
         1. the venue runs up to session bar ``sync_to`` (the bars the trader walked on the
@@ -179,7 +179,9 @@ class VenueLink(Protocol):
         3. the venue runs up to bar ``advance_to``;
         4. it previews the bars after it up to ``preview_to`` (if it can).
 
-        Returns every committed event numbered above ``since`` and the preview.
+        ``last`` tells the link that this is the batch's last exchange (the guardian journals
+        the step before sending it). Returns every committed event numbered above ``since``
+        and the preview.
         """
         ...
 
@@ -217,7 +219,7 @@ class LocalLink:
         self.batch = batch
 
     def exchange(self, since: int, sync_to: int, submit: Sequence[OrderRequest],
-                 advance_to: int, preview_to: int) -> Exchange:
+                 advance_to: int, preview_to: int, last: bool = False) -> Exchange:
         """See :meth:`VenueLink.exchange`."""
         assert self.batch is not None, "begin(batch) first"
         return venue_exchange(self.client, self.batch, since, sync_to, submit, advance_to,

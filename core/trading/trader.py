@@ -255,7 +255,7 @@ class _Batch:
             row = target + 1
             pending = self._decide(target)
         if pending or self.committed < n - 1:
-            self._exchange(n - 1, pending, n - 1, n - 1, n)
+            self._exchange(n - 1, pending, n - 1, n - 1, n, last=True)
         self.equity.setflags(write=False)
         return StepOutcome(tuple(self.fills), tuple(self.updates), tuple(self.decisions),
                            tuple(self.events), self.equity,
@@ -277,7 +277,7 @@ class _Batch:
         return min(best, self.n - 1)
 
     def _exchange(self, sync: int, submit: list[OrderRequest], target: int, ahead: int,
-                  row: int) -> None:
+                  row: int, last: bool = False) -> None:
         """Sync to row ``sync``, submit, run to ``target``, preview up to ``ahead``.
 
         The new events are absorbed over rows ``[row, target]``.
@@ -286,7 +286,7 @@ class _Batch:
             self.book.announce(request)
         start = self.start
         reply = self.link.exchange(self.trader.cursor, start + sync, tuple(submit),
-                                   start + target, start + ahead)
+                                   start + target, start + ahead, last=last)
         self.exchanges += 1
         synced = list(reply.events[:reply.synced])
         if synced != self.walked:
