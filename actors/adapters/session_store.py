@@ -233,40 +233,47 @@ class SessionStore:
             StoreError: Invalid records (wrong type, NaN equity, mismatched arrays) or a
                 failed write (nothing of the batch is then written).
         """
-        equity = _check_batch(seq, records)
-        seq = int(seq)
-        book = records.book
-        with self._write(f"append batch {seq} of book {book!r}") as conn:
+        return self.append_many([(seq, records)])
+
+    def append_many(self, batches: Sequence[tuple[int, BatchRecords]]) -> int:
+        """Write several ``(seq, records)`` batches (any books) in ONE transaction.
+
+        Each batch is written exactly as :meth:`append_batch` writes it, in order; a batch
+        already written changes nothing. One commit (one fsync) for all of them: writers
+        that produce many small batches (paced steps) send them together.
+
+        Returns:
+            Rows inserted or changed.
+
+        Raises:
+            StoreError: Invalid records or a failed write (nothing is then written).
+        """
+        checked = [(int(seq), records, _check_batch(seq, records)) for seq, records in batches]
+        if not checked:
+            return 0
+        with self._write(f"append {len(checked)} batch(es)") as conn:
             before = conn.total_changes
-            prior = conn.execute("SELECT MAX(ts) FROM portfolio WHERE book = ?",
-                                 (book,)).fetchone()[0]
-            for table in ("signals", "order_requests", "risk_decisions", "order_updates"):
-                insert_messages(conn, table, ("seq",),
-                                [(book, seq, *encode(m)) for m in getattr(records, table)])
-            write_orders(conn, book, records.order_requests, records.risk_decisions,
-                         records.order_updates)
-            ordinal: Counter[tuple[str, int]] = Counter()
-            fills = []
-            for f in records.fills:
-                key = (f.client_order_id, int(f.ts))
-                fills.append((book, ordinal[key], seq, *encode(f)))
-                ordinal[key] += 1
-            insert_messages(conn, "fills", ("n", "seq"), fills)
-            write_portfolio(conn, book, seq, [
-                (plain(p.ts), plain(p.cash), plain(p.equity), plain(p.gross_exposure))
-                for p in records.portfolio] + equity)
-            write_positions(conn, book, records.portfolio, prior)
-            for table in ("risk_events", "diary"):
-                insert_messages(conn, table, ("seq", "idx"), [
-                    (book, seq, i, *encode(m)) for i, m in enumerate(getattr(records, table))])
+            for seq, records, equity in checked:
+                _append(conn, seq, records, equity)
+            return conn.total_changes - before
+
+    def append_latencies(self, book: str, samples: Sequence[tuple[int, Sequence[LatencySample]]]
+                         ) -> int:
+        """Record per-step latency samples ``(seq, samples)`` of ``book`` (idempotent).
+
+        Returns:
+            Rows inserted (0 for a retry).
+
+        Raises:
+            StoreError: The write failed.
+        """
+        rows = [(book, int(seq), i, s.stage, plain(s.ms))
+                for seq, step in samples for i, s in enumerate(step)]
+        with self._write(f"append latencies of book {book!r}") as conn:
+            before = conn.total_changes
             conn.executemany("INSERT INTO latencies VALUES (?, ?, ?, ?, ?) "
-                             "ON CONFLICT DO NOTHING",
-                             [(book, seq, i, s.stage, plain(s.ms))
-                              for i, s in enumerate(records.latencies)])
-            written = conn.total_changes - before
-            conn.execute("INSERT INTO batches VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                         (book, seq, written))
-        return written
+                             "ON CONFLICT DO NOTHING", rows)
+            return conn.total_changes - before
 
     def append_supervision(self, events: Sequence[SupervisorEvent] = (),
                            restarts: Sequence[Restart] = ()) -> int:
@@ -444,6 +451,39 @@ class SessionStore:
             yield
         except sqlite3.Error as exc:
             raise StoreError(f"session store {self.path}: {what} failed: {exc}") from exc
+
+
+def _append(conn: sqlite3.Connection, seq: int, records: BatchRecords,
+            equity: list[tuple[Any, ...]]) -> None:
+    """Write one checked batch inside the caller's transaction (see ``append_batch``)."""
+    book = records.book
+    before = conn.total_changes
+    prior = conn.execute("SELECT MAX(ts) FROM portfolio WHERE book = ?", (book,)).fetchone()[0]
+    for table in ("signals", "order_requests", "risk_decisions", "order_updates"):
+        insert_messages(conn, table, ("seq",),
+                        [(book, seq, *encode(m)) for m in getattr(records, table)])
+    write_orders(conn, book, records.order_requests, records.risk_decisions,
+                 records.order_updates)
+    ordinal: Counter[tuple[str, int]] = Counter()
+    fills = []
+    for f in records.fills:
+        key = (f.client_order_id, int(f.ts))
+        fills.append((book, ordinal[key], seq, *encode(f)))
+        ordinal[key] += 1
+    insert_messages(conn, "fills", ("n", "seq"), fills)
+    write_portfolio(conn, book, seq, [
+        (plain(p.ts), plain(p.cash), plain(p.equity), plain(p.gross_exposure))
+        for p in records.portfolio] + equity)
+    write_positions(conn, book, records.portfolio, prior)
+    for table in ("risk_events", "diary"):
+        insert_messages(conn, table, ("seq", "idx"), [
+            (book, seq, i, *encode(m)) for i, m in enumerate(getattr(records, table))])
+    conn.executemany("INSERT INTO latencies VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                     [(book, seq, i, s.stage, plain(s.ms))
+                      for i, s in enumerate(records.latencies)])
+    written = conn.total_changes - before
+    conn.execute("INSERT INTO batches VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                 (book, seq, written))
 
 
 def _check_batch(seq: int, records: BatchRecords) -> list[tuple[Any, ...]]:

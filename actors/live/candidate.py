@@ -1,15 +1,21 @@
-"""CandidateTrader: paper-trades one candidate beside the live strategy.
+"""CandidateTrader: paper-trades one candidate beside the live strategy, on its own.
 
-Each candidate sees the same bars as the live slot, has its own virtual book (a
-:class:`~core.trading.broker.PaperBroker` with the same fill model) and its own
-:class:`~core.trading.risk.RiskEngine`, and walks each step with the same
-:func:`~core.trading.walk.walk_batch` as the live pipeline. Positions carry MAE and MFE. The
-book and risk state are checkpointed per step; a retried step answers from the checkpoint.
+Each candidate sees the same published bars as the live slot (conflated: the feeds push what
+accumulated every few hundred milliseconds), runs its own strategy, and trades its own
+virtual book: the same trading loop as the guardian with its own paper venue in process
+(:class:`~core.trading.book.PaperBook`) and its own
+:class:`~core.trading.risk.RiskEngine`. Nobody waits for it: it processes the steps in
+order as they arrive, sends its records to the store in batches and snapshots itself off its
+path. Positions carry MAE and MFE.
+
+A restarted candidate loads its snapshot, warms its strategy up from the feeds' history,
+and trades the steps after the snapshot again from the feeds' bars: its book and records come
+out the same (the store ignores records it already has). A step missed while it was down is
+replayed from the feed. :meth:`CandidateService.finish` brings it to the session's last step.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from collections.abc import Sequence
@@ -19,54 +25,62 @@ from typing import Any
 import numpy as np
 import ray
 
+from actors.live.calls import ActorDirectory
 from actors.live.checkpoint import Checkpoint
-from actors.live.executor import SequenceError
 from actors.live.history import fetch_history
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
 from actors.live.poison import PoisonGuard
+from actors.live.records import book_records
+from actors.live.snapshots import Snapshotter
+from actors.live.store_writer import StoreWriter
 from actors.live.subscriber import BarSource
+from actors.live.window import batch_bounds
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
 from core.trading.align import FeedSlice
-from core.trading.broker import PaperBroker
-from core.trading.messages import MarketBatch
-from core.trading.risk import RiskEngine
+from core.trading.book import PaperBook, PaperBookState
+from core.trading.messages import MarketBatch, RiskEvent
+from core.trading.risk import RiskEngine, RiskState
 from core.trading.runners import StrategyChoice, build_runners, run_batch
 from core.trading.slot import SlotOutput
-from core.trading.walk import BatchOutcome, walk_batch
+from core.trading.trader import StepOutcome
+
+INBOX_STEPS = 256
+"""Steps a candidate's inbox holds (conflated pushes bring many at once)."""
 
 
 @dataclass(frozen=True, slots=True)
-class CandidateReport:
-    """One step of a candidate.
+class CandidateSnapshot:
+    """A candidate's state after step ``seq_done``.
+
+    Attributes:
+        seq_done: Last step traded.
+        book: Its trader and paper venue.
+        risk: Its risk engine.
+    """
+
+    seq_done: int
+    book: PaperBookState
+    risk: RiskState
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateStatus:
+    """Where a candidate is (for ``status`` and tests).
 
     Attributes:
         name: Candidate name.
-        seq: Step number.
-        strategy_id: The candidate's strategy id.
-        outcome: Its book's fills, updates, decisions, equity and portfolio.
-        diary: Its decisions.
-        errors: Strategy errors of the step.
-        signals: Its signals.
+        seq_done: Last step traded.
+        equity: Equity of its book.
+        fills: Fills since this instance started.
     """
 
     name: str
-    seq: int
-    strategy_id: str
-    outcome: BatchOutcome
-    diary: tuple[Any, ...]
-    errors: tuple[str, ...]
-    signals: tuple[Any, ...] = ()
-
-
-@dataclass
-class _CandidateState:
     seq_done: int
-    book: Any
-    risk: Any
-    report: CandidateReport | None = None
+    equity: float
+    fills: int
 
 
 class CandidateService:
@@ -75,46 +89,63 @@ class CandidateService:
     Args:
         name: Candidate name.
         choice: Its strategy.
-        state_dir: Folder of the session's checkpoints.
+        state_dir: Folder of the session's snapshots.
         backtest: Fill model and costs (the same as the live book's).
         limits: Effective risk limits.
         guardian: Guardian settings.
         symbols: Traded symbols.
-        feed_names: Ray names of the feeds (warm-up after a restart).
+        feed_names: Ray names of the feeds.
         namespace: Ray namespace.
         timeline: The session timeline.
         venue: Venue label.
         timeframe_ms: Bar length.
+        step_bars: Bars per session step (1 when paced).
+        store: Ray name of the store actor ("" = records are not stored).
         session_id: The session (for logs).
         stuck_after_s: A step running longer fails the heartbeat.
-        bars: Subscribe to the published feeds (for :meth:`on_step`).
+        bars: Subscribe to the published feeds.
+        snapshot_s: Least time between two snapshots.
     """
 
     def __init__(self, name: str, choice: StrategyChoice, state_dir: str,
                  backtest: BacktestConfig, limits: RiskLimits, guardian: GuardianConfig,
                  symbols: Sequence[str], feed_names: Sequence[str], namespace: str,
-                 timeline: np.ndarray, venue: str, timeframe_ms: int,
-                 session_id: str = "", stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
-                 bars: BarSource | None = None) -> None:
-        self._bars = bars.subscriber() if bars is not None else None
+                 timeline: np.ndarray, venue: str, timeframe_ms: int, step_bars: int = 1,
+                 store: str = "", session_id: str = "",
+                 stuck_after_s: float = DEFAULT_STUCK_AFTER_S, bars: BarSource | None = None,
+                 snapshot_s: float = 2.0) -> None:
+        self._bars = bars.subscriber(INBOX_STEPS) if bars is not None else None
         self.name = name
+        self._book_name = f"candidate:{name}"
         self._runners = build_runners(choice, symbols)
         self._feeds, self._namespace = tuple(feed_names), namespace
         self._timeline, self._venue, self._tf = timeline, venue, timeframe_ms
+        self._bounds = batch_bounds(timeline, step_bars)
+        self._book = PaperBook(backtest, symbols, timeframe_ms, risk=limits,
+                               gate=RiskEngine(limits, guardian, backtest.initial_cash))
         self._checkpoint = Checkpoint(state_dir, f"candidate-{name}")
-        saved = self._checkpoint.load()
-        if saved is None:
-            broker = PaperBroker(backtest, symbols, risk=limits)
-            risk = RiskEngine(limits, guardian, broker.cash)
-            saved = _CandidateState(-1, broker.state, risk.to_state())
-        self._state: _CandidateState = saved
+        saved: CandidateSnapshot | None = self._checkpoint.load()
+        self._seq_done = -1
+        if saved is not None:
+            self._book.restore(saved.book)
+            self._book.trader.gate = RiskEngine.from_state(saved.risk)
+            self._seq_done = saved.seq_done
         self._known = 0
         self._lock = threading.Lock()
         self._poison = PoisonGuard(state_dir, f"candidate-{name}")
         self._progress = Progress(stuck_after_s, on_stuck=self._poison.mark_stuck)
         self._log = actor_log(session_id, f"candidate {name}")
+        directory = ActorDirectory(namespace, 60.0)
+        self._store = StoreWriter(directory, store, interval_s=0.5) if store else None
+        self._snapshots = Snapshotter(
+            self._checkpoint, snapshot_s,
+            before_write=self._store.confirm if self._store is not None else None,
+            on_error=lambda e: self._log.error("snapshot failed", error=str(e)))
+        self.fills = 0
         self._log.info("candidate started", strategy=self._runners[0].strategy_id,
-                       restored_step=self._state.seq_done)
+                       restored_step=self._seq_done)
+
+    # --- liveness ------------------------------------------------------------------------
 
     def ping(self) -> str:
         """Heartbeat: fails while a step has run past ``stuck_after_s`` (no progress).
@@ -129,37 +160,77 @@ class CandidateService:
         """Process id of the actor's worker (for chaos tests)."""
         return os.getpid()
 
+    def status(self) -> CandidateStatus:
+        """Last step traded, equity, fills."""
+        return CandidateStatus(self.name, self._seq_done,
+                               float(self._book.portfolio.equity()), self.fills)
+
     def bar_counts(self) -> dict[str, int]:
         """What arrived from the feeds (see :meth:`BarSubscriber.counts`); {} if none."""
         return self._bars.counts() if self._bars is not None else {}
 
+    # --- bars in, steps out --------------------------------------------------------------
+
     def on_bars(self, part: FeedSlice) -> str:
-        """A feed's published slice (see :class:`~actors.live.subscriber.BarSubscriber`)."""
-        assert self._bars is not None
-        return self._bars.on_bars(part)
+        """One published slice; trades every step it completes."""
+        verdict = self._offer([part])
+        return verdict
 
-    def on_step(self, seq: int, i0: int, i1: int) -> CandidateReport:
-        """:meth:`on_batch` on the published bars of step ``seq`` (timeline ``[i0, i1)``)."""
+    def on_bars_many(self, parts: list[Any]) -> None:
+        """Conflated slices (object refs or slices); trades every step they complete."""
+        slices = [p if isinstance(p, FeedSlice) else ray.get(p) for p in parts]
+        self._offer(slices)
+
+    def _offer(self, parts: Sequence[FeedSlice]) -> str:
         assert self._bars is not None, "this candidate was built without a bar subscriber"
+        verdict = ""
+        for part in parts:
+            verdict = self._bars.on_bars(part)
         with self._lock:
-            state = self._state
-            if seq == state.seq_done and state.report is not None:
-                return state.report
-        batch, _ = self._bars.batch(seq, i0, i1)
-        return self.on_batch(seq, batch)
+            held = self._bars.held()
+            if held:
+                self._trade_through(held[-1][0])
+        return verdict
 
-    def on_batch(self, seq: int, batch: MarketBatch) -> CandidateReport:
-        """Trade step ``seq`` on the candidate's own book (idempotent per step).
+    def finish(self, last_seq: int) -> CandidateStatus:
+        """Trade every step up to ``last_seq`` and store everything.
 
-        Raises:
-            SequenceError: ``seq`` is neither the next step nor a retry of the last.
+        Steps whose bars never arrived are asked of the feeds.
         """
-        with self._lock, self._progress.working(f"candidate step {seq}"):
-            report = self._step(seq, batch)
-            self._poison.end()
-            return report
+        with self._lock:
+            self._trade_through(last_seq)
+        if self._store is not None:
+            self._store.flush()
+        self._snapshots.flush()
+        return self.status()
 
-    def _signals(self, seq: int, batch: MarketBatch, broker: PaperBroker) -> SlotOutput:
+    def _trade_through(self, last: int) -> None:
+        """Trade steps ``seq_done + 1 .. last`` in order (missing bars are replayed)."""
+        assert self._bars is not None
+        for seq in range(self._seq_done + 1, min(last, len(self._bounds) - 1) + 1):
+            i0, i1 = self._bounds[seq]
+            batch, _ = self._bars.batch(seq, i0, i1)
+            self._step(seq, batch)
+
+    def _step(self, seq: int, batch: MarketBatch) -> None:
+        with self._progress.working(f"candidate step {seq}"):
+            output = self._signals(seq, batch)
+            outcome = self._book.step(batch, output.signals)
+            self._poison.end()
+        self.fills += len(outcome.fills)
+        self._seq_done = seq
+        if self._store is not None:
+            self._store.put(seq, [self._records(outcome, batch, output)])
+        self._snapshots.offer(seq, CandidateSnapshot(seq, self._book.state,
+                                                     self._book.trader.gate.to_state()))
+
+    def _records(self, outcome: StepOutcome, batch: MarketBatch, output: SlotOutput) -> Any:
+        errors = [RiskEvent(int(batch.ts[0]), "strategy_error", "strategy_error", e)
+                  for e in output.errors]
+        return book_records(self._book_name, outcome, batch.ts, output,
+                            [*errors, *outcome.risk_events])
+
+    def _signals(self, seq: int, batch: MarketBatch) -> SlotOutput:
         """The strategy's output, or an error once it was disabled for hanging."""
         reason = self._poison.refusal(seq, self._runners[0].strategy_id)
         if reason:
@@ -168,34 +239,23 @@ class CandidateService:
             history = fetch_history(self._feeds, self._namespace, self._timeline, self._known,
                                     batch.start, self._venue, self._tf)
             run_batch(self._runners, history)
-        output = run_batch(self._runners, batch, broker.portfolio())
+        output = run_batch(self._runners, batch, None)
         self._known = batch.start + batch.n_bars
         return output
 
-    def _step(self, seq: int, batch: MarketBatch) -> CandidateReport:
-        state = self._state
-        if seq == state.seq_done and state.report is not None:
-            return state.report
-        if seq != state.seq_done + 1:
-            raise SequenceError(f"candidate {self.name} is at step {state.seq_done}; got {seq}")
-        broker = PaperBroker.from_state(state.book)
-        output = self._signals(seq, batch, broker)
-        engine = RiskEngine.from_state(state.risk)
-        outcome = walk_batch(broker, batch, output.signals, engine)
-        breaker_events = engine.on_execution(outcome.order_updates)
-        if breaker_events:
-            outcome = dataclasses.replace(outcome, risk_events=(*outcome.risk_events,
-                                                                *breaker_events))
-        report = CandidateReport(self.name, seq, self._runners[0].strategy_id, outcome,
-                                 tuple(output.diary), tuple(output.errors),
-                                 tuple(output.signals))
-        self._state = _CandidateState(seq, broker.state, engine.to_state(), report)
-        self._checkpoint.save(self._state)
-        return report
+    def on_batch(self, seq: int, batch: MarketBatch) -> SlotOutput:
+        """Trade step ``seq`` with the bars given (in-process use and tests); its output."""
+        with self._lock:
+            output = self._signals(seq, batch)
+            self._book.step(batch, output.signals)
+            self._seq_done = seq
+            return output
 
     def stop(self) -> None:
-        """Flush the checkpoint."""
-        self._checkpoint.save(self._state)
+        """Flush records and the snapshot."""
+        if self._store is not None:
+            self._store.flush()
+        self._snapshots.flush()
 
 
 CandidateTrader = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=2)(CandidateService)

@@ -47,7 +47,7 @@ FORMAT_VERSION = 1
 CODE_VERSION = "0.1.0"
 """Version of the code writing checkpoints (``pyproject.toml``; no package metadata in actors)."""
 
-SCHEMA_VERSIONS: dict[str, int] = {"guardian": 1, "executor": 1, "candidate": 1}
+SCHEMA_VERSIONS: dict[str, int] = {"guardian": 2, "executor": 2, "candidate": 2, "session": 2}
 """Current schema version of the state of each owner family (1 for a family not listed)."""
 
 _SUFFIX = ".ckpt"

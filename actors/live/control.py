@@ -32,7 +32,7 @@ class ControlService:
         self._progress: dict[str, Any] = {"session_id": session_id, "seq": -1}
         tags = ("session",)
         self._latency = Histogram("evotrader_latency_ms", description="Stage latency of a "
-                                  "SIM step, ms (ingest, signal, risk, order, ack, bar_to_ack)",
+                                  "SIM step, ms (signal, risk, order, journal, ack)",
                                   boundaries=LATENCY_BOUNDARIES_MS, tag_keys=(*tags, "stage"))
         self._heartbeats = Counter("evotrader_heartbeats_total", description="Steps "
                                    "acknowledged by the trading pipeline", tag_keys=tags)

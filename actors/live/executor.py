@@ -1,112 +1,127 @@
-"""Executor: the paper broker as a Ray actor, fed only by the risk guardian.
+"""Executor: the execution client as a Ray actor, fed only by the risk guardian.
 
-Each SIM step ``seq`` arrives once from the guardian with the client order ids it approved;
-the executor walks the batch with :func:`core.trading.walk.walk_batch` and the
-:class:`~core.trading.walk.ApprovedOnly` gate, so an order the guardian did not approve can
-never be placed. The outcome of the last step and the book before it are checkpointed: a
-retried ``execute(seq)`` (the guardian died before it got the answer) returns the recorded
-outcome instead of trading twice, and ``state_before(seq)`` lets a restarted guardian rebuild
-its shadow of the book.
+It holds one :class:`~core.trading.execution.ExecutionClient` (the paper client in SIM; a
+venue client in the next modes) and applies exactly what the guardian sends: each
+:meth:`ExecutorService.exchange` of step ``seq`` syncs the venue, submits the approved
+requests, advances it over the step's published bars and answers the venue's events since
+the guardian's cursor (with a preview of the following bars: see
+:mod:`core.trading.execution`). It never sizes or derives an order.
+
+Idempotent: exchange ``op`` of step ``seq`` is answered from a cache when it is asked again
+with the same arguments (the guardian retried, or re-ran the step after its own restart).
+State: a snapshot written off the acknowledgement path at step boundaries, plus the
+guardian's journal: a restarted executor loads its snapshot and replays the journal's
+exchanges through the same client code, so it is at the end of the last journaled step. A
+step the guardian had not journaled yet is re-run by the guardian from its start
+(:class:`StepLostError` tells it so).
+
+The kill switch (:meth:`ExecutorService.halt`) cancels working orders and refuses new ones;
+it is recorded at once in ``executor.halt`` and applied again after any restart.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import threading
-import time
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ray
 
+from actors.adapters.journal import Journal
 from actors.live.checkpoint import Checkpoint
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
+from actors.live.snapshots import Snapshotter, write_mark
 from actors.live.subscriber import BarSource
+from actors.live.wal_records import StepRecord
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from core.errors import EvotraderError
 from core.trading.align import FeedSlice
-from core.trading.broker import PaperBroker
-from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot, Signal
-from core.trading.walk import ApprovedOnly, BatchOutcome, walk_batch
+from core.trading.execution import AccountReport, Exchange, venue_exchange
+from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot
+from core.trading.paper import FINISHED_KEPT, PaperClient, PaperState
+from core.trading.replay import ExchangeRequest, without_preview
 
-CALL_LOG_SIZE = 10_000
-"""``execute`` calls remembered for :meth:`ExecutorService.call_log` (bounded)."""
+HALT_FILE = "executor.halt"
 
 
 class SequenceError(EvotraderError):
     """A step arrived out of order (neither the next one nor a retry of the last one)."""
 
 
+class StepLostError(EvotraderError):
+    """The executor restarted during the step: the guardian must run the step again."""
+
+
 @dataclass(frozen=True, slots=True)
-class ExecutionReport:
-    """What the executor did in step ``seq``.
+class ExecutorSnapshot:
+    """The executor's durable state at the end of step ``step``.
 
     Attributes:
-        seq: Step number.
-        outcome: Fills, order updates, equity per bar, final portfolio.
-        state_hash: Hash of the book after the step (the guardian compares its shadow).
-        halted: True when the executor refused new orders (kill switch).
-        out_of_band: Order updates made between steps (kill-switch cancels), reported with
-            the next step.
+        step: The step whose exchanges are all applied (-1 before the first).
+        client: The paper client's account (without its event history).
+        exchanges: That step's exchanges and replies (without previews), to answer its last
+            exchange again after a restart.
     """
 
-    seq: int
-    outcome: BatchOutcome
-    state_hash: str
-    halted: bool
-    out_of_band: tuple[OrderUpdate, ...] = ()
-
-
-@dataclass
-class _ExecutorState:
-    seq_done: int = -1
-    book: Any = None
-    book_before: Any = None
-    report: ExecutionReport | None = None
-    halted: bool = False
-    halt_reason: str = ""
-    extra_updates: list[OrderUpdate] = field(default_factory=list)
+    step: int
+    client: PaperState
+    exchanges: tuple[tuple[ExchangeRequest, Exchange], ...] = ()
 
 
 class ExecutorService:
     """The executor's logic; :data:`Executor` is the Ray actor around it.
 
     Args:
-        state_dir: Folder of the session's checkpoints.
-        backtest: Fill model, costs, sizing and stops (the backtester's configuration).
-        risk: Effective risk limits (they cap order sizing exactly as in the backtester).
+        state_dir: Folder of the session's state (snapshots, the guardian's journal).
+        backtest: Fill model, costs, sizing caps and stops (the backtester's configuration).
+        risk: Effective risk limits (they cap fill quantities exactly as in the backtester).
         symbols: Traded symbols, in column order.
         session_id: The session (for logs).
-        stuck_after_s: A step running longer fails the heartbeat.
-        bars: Where published bars arrive (None: only :meth:`execute` with a batch works).
+        stuck_after_s: A call running longer fails the heartbeat.
+        bars: Where published bars arrive (None: only :meth:`exchange_batch` works).
+        snapshot_s: Least time between two snapshots.
     """
 
     def __init__(self, state_dir: str, backtest: BacktestConfig, risk: RiskLimits | None,
                  symbols: Sequence[str], session_id: str = "",
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
-                 bars: BarSource | None = None) -> None:
+                 bars: BarSource | None = None, snapshot_s: float = 1.0) -> None:
         self._bars = bars.subscriber() if bars is not None else None
-        self._lock = threading.Lock()
+        self._state_dir = state_dir
+        self._lock = threading.RLock()
         self._progress = Progress(stuck_after_s)
-        self._checkpoint = Checkpoint(state_dir, "executor")
-        saved = self._checkpoint.load()
-        broker = PaperBroker(backtest, symbols, risk=risk)
-        self._state = saved if saved is not None else _ExecutorState(book=broker.state)
-        self._broker = PaperBroker.from_state(self._state.book)
-        self.calls: deque[tuple[int, float, int]] = deque(maxlen=CALL_LOG_SIZE)
         self._log = actor_log(session_id, "executor")
-        self._log.info("executor started", restored_step=self._state.seq_done,
-                       halted=self._state.halted)
+        self._checkpoint = Checkpoint(state_dir, "executor")
+        saved: ExecutorSnapshot | None = self._checkpoint.load()
+        self._client = (PaperClient.from_state(saved.client) if saved is not None
+                        else PaperClient(backtest, symbols, risk=risk))
+        self._seq_done = saved.step - 1 if saved is not None else -1
+        self._snapshots = Snapshotter(self._checkpoint, snapshot_s,
+                                      on_written=lambda seq: write_mark(state_dir, "executor",
+                                                                        seq),
+                                      on_error=lambda e: self._log.error(
+                                          "snapshot failed", error=str(e)))
+        self._step: int | None = saved.step if saved is not None and saved.step >= 0 else None
+        self._cache: list[tuple[ExchangeRequest, Exchange]] = (
+            list(saved.exchanges) if saved is not None else [])
+        self._batch: MarketBatch | None = None
+        self._recovered = False
+        self._log.info("executor started", restored_step=self.seq_done())
+
+    # --- liveness ------------------------------------------------------------------------
 
     def ping(self) -> str:
-        """Heartbeat: fails while a step has run past ``stuck_after_s`` (no progress).
+        """Heartbeat: fails while a call has run past ``stuck_after_s`` (no progress).
 
         Raises:
-            StuckError: The current step is stuck.
+            StuckError: The current call is stuck.
         """
         self._progress.check()
         return "ok"
@@ -116,22 +131,10 @@ class ExecutorService:
         return os.getpid()
 
     def seq_done(self) -> int:
-        """The last step executed (-1 before the first)."""
-        return self._state.seq_done
+        """The last step whose exchanges are all applied (-1 before the first)."""
+        return self._seq_done if self._step is None else self._step
 
-    def state_before(self, seq: int) -> Any:
-        """The book as it was before step ``seq`` (the next step, or a retry of the last).
-
-        Raises:
-            SequenceError: ``seq`` is neither.
-        """
-        with self._lock:
-            if seq == self._state.seq_done + 1:
-                return self._broker.state
-            if seq == self._state.seq_done:
-                return self._state.book_before
-            raise SequenceError(f"executor is at step {self._state.seq_done}; cannot give the "
-                                f"book before step {seq}")
+    # --- bars ----------------------------------------------------------------------------
 
     def bar_counts(self) -> dict[str, int]:
         """What arrived from the feeds (see :meth:`BarSubscriber.counts`); {} if none."""
@@ -142,73 +145,163 @@ class ExecutorService:
         assert self._bars is not None
         return self._bars.on_bars(part)
 
-    def execute_step(self, seq: int, i0: int, i1: int, signals: Sequence[Signal],
-                     approved: frozenset[str]) -> ExecutionReport:
-        """:meth:`execute` on the published bars of step ``seq`` (timeline ``[i0, i1)``)."""
-        with self._lock:
-            state = self._state
-            if seq == state.seq_done and state.report is not None:
-                return state.report
+    def _step_batch(self, seq: int, i0: int, i1: int) -> MarketBatch:
         assert self._bars is not None, "this executor was built without a bar subscriber"
-        batch, _ = self._bars.batch(seq, i0, i1)
-        return self.execute(seq, batch, signals, approved)
+        return self._bars.batch(seq, i0, i1)[0]
 
-    def execute(self, seq: int, batch: MarketBatch, signals: Sequence[Signal],
-                approved: frozenset[str]) -> ExecutionReport:
-        """Walk step ``seq`` placing exactly the ``approved`` orders (idempotent per step).
+    # --- the exchange --------------------------------------------------------------------
+
+    def exchange(self, seq: int, i0: int, i1: int, op: int, request: ExchangeRequest
+                 ) -> Exchange:
+        """Exchange ``op`` of step ``seq`` on the published bars of timeline ``[i0, i1)``.
 
         Raises:
-            SequenceError: ``seq`` is neither the next step nor a retry of the last.
+            StepLostError: The executor restarted during step ``seq`` (run it again).
+            SequenceError: ``seq`` is neither the current step, nor the next one.
         """
-        with self._lock, self._progress.working(f"step {seq}"):
-            self.calls.append((seq, time.time(), len(approved)))
-            state = self._state
-            if seq == state.seq_done and state.report is not None:
-                return state.report
-            if seq != state.seq_done + 1:
-                raise SequenceError(f"executor is at step {state.seq_done}; got step {seq}")
-            before = self._broker.state
-            gate = ApprovedOnly(frozenset() if state.halted else frozenset(approved))
-            outcome = walk_batch(self._broker, batch, signals, gate)
-            report = ExecutionReport(seq, outcome, self._broker.state_hash(), state.halted,
-                                     tuple(state.extra_updates))
-            self._state = _ExecutorState(seq_done=seq, book=self._broker.state,
-                                         book_before=before, report=report,
-                                         halted=state.halted, halt_reason=state.halt_reason)
-            self._checkpoint.save(self._state)
-            return report
+        with self._lock, self._progress.working(f"step {seq} exchange {op}"):
+            self._recover()
+            return self._exchange(seq, op, request, lambda: self._step_batch(seq, i0, i1))
+
+    def exchange_batch(self, seq: int, batch: MarketBatch, op: int, request: ExchangeRequest
+                       ) -> Exchange:
+        """:meth:`exchange` with the bars given (in-process use and tests)."""
+        with self._lock, self._progress.working(f"step {seq} exchange {op}"):
+            self._recovered = True
+            return self._exchange(seq, op, request, lambda: batch)
+
+    def _exchange(self, seq: int, op: int, request: ExchangeRequest,
+                  batch_of: Any) -> Exchange:
+        current = self._step if self._step is not None else self._seq_done
+        if seq == self._step and op < len(self._cache):
+            asked, reply = self._cache[op]
+            if asked != request:
+                raise SequenceError(f"step {seq} exchange {op} asked again with other "
+                                    "arguments")
+            return reply
+        if seq == self._step and op == len(self._cache):
+            pass
+        elif seq == current + 1 and op == 0:
+            self._begin(seq, batch_of())
+        elif seq == current + 1 or (seq == self._step and op > len(self._cache)):
+            raise StepLostError(f"executor restarted during step {seq}: run it again")
+        else:
+            raise SequenceError(f"executor is at step {current}; got step {seq} "
+                                f"exchange {op}")
+        assert self._batch is not None
+        reply = venue_exchange(self._client, self._batch, request.since, request.sync_to,
+                               request.submit, request.advance_to, request.preview_to)
+        self._cache.append((request, reply))
+        return reply
+
+    def _begin(self, seq: int, batch: MarketBatch) -> None:
+        """Step ``seq`` starts: the previous one is complete (and journaled)."""
+        if self._step is not None:
+            self._seq_done = self._step
+            self._snapshots.offer(self._step, self._snapshot())
+        self._step, self._cache, self._batch = seq, [], batch
+
+    def _snapshot(self) -> ExecutorSnapshot:
+        """The state at the end of the current step (taken before the next one starts)."""
+        state = dataclasses.replace(self._client.state, events=(),
+                                    finished=self._client.state.finished[-FINISHED_KEPT // 8:])
+        exchanges = tuple((request, without_preview(reply)) for request, reply in self._cache)
+        return ExecutorSnapshot(self._step if self._step is not None else -1, state, exchanges)
+
+    # --- recovery ------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Replay the journal after the snapshot (once, before the first exchange)."""
+        if self._recovered:
+            return
+        replayed = 0
+        halt = self._halt_record()
+        after = self._step if self._step is not None else self._seq_done
+        for seq, record in Journal(self._state_dir).records(after=after):
+            assert isinstance(record, StepRecord)
+            batch = self._step_batch(seq, record.i0, record.i1)
+            self._begin(seq, batch)
+            for op, request in enumerate(record.requests):
+                self._halt_at(halt, seq, op)
+                reply = venue_exchange(self._client, batch, request.since, request.sync_to,
+                                       request.submit, request.advance_to,
+                                       request.preview_to)
+                self._cache.append((request, reply))
+            replayed += 1
+        self._halt_at(halt, None, None)
+        self._recovered = True
+        if replayed:
+            self._log.info("journal replayed", steps=replayed, at_step=self._step)
+
+    # --- kill switch, reports ------------------------------------------------------------
 
     def halt(self, ts: int, reason: str) -> list[OrderUpdate]:
-        """Kill switch: cancel every working order and refuse new ones for the session."""
+        """Kill switch: cancel every working order and refuse new ones for the session.
+
+        Where it happened (step and exchange) is recorded at once, so a restarted executor
+        replaying the journal applies it at the same point.
+        """
         with self._lock:
-            updates = self._broker.cancel_all(ts, reason)
-            self._log.warning("halted: working orders cancelled", reason=reason,
-                              cancelled=len(updates))
-            self._state.halted, self._state.halt_reason = True, reason
-            self._state.book = self._broker.state
-            self._state.extra_updates.extend(updates)
-            self._checkpoint.save(self._state)
-            return updates
+            if self._client.halted:
+                return []
+            step = self._step if self._step is not None else self._seq_done
+            path = Path(self._state_dir) / HALT_FILE
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps({"ts": int(ts), "reason": reason, "step": step,
+                                             "op": len(self._cache)}))
+            temporary.replace(path)
+            updates = self._client.halt(ts, reason)
+        self._log.warning("halted: working orders cancelled", reason=reason,
+                          cancelled=len(updates))
+        return updates
+
+    def _halt_record(self) -> dict[str, Any] | None:
+        path = Path(self._state_dir) / HALT_FILE
+        if not path.exists():
+            return None
+        return dict(json.loads(path.read_text()))
+
+    def _halt_at(self, halt: dict[str, Any] | None, seq: int | None, op: int | None) -> None:
+        """Apply a recorded kill switch when replay reaches its point (None: at the end)."""
+        if halt is None or self._client.halted:
+            return
+        if seq is None or (seq, op) >= (int(halt["step"]), int(halt["op"])):
+            self._client.halt(int(halt["ts"]), str(halt["reason"]))
+
+    def cancel_all(self, ts: int, reason: str) -> list[OrderUpdate]:
+        """Cancel every working order (end of session); later events report them."""
+        with self._lock:
+            self._recover()
+            return self._client.cancel(None, ts, reason)
+
+    def account(self) -> AccountReport:
+        """The venue account (for the guardian's reconciliation)."""
+        with self._lock:
+            return self._client.account()
+
+    def events_since(self, since: int) -> Any:
+        """The client's events after ``since`` (see :meth:`ExecutionClient.events_since`)."""
+        with self._lock:
+            return self._client.events_since(since)
 
     def working_orders(self) -> int:
         """Number of working (accepted, unfilled) orders."""
         with self._lock:
-            return len(self._broker.working_orders())
+            return len(self._client.account().working)
 
     def portfolio(self, ts: int) -> PortfolioSnapshot:
-        """The book marked at the last known closes."""
+        """Cash and positions at the last marks (for status displays)."""
         with self._lock:
-            return self._broker.portfolio(ts)
-
-    def call_log(self) -> list[tuple[int, float, int]]:
-        """(seq, wall time, approved orders) of the last ``execute`` calls since this start."""
-        return list(self.calls)
+            account = self._client.account()
+            return PortfolioSnapshot(ts, account.cash, self._client.equity(), 0.0, ())
 
     def stop(self) -> None:
-        """Flush the checkpoint (it is already written after every step)."""
-        with self._lock:
-            self._checkpoint.save(self._state)
+        """Write the last snapshot offered (the journal covers the steps after it)."""
+        self._snapshots.flush()
 
+
+__all__ = ["Executor", "ExecutorService", "ExecutorSnapshot", "SequenceError",
+           "StepLostError", "without_preview"]
 
 Executor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(ExecutorService)
-"""The Ray actor (threaded: ``halt`` is served while a step runs)."""
+"""The Ray actor (threaded: ``halt`` is served while an exchange runs)."""

@@ -8,16 +8,22 @@ session records and turns into a stale-data breaker on that symbol. Nothing afte
 bar is ever served, so nothing is ever traded on it.
 
 Each session step the feed *publishes* its slice: :meth:`FeedService.publish` puts it in the
-object store once and pushes the reference to every subscriber (slot, guardian, executor,
-candidates), numbered by the step. The last :data:`REPLAY_BUFFER` slices stay in a bounded
-buffer, from which :meth:`FeedService.replay` serves a subscriber that missed one. Slices are
-pure functions of the requested range, so a restarted feed (empty buffer) recomputes exactly
-what the old one would have served.
+object store once and pushes the reference to every subscriber, numbered by the step. The
+latency-critical subscribers (slot, guardian, executor) get each slice at once; the others
+(candidates, which trade their own books and answer to nobody within the step) get the
+slices conflated: every ``conflate_s``, all that accumulated, in one call. The last
+:data:`REPLAY_BUFFER` slices stay in a bounded buffer, from which :meth:`FeedService.replay`
+serves a subscriber that missed one. Slices are pure functions of the requested range, so a
+restarted feed (empty buffer) recomputes exactly what the old one would have served.
+
+A perpetual's funding rates (``funding/<VENUE>_<BASE>-<QUOTE>_funding_rate.parquet`` beside
+the candles) travel with its bars: each slice carries the rate settled at each bar's open.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,11 +35,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import ray
 
-from actors.adapters.data_source import available_symbols
+from actors.adapters.data_source import available_symbols, load_funding
 from actors.adapters.files import read_table
 from actors.live.logs import actor_log
 from core.data import generate_synthetic
 from core.data.candles import Candles, SeriesMeta
+from core.data.funding import align_funding
 from core.data.naming import parse_symbol
 from core.data.timeframes import timeframe_to_ms
 from core.data.validation import validate_candles
@@ -43,6 +50,10 @@ from core.trading.align import FeedSlice
 OHLCV = ("open", "high", "low", "close", "volume")
 REPLAY_BUFFER = 64
 """Published slices a feed keeps for subscribers that missed them."""
+CONFLATE_S = 0.25
+"""How often conflated subscribers get what accumulated."""
+CONFLATE_MAX = 32
+"""Slices that make a conflated push go at once."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -89,14 +100,17 @@ class FeedService:
         seed: Seed of the synthetic series.
         session_id: The session (for logs; "" for a planning probe).
         timeline: The session timeline (``prev_close`` of a slice is taken on it).
-        subscribers: Ray names of the actors each published slice is pushed to.
+        subscribers: Ray names of the actors each published slice is pushed to at once.
+        conflated: Ray names of the actors that get the slices conflated.
         namespace: Their Ray namespace.
+        conflate_s: Interval of the conflated pushes.
     """
 
     def __init__(self, data_dir: str, venue: str, symbol: str, timeframe: str, *,
                  synthetic_fallback: bool = False, synthetic_bars: int = 5000,
                  seed: int = 7, session_id: str = "", timeline: np.ndarray | None = None,
-                 subscribers: Sequence[str] = (), namespace: str = "") -> None:
+                 subscribers: Sequence[str] = (), conflated: Sequence[str] = (),
+                 namespace: str = "", conflate_s: float = CONFLATE_S) -> None:
         self.symbol = symbol
         self.timeframe_ms = timeframe_to_ms(timeframe)
         path = series_path(Path(data_dir), venue, symbol, timeframe)
@@ -112,16 +126,26 @@ class FeedService:
         self.source = candles.meta.source
         self._ts = candles.timestamp
         self._columns = {name: getattr(candles, name) for name in OHLCV}
+        self._funding = self._load_funding(Path(data_dir), venue, symbol, candles)
         self._good, self._error, self._error_ts = self._check(candles)
         good = self._ts[: self._good]
         on_timeline = (np.isin(good, timeline) if timeline is not None
                        else np.ones(len(good), dtype=bool))
         self._timeline_rows = np.flatnonzero(on_timeline)
+        self._timeline = timeline
         self._subscribers, self._namespace = tuple(subscribers), namespace
+        self._conflated = tuple(conflated)
         self._handles: dict[str, Any] = {}
         self._pushes: dict[str, Any] = {}
         self._buffer: OrderedDict[tuple[int, int, int], FeedSlice] = OrderedDict()
         self.pushed = 0
+        self._lock = threading.Lock()
+        self._handles_lock = threading.Lock()
+        self._waiting: list[Any] = []
+        self._flush = threading.Event()
+        if self._conflated:
+            threading.Thread(target=self._conflate, args=(conflate_s,), daemon=True,
+                             name="feed-conflate").start()
         if not session_id:  # a probe in the driver (planning), not the session's actor
             return
         log = actor_log(session_id, f"feed {symbol}")
@@ -130,6 +154,16 @@ class FeedService:
         if self._error is not None:
             log.error("corrupt bar: the feed stops there", good_bars=self._good,
                       error=self._error)
+
+    @staticmethod
+    def _load_funding(data_dir: Path, venue: str, symbol: str, candles: Candles
+                      ) -> np.ndarray | None:
+        """Funding rates on the candles' bars, when the store has them for this pair."""
+        try:
+            rates = load_funding(data_dir, venue, symbol)
+        except DataError:
+            return None
+        return align_funding(candles, rates, strict=False).candles.funding
 
     @staticmethod
     def _read(path: Path, venue: str, symbol: str, timeframe: str) -> Candles:
@@ -176,7 +210,8 @@ class FeedService:
         return FeedInfo(self.symbol, self.source, self.synthetic, ts[increasing].copy(),
                         self._good, self._error, self._error_ts)
 
-    def slice(self, start_ms: int, end_ms: int, seq: int = -1) -> FeedSlice:
+    def slice(self, start_ms: int, end_ms: int, seq: int = -1, i0: int = -1, i1: int = -1
+              ) -> FeedSlice:
         """The good bars with open time in ``[start_ms, end_ms)``.
 
         The slice carries the feed's error when the range reaches the first corrupt bar.
@@ -191,16 +226,18 @@ class FeedService:
                          *(self._columns[name][lo:hi].copy() for name in OHLCV),
                          error=self._error if reached else None,
                          error_ts=self._error_ts if reached else None, seq=seq,
-                         prev_close=prev_close)
+                         prev_close=prev_close, i0=i0, i1=i1,
+                         funding=None if self._funding is None else
+                         self._funding[:self._good][lo:hi].copy())
 
-    def publish(self, seq: int, start_ms: int, end_ms: int) -> int:
-        """Publish step ``seq``: one object-store copy, pushed to every subscriber.
+    def publish(self, seq: int, i0: int, i1: int) -> int:
+        """Publish step ``seq`` (timeline ``[i0, i1)``): one object-store copy, pushed.
 
         Returns:
-            The number of subscribers it was pushed to. A subscriber that is down misses the
-            push and replays the slice when it needs it.
+            The number of subscribers it was pushed to at once. A subscriber that is down
+            misses the push and replays the slice when it needs it.
         """
-        part = self._buffered(seq, start_ms, end_ms)
+        part = self._buffered(seq, i0, i1)
         ref = ray.put(part)
         sent = 0
         for name in self._subscribers:
@@ -213,23 +250,54 @@ class FeedService:
             except Exception:  # noqa: BLE001 - the subscriber died: look it up next time
                 self._handles.pop(name, None)
         self.pushed += sent
+        if self._conflated:
+            with self._lock:
+                self._waiting.append(ref)
+                if len(self._waiting) >= CONFLATE_MAX:
+                    self._flush.set()
         return sent
 
-    def replay(self, seq: int, start_ms: int, end_ms: int) -> FeedSlice:
-        """Step ``seq``'s slice again (from the buffer, else recomputed: the same bars)."""
-        return self._buffered(seq, start_ms, end_ms)
+    def _conflate(self, interval_s: float) -> None:
+        while True:
+            self._flush.wait(interval_s)
+            self._flush.clear()
+            with self._lock:
+                refs, self._waiting = self._waiting, []
+            if not refs:
+                continue
+            for name in self._conflated:
+                handle = self._subscriber(name)
+                if handle is None:
+                    continue
+                try:
+                    handle.on_bars_many.remote(refs)
+                except Exception:  # noqa: BLE001 - the subscriber died: it replays
+                    self._handles.pop(name, None)
 
-    def _buffered(self, seq: int, start_ms: int, end_ms: int) -> FeedSlice:
-        key = (seq, start_ms, end_ms)
-        part = self._buffer.get(key)
+    def replay(self, seq: int, i0: int, i1: int) -> FeedSlice:
+        """Step ``seq``'s slice again (from the buffer, else recomputed: the same bars)."""
+        return self._buffered(seq, i0, i1)
+
+    def _buffered(self, seq: int, i0: int, i1: int) -> FeedSlice:
+        key = (seq, i0, i1)
+        with self._lock:
+            part = self._buffer.get(key)
         if part is None:
-            part = self.slice(start_ms, end_ms, seq)
-            self._buffer[key] = part
-            while len(self._buffer) > REPLAY_BUFFER:
-                self._buffer.popitem(last=False)
+            assert self._timeline is not None, "a publishing feed needs the session timeline"
+            start = int(self._timeline[i0])
+            end = int(self._timeline[i1 - 1]) + self.timeframe_ms
+            part = self.slice(start, end, seq, i0, i1)
+            with self._lock:
+                self._buffer[key] = part
+                while len(self._buffer) > REPLAY_BUFFER:
+                    self._buffer.popitem(last=False)
         return part
 
     def _subscriber(self, name: str) -> Any:
+        with self._handles_lock:
+            return self._resolve(name)
+
+    def _resolve(self, name: str) -> Any:
         previous = self._pushes.pop(name, None)
         if previous is not None:
             ready, _ = ray.wait([previous], timeout=0)

@@ -1,111 +1,191 @@
-"""RiskGuardian: the only path to the executor.
+"""RiskGuardian: planner + risk engine + a portfolio built from the executor's events.
 
-For step ``seq`` the guardian rebuilds its shadow of the book from the executor
-(``state_before(seq)``), walks the batch with :func:`core.trading.walk.walk_batch` and its
-:class:`~core.trading.risk.RiskEngine` as the gate, then hands the executor the batch with the
-client order ids it approved, and checks that the executor's book ends where its shadow does
-(a mismatch halts trading). Denials, breaker trips and state changes come back as events.
+The guardian is the only path to the executor. For step ``seq`` it takes the active slot's
+signals (pushed by the slot when the step's bars reached it; asked for when they are late),
+applies the step's inputs (feeds found stopped, a kill switch), and runs the one trading loop
+(:class:`~core.trading.trader.Trader`) over the step's published bars with the executor as
+its venue (:class:`~actors.live.executor_link.ExecutorLink`): one round trip per bar where
+it submits orders (the paper venue previews the bars between them).
 
-The risk engine's state is checkpointed after each step (with the step's report, so a retried
-``process(seq)`` answers from it): a restart goes through the same constructor as a cold start.
-The kill switch (command, file or signal) is served at once by a second thread: it latches
-HALTED, cancels working orders at the executor, and no order is approved from then on.
+Durability: the step's record (:class:`~actors.live.wal_records.StepRecord`) is appended to
+the write-ahead journal, fsynced, before the step's last exchange leaves: the journal is the
+only disk write on the acknowledgement path. The live book's records go to the store and the
+guardian's snapshots to disk in background threads. A restarted guardian (or a ``resume`` on
+a new cluster) loads its last snapshot and replays the journal after it through the same
+loop, with the recorded venue replies (:class:`~core.trading.replay.ReplayLink`); only the
+last record's unanswered exchange is sent again, and the executor answers it idempotently.
+If the executor restarts during a step the guardian did not journal yet, the step is run
+again from its start (the executor is then at the step's start too).
+
+Reconciliation: every ``reconcile_s`` the executor's account report (taken at a step's
+start) is compared with the portfolio; a difference halts trading (fail closed). The kill
+switch (command, file or signal) halts the executor at once and the risk engine at the next
+step, which the journal records.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ray
 
-from actors.live.calls import call_named
+from actors.adapters.journal import Journal
+from actors.live.calls import ActorDirectory, call_named
 from actors.live.checkpoint import Checkpoint
-from actors.live.executor import ExecutionReport, SequenceError
+from actors.live.executor import SequenceError, StepLostError
+from actors.live.executor_link import ExecutorLink
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
+from actors.live.records import live_records
+from actors.live.snapshots import Snapshotter, read_mark, write_mark
+from actors.live.store_writer import StoreWriter
 from actors.live.subscriber import BarSource
+from actors.live.wal_records import StepRecord
+from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
 from core.trading.align import FeedSlice
-from core.trading.broker import PaperBroker
-from core.trading.messages import MarketBatch, RiskEvent, Signal, TradingState
+from core.trading.execution import Exchange, VenueLink
+from core.trading.messages import MarketBatch, RiskEvent, TradingState
+from core.trading.planner import OrderPlanner
+from core.trading.portfolio import Portfolio
+from core.trading.replay import ExchangeRequest, RecordingLink, ReplayLink
 from core.trading.risk import RiskEngine, RiskState
-from core.trading.walk import walk_batch
+from core.trading.slot import SlotOutput
+from core.trading.trader import StepOutcome, Trader, TraderState
+
+REPORTS_KEPT = 256
+"""Step reports kept to answer a restarted session that asks again."""
+SIGNAL_WAIT_S = 1.0
+"""How long a step waits for the slot's pushed signals before asking the slot."""
+RECONCILE_S = 2.0
+"""Least time between two reconciliations with the executor."""
 
 
 @dataclass(frozen=True, slots=True)
 class GuardianReport:
-    """One step through the guardian.
+    """One step through the guardian (what the session needs; the records go to the store).
 
     Attributes:
         seq: Step number.
-        execution: The executor's report (fills, updates, equity, book).
-        decisions: The guardian's verdict on every order request of the step.
-        risk_events: Denials, breaker events, kill switch, stale data, reconcile.
+        ts: Open time of the step's last bar.
+        equity: Equity at its close.
         state: Trading state after the step.
-        timings_ms: ``risk`` (the guardian's walk) and ``order`` (the executor's answer).
-        stopped: Symbols whose feed has stopped on corrupt data (stale for good).
+        positions: ``(symbol, tag, quantity)`` of the open positions.
+        stopped: Symbols whose feed stopped on corrupt data.
+        fills: Fills in the step.
+        denials: Denied orders in the step.
+        exchanges: Round trips to the executor.
+        timings_ms: ``signal`` (waiting for the slot), ``risk`` (the loop without the
+            executor), ``order`` (exchanges with the executor), ``journal`` (the fsynced
+            record).
     """
 
     seq: int
-    execution: ExecutionReport
-    decisions: tuple[Any, ...]
-    risk_events: tuple[RiskEvent, ...]
+    ts: int
+    equity: float
     state: TradingState
+    positions: tuple[tuple[str, str, float], ...]
+    stopped: tuple[str, ...]
+    fills: int
+    denials: int
+    exchanges: int
     timings_ms: dict[str, float] = field(default_factory=dict)
-    stopped: tuple[str, ...] = ()
 
 
-@dataclass
-class _GuardianState:
+@dataclass(frozen=True, slots=True)
+class GuardianSnapshot:
+    """The guardian's state after step ``seq_done`` (written off the acknowledgement path).
+
+    Attributes:
+        seq_done: Last step done.
+        trader: Portfolio, planner and event cursor.
+        risk: The risk engine.
+        stopped: Feeds stopped on corrupt data, with the reason.
+        kill_switch: Source of the kill switch applied ("" = none).
+        tail: Reply of the last record's unanswered exchange, if any.
+        reports: Recent step reports.
+    """
+
     seq_done: int
+    trader: TraderState
     risk: RiskState
-    risk_before: RiskState | None = None
-    report: GuardianReport | None = None
-    pending_events: list[RiskEvent] = field(default_factory=list)
-    stopped: dict[str, str] = field(default_factory=dict)
+    stopped: tuple[tuple[str, str], ...]
+    kill_switch: str
+    tail: Exchange | None
+    reports: tuple[GuardianReport, ...]
 
 
 class GuardianService:
     """The guardian's logic; :data:`RiskGuardian` is the Ray actor around it.
 
     Args:
-        state_dir: Folder of the session's checkpoints.
+        state_dir: Folder of the session's state (journal, snapshots).
         limits: Effective risk limits.
         guardian: Guardian settings (price band, breakers, kill-switch file).
-        initial_equity: Equity at the session start.
-        executor_name: Ray name of the executor actor.
+        backtest: Sizing, stops, filters and costs (the planner's configuration).
+        symbols: Traded symbols, in column order.
+        timeframe_ms: Bar length.
+        names: Ray names: ``executor``, ``slot``, ``store``.
         namespace: Ray namespace of the session's actors.
         session_id: The session (for logs).
         stuck_after_s: A step running longer fails the heartbeat.
-        bars: Where published bars arrive (None: only :meth:`process` with a batch works).
+        bars: Where published bars arrive.
+        snapshot_s: Least time between two snapshots.
+        retry_timeout_s: How long calls to a restarting actor are retried.
     """
 
     def __init__(self, state_dir: str, limits: RiskLimits, guardian: GuardianConfig,
-                 initial_equity: float, executor_name: str, namespace: str,
-                 session_id: str = "", stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
-                 bars: BarSource | None = None) -> None:
+                 backtest: BacktestConfig, symbols: Sequence[str], timeframe_ms: int,
+                 names: dict[str, str], namespace: str, session_id: str = "",
+                 stuck_after_s: float = DEFAULT_STUCK_AFTER_S, bars: BarSource | None = None,
+                 snapshot_s: float = 1.0, retry_timeout_s: float = 60.0) -> None:
         self._bars = bars.subscriber() if bars is not None else None
+        self._state_dir, self._names, self._namespace = state_dir, dict(names), namespace
+        self._guardian_config, self._tf = guardian, timeframe_ms
+        self._symbols = tuple(symbols)
         self._lock = threading.Lock()
         self._progress = Progress(stuck_after_s)
-        self._guardian = guardian
-        self._executor_name, self._namespace = executor_name, namespace
-        self._checkpoint = Checkpoint(state_dir, "guardian")
-        saved = self._checkpoint.load()
-        self._state: _GuardianState = saved if saved is not None else _GuardianState(
-            seq_done=-1, risk=RiskEngine(limits, guardian, initial_equity).to_state())
-        self._kill_source: str | None = None
-        self._last_ts = 0
-        self._started_at = time.time()
         self._log = actor_log(session_id, "guardian")
-        self._log.info("guardian started", restored_step=self._state.seq_done,
-                       state=RiskEngine.from_state(self._state.risk).state.value)
+        self._directory = ActorDirectory(namespace, retry_timeout_s)
+        engine = RiskEngine(limits, guardian, backtest.initial_cash)
+        self._trader = Trader(Portfolio(symbols, backtest.initial_cash),
+                              OrderPlanner(backtest, symbols, timeframe_ms, limits), engine)
+        self._seq_done = -1
+        self._stopped: dict[str, str] = {}
+        self._kill_applied = ""
+        self._tail: Exchange | None = None
+        self._reports: deque[GuardianReport] = deque(maxlen=REPORTS_KEPT)
+        self._checkpoint = Checkpoint(state_dir, "guardian")
+        saved: GuardianSnapshot | None = self._checkpoint.load()
+        if saved is not None:
+            self._restore(saved)
+        self._journal = Journal(state_dir)
+        self._kill_source: str | None = self._kill_applied or None
+        self._signals: dict[int, SlotOutput] = {}
+        self._signals_ready = threading.Condition()
+        self._store = StoreWriter(self._directory, self._names["store"],
+                                  on_error=lambda e: self._log.error("store write failed",
+                                                                     error=str(e)))
+        self._snapshots = Snapshotter(self._checkpoint, snapshot_s,
+                                      before_write=self._store.confirm,
+                                      on_written=self._snapshot_written,
+                                      on_error=lambda e: self._log.error("snapshot failed",
+                                                                         error=str(e)))
+        self._recovered = False
+        self._last_reconcile = 0.0
+        self._started_at = time.time()
+        self._log.info("guardian started", restored_step=self._seq_done)
+
+    # --- liveness and inputs -------------------------------------------------------------
 
     def ping(self) -> str:
         """Heartbeat: fails while a step has run past ``stuck_after_s`` (no progress).
@@ -124,9 +204,6 @@ class GuardianService:
         """Wall time this guardian instance started (for supervision tests)."""
         return self._started_at
 
-    def _call_executor(self, method: str, *args: Any) -> Any:
-        return call_named(self._executor_name, self._namespace, method, *args)
-
     def bar_counts(self) -> dict[str, int]:
         """What arrived from the feeds (see :meth:`BarSubscriber.counts`); {} if none."""
         return self._bars.counts() if self._bars is not None else {}
@@ -136,141 +213,342 @@ class GuardianService:
         assert self._bars is not None
         return self._bars.on_bars(part)
 
-    def process_step(self, seq: int, i0: int, i1: int, signals: Sequence[Signal]
-                     ) -> GuardianReport:
-        """Judge and execute step ``seq`` on its published bars (timeline ``[i0, i1)``).
+    def on_signals(self, seq: int, output: SlotOutput) -> None:
+        """The active slot's output for step ``seq``, pushed when it had the bars."""
+        with self._signals_ready:
+            if seq > self._seq_done:
+                self._signals[seq] = output
+                for old in [k for k in self._signals if k <= self._seq_done]:
+                    del self._signals[old]
+                self._signals_ready.notify_all()
 
-        A feed found stopped (corrupt bar) for the first time gives a ``feed_error`` event and
-        marks its symbol stale. Idempotent per step, like :meth:`process`.
+    def _slot_output(self, seq: int, i0: int, i1: int) -> SlotOutput:
+        with self._signals_ready:
+            self._signals_ready.wait_for(lambda: seq in self._signals, timeout=SIGNAL_WAIT_S)
+            output = self._signals.pop(seq, None)
+        if output is None:  # the slot is late or was restarted: ask it
+            output = self._directory.call(self._names["slot"], "on_step", seq, i0, i1)
+        return output
 
-        Raises:
-            SequenceError: ``seq`` is neither the next step nor a retry of the last.
-        """
-        assert self._bars is not None, "this guardian was built without a bar subscriber"
-        with self._lock, self._progress.working(f"step {seq}"):
-            state = self._state
-            if seq == state.seq_done and state.report is not None:
-                self._call_executor("execute_step", seq, i0, i1, signals,
-                                    state.report.execution.outcome.approved_ids)
-                return state.report
-            batch, stale = self._bars.batch(seq, i0, i1)
-            fresh = {s: r for s, r in stale.items() if s not in state.stopped}
-            feed_events = [RiskEvent(int(batch.ts[0]), "feed_error", "corrupt_bar", reason,
-                                     symbol=symbol) for symbol, reason in fresh.items()]
-            return self._judge(seq, batch, signals, fresh, feed_events, lambda approved:
-                               self._call_executor("execute_step", seq, i0, i1, signals,
-                                                   approved))
+    # --- a step --------------------------------------------------------------------------
 
-    def process(self, seq: int, batch: MarketBatch, signals: Sequence[Signal],
-                stale: dict[str, str] | None = None) -> GuardianReport:
-        """Judge and execute step ``seq`` (idempotent per step).
-
-        Args:
-            seq: Step number.
-            batch: The step's bars.
-            signals: The active strategy's signals for these bars.
-            stale: Symbols whose feed stopped in this batch, with the reason.
+    def process_step(self, seq: int, i0: int, i1: int) -> GuardianReport:
+        """Judge and execute step ``seq`` (timeline ``[i0, i1)``); idempotent per step.
 
         Raises:
-            SequenceError: ``seq`` is neither the next step nor a retry of the last.
+            SequenceError: ``seq`` is neither the next step nor a recent one.
         """
-        with self._lock, self._progress.working(f"step {seq}"):
-            state = self._state
-            if seq == state.seq_done and state.report is not None:
-                self._call_executor("execute", seq, batch, signals,
-                                    state.report.execution.outcome.approved_ids)
-                return state.report
-            return self._judge(seq, batch, signals, stale or {}, [], lambda approved:
-                               self._call_executor("execute", seq, batch, signals, approved))
-
-    def _judge(self, seq: int, batch: MarketBatch, signals: Sequence[Signal],
-               stale: dict[str, str], feed_events: list[RiskEvent],
-               execute: Callable[[frozenset[str]], ExecutionReport]) -> GuardianReport:
-        state = self._state
-        if seq != state.seq_done + 1:
-            raise SequenceError(f"guardian is at step {state.seq_done}; got step {seq}")
-        engine = RiskEngine.from_state(state.risk)
-        events: list[RiskEvent] = [*feed_events, *state.pending_events]
-        events += self._kill_switch_file(engine, int(batch.ts[0]))
-        for symbol, reason in sorted(stale.items()):
-            events.append(engine.mark_stale(symbol, int(batch.ts[0]), reason))
         started = time.perf_counter()
-        shadow = PaperBroker.from_state(self._call_executor("state_before", seq))
-        outcome = walk_batch(shadow, batch, signals, engine)
-        walked = time.perf_counter()
-        execution = execute(outcome.approved_ids)
-        acked = time.perf_counter()
+        with self._lock, self._progress.working(f"step {seq}"):
+            self._recover()
+            if seq <= self._seq_done:
+                return self._report(seq)
+            if seq != self._seq_done + 1:
+                raise SequenceError(f"guardian is at step {self._seq_done}; got step {seq}")
+            output = self._slot_output(seq, i0, i1)
+            signalled = time.perf_counter()
+            assert self._bars is not None, "this guardian was built without a bar subscriber"
+            batch, stale = self._bars.batch(seq, i0, i1)
+            stopped = tuple(sorted((s, r) for s, r in stale.items() if s not in self._stopped))
+            kill = self._kill_file_or_command()
+            account = self._reconcile_request()
+            start = (self._trader.state, self._trader.gate.to_state())
+            try:
+                outcome, events, journal, executor = self._live_step(
+                    seq, i0, i1, batch, output, stopped, kill, start)
+            except BaseException:
+                self._trader.restore(start[0])
+                self._trader.gate = RiskEngine.from_state(start[1])
+                if self._journal.last_seq == seq:  # journaled: the retry replays it
+                    self._recovered = False
+                raise
+            exchanged = time.perf_counter()
+            report = self._after(seq, batch, output, stopped, kill, outcome, events,
+                                 journal.tail_reply(),
+                                 {"signal": (signalled - started) * 1e3,
+                                  "order": executor.elapsed_ms,
+                                  "risk": (exchanged - signalled) * 1e3 - executor.elapsed_ms
+                                  - journal.journal_ms,
+                                  "journal": journal.journal_ms})
+            self._reconcile(account, start[0])
+            return report
+
+    def _live_step(self, seq: int, i0: int, i1: int, batch: MarketBatch, output: SlotOutput,
+                   stopped: Sequence[tuple[str, str]], kill: str,
+                   start: tuple[TraderState, RiskState]
+                   ) -> tuple[StepOutcome, list[RiskEvent], _JournalOnLast, ExecutorLink]:
+        """Run the step against the executor; again from its start if the executor lost it."""
+        while True:
+            executor = ExecutorLink(self._directory, self._names["executor"], seq, i0, i1)
+            link = RecordingLink(executor)
+            journal = _JournalOnLast(self, seq, i0, i1, output, stopped, kill, link)
+            link.before_send = journal
+            try:
+                outcome, events = self._step(batch, output, stopped, kill, link)
+            except StepLostError:
+                if journal.tail:
+                    raise
+                self._log.warning("executor restarted during the step: running it again",
+                                  step=seq)
+                self._trader.restore(start[0])
+                self._trader.gate = RiskEngine.from_state(start[1])
+                continue
+            journal.finish()
+            return outcome, events, journal, executor
+
+    def _step(self, batch: MarketBatch, output: SlotOutput, stopped: Sequence[tuple[str, str]],
+              kill: str, link: VenueLink) -> tuple[StepOutcome, list[RiskEvent]]:
+        """The step's inputs, the trading loop, the freshness check (live and replay)."""
+        engine = self._trader.gate
+        first = int(batch.ts[0])
+        events = [RiskEvent(first, "feed_error", "corrupt_bar", reason, symbol=symbol)
+                  for symbol, reason in stopped]
+        for symbol, reason in stopped:
+            events.append(engine.mark_stale(symbol, first, reason))
+        if kill and kill != self._kill_applied:
+            events += engine.engage_kill_switch(first, kill)
+        outcome = self._trader.run_batch(batch, output.signals, link)
         events += outcome.risk_events
-        events += engine.on_execution(execution.outcome.order_updates)
-        end_ms = int(batch.ts[-1]) + batch.timeframe_ms
-        healthy = {s: int(batch.ts[-1]) for s in batch.symbols
-                   if s not in state.stopped and s not in stale}
-        events += engine.check_freshness(end_ms, healthy, batch.timeframe_ms)
-        if execution.state_hash != shadow.state_hash() and not execution.halted:
-            events += engine.engage_kill_switch(int(batch.ts[-1]), "reconcile_mismatch")
-            self._log.error("executor book differs from the guardian's shadow: halted",
-                            step=seq)
-        if self._kill_source is not None and engine.state is not TradingState.HALTED:
-            events += engine.engage_kill_switch(int(batch.ts[-1]), self._kill_source)
-        stopped = {**state.stopped, **stale}
-        report = GuardianReport(seq, execution, outcome.decisions, tuple(events),
-                                engine.state, {"risk": (walked - started) * 1e3,
-                                               "order": (acked - walked) * 1e3},
-                                stopped=tuple(sorted(stopped)))
-        self._state = _GuardianState(seq_done=seq, risk=engine.to_state(),
-                                     risk_before=state.risk, report=report, stopped=stopped)
-        self._checkpoint.save(self._state)
-        self._last_ts = int(batch.ts[-1])
+        gone = {*self._stopped, *(s for s, _ in stopped)}
+        healthy = {s: int(batch.ts[-1]) for s in batch.symbols if s not in gone}
+        events += engine.check_freshness(int(batch.ts[-1]) + batch.timeframe_ms, healthy,
+                                         batch.timeframe_ms)
+        return outcome, events
+
+    def _after(self, seq: int, batch: MarketBatch, output: SlotOutput,
+               stopped: Sequence[tuple[str, str]], kill: str, outcome: StepOutcome,
+               events: list[RiskEvent], tail: Exchange | None,
+               timings: dict[str, float]) -> GuardianReport:
+        """Bookkeeping after a step (live or replayed): report, records, snapshot."""
+        self._seq_done = seq
+        self._stopped.update(stopped)
+        self._kill_applied = kill or self._kill_applied
+        self._tail = tail
+        book = self._trader.portfolio
+        errors = [RiskEvent(int(batch.ts[0]), "strategy_error", "strategy_error", e)
+                  for e in output.errors]
+        self._store.put(seq, [live_records(outcome, batch.ts, output, [*errors, *events])])
+        report = GuardianReport(
+            seq, int(batch.ts[-1]), float(outcome.portfolio.equity), self._trader.gate.state,
+            tuple((p.symbol, p.tag, p.quantity) for p in book.open_positions()),
+            tuple(sorted(self._stopped)), len(outcome.fills),
+            sum(1 for d in outcome.decisions if not d.approved), outcome.exchanges, timings)
+        self._reports.append(report)
+        self._snapshots.offer(seq, self._snapshot())
         return report
 
-    def _kill_switch_file(self, engine: RiskEngine, ts: int) -> list[RiskEvent]:
-        path = self._guardian.kill_switch_file
-        if path and Path(path).exists() and engine.state is not TradingState.HALTED:
-            self._kill_source = self._kill_source or "file"
-            self._call_executor("halt", ts, "kill_switch:file")
-            return engine.engage_kill_switch(ts, "file")
-        return []
+    def _report(self, seq: int) -> GuardianReport:
+        for report in self._reports:
+            if report.seq == seq:
+                return report
+        raise SequenceError(f"guardian is at step {self._seq_done}; the report of step {seq} "
+                            "is no longer kept")
+
+    def _snapshot(self) -> GuardianSnapshot:
+        return GuardianSnapshot(self._seq_done, self._trader.state,
+                                self._trader.gate.to_state(), tuple(sorted(self._stopped.items())),
+                                self._kill_applied, self._tail, tuple(self._reports)[-16:])
+
+    def _snapshot_written(self, seq: int) -> None:
+        write_mark(self._state_dir, "guardian", seq)
+        self._journal.release(min(seq, read_mark(self._state_dir, "executor")) + 1)
+
+    # --- journal ---------------------------------------------------------------------------
+
+    def _write_record(self, record: StepRecord) -> None:
+        self._journal.append(record.seq, record)
+
+    # --- recovery --------------------------------------------------------------------------
+
+    def _restore(self, saved: GuardianSnapshot) -> None:
+        self._trader.restore(saved.trader)
+        self._trader.gate = RiskEngine.from_state(saved.risk)
+        self._seq_done = saved.seq_done
+        self._stopped = dict(saved.stopped)
+        self._kill_applied = saved.kill_switch
+        self._tail = saved.tail
+        self._reports.extend(saved.reports)
+
+    def _recover(self) -> None:
+        """Replay the journal after the snapshot (once, before the first step)."""
+        if self._recovered:
+            return
+        records = [record for _, record in self._journal.records(after=self._seq_done)]
+        for k, record in enumerate(records):
+            assert isinstance(record, StepRecord)
+            replies = list(record.replies)
+            live: VenueLink | None = None
+            if record.has_tail:
+                following = records[k + 1] if k + 1 < len(records) else None
+                if following is not None and following.prev_tail is not None:
+                    replies.append(following.prev_tail)
+                else:
+                    live = ExecutorLink(self._directory, self._names["executor"], record.seq,
+                                        record.i0, record.i1, first_op=len(replies))
+            link = ReplayLink(record.requests, replies, record.tail_preview, live)
+            assert self._bars is not None
+            batch, _ = self._bars.batch(record.seq, record.i0, record.i1)
+            output = SlotOutput(list(record.signals), list(record.diary), list(record.errors))
+            outcome, events = self._step(batch, output, record.stopped, record.kill_switch,
+                                         link)
+            if not link.finished():
+                raise SequenceError(f"replay of step {record.seq} used {link.consumed} of "
+                                    f"{len(record.requests)} recorded exchanges")
+            tail = (replies[len(record.replies)] if record.has_tail and live is None
+                    else (link.live_replies[-1] if link.live_replies else None))
+            self._after(record.seq, batch, output, record.stopped, record.kill_switch,
+                        outcome, events, tail, {})
+        self._recovered = True
+        if records:
+            self._log.info("journal replayed", steps=len(records), at_step=self._seq_done)
+
+    # --- reconciliation ------------------------------------------------------------------
+
+    def _reconcile_request(self) -> Any:
+        if time.monotonic() - self._last_reconcile < RECONCILE_S:
+            return None
+        self._last_reconcile = time.monotonic()
+        try:
+            return self._directory.handle(self._names["executor"]).account.remote()
+        except Exception:  # noqa: BLE001 - reconciliation is skipped this time
+            return None
+
+    def _reconcile(self, pending: Any, start: TraderState) -> None:
+        """Compare the executor's account, taken at the step's start, with the book then."""
+        if pending is None:
+            return
+        try:
+            account = ray.get(pending, timeout=5.0)
+        except Exception:  # noqa: BLE001 - the executor restarted: next time
+            return
+        if account.last_event != start.cursor:
+            return  # taken after the step's first exchange: not comparable
+        problems = Portfolio.from_state(start.portfolio).reconcile(account)
+        if problems and not account.halted:
+            self._log.error("reconciliation failed: halting", problems=problems)
+            self._kill_source = self._kill_source or "reconcile_mismatch"
+            with contextlib.suppress(Exception):
+                call_named(self._names["executor"], self._namespace, "halt",
+                           int(self._trader.portfolio.last_ts or 0), "reconcile_mismatch")
+
+    # --- kill switch -----------------------------------------------------------------------
+
+    def _kill_file_or_command(self) -> str:
+        path = self._guardian_config.kill_switch_file
+        if path and Path(path).exists() and self._kill_source is None:
+            self._kill_source = "file"
+            with contextlib.suppress(Exception):
+                call_named(self._names["executor"], self._namespace, "halt",
+                           int(self._trader.portfolio.last_ts or 0), "kill_switch:file")
+        return self._kill_source or ""
 
     def engage_kill_switch(self, source: str) -> dict[str, Any]:
-        """Halt all trading now: latch HALTED and cancel every working order.
+        """Halt all trading now: the executor cancels working orders and refuses new ones.
 
-        Served by a second thread while a step runs; the running step's end state is
-        halted too, and the executor refuses every order from now on.
+        Served by a second thread while a step runs; the risk engine latches HALTED at the
+        next step (journaled there), and no order is approved from then on.
 
         Returns:
             ``{"cancelled": n, "elapsed_ms": t}``.
         """
         started = time.perf_counter()
-        self._kill_source = source
+        self._kill_source = self._kill_source or source
         self._log.warning("kill switch engaged", source=source)
-        updates = self._call_executor("halt", self._last_ts, f"kill_switch:{source}")
-        if self._lock.acquire(timeout=0.05):
-            try:
-                engine = RiskEngine.from_state(self._state.risk)
-                if engine.state is not TradingState.HALTED:
-                    self._state.pending_events.extend(
-                        engine.engage_kill_switch(self._last_ts, source))
-                    self._state.risk = engine.to_state()
-                    self._checkpoint.save(self._state)
-            finally:
-                self._lock.release()
+        updates = call_named(self._names["executor"], self._namespace, "halt",
+                             int(self._trader.portfolio.last_ts or 0), f"kill_switch:{source}")
         return {"cancelled": len(updates), "elapsed_ms": (time.perf_counter() - started) * 1e3}
 
     def trading_state(self) -> str:
         """ACTIVE, REDUCING or HALTED."""
         if self._kill_source is not None:
             return TradingState.HALTED.value
-        return RiskEngine.from_state(self._state.risk).state.value
+        return self._trader.gate.state.value
 
     def denial_counts(self) -> dict[str, int]:
         """Denials per reason code so far."""
-        return RiskEngine.from_state(self._state.risk).denial_counts
+        return self._trader.gate.denial_counts
+
+    def seq_done(self) -> int:
+        """The last step done (-1 before the first)."""
+        return self._seq_done
+
+    # --- end -------------------------------------------------------------------------------
+
+    def finish(self, ts: int) -> int:
+        """End of session: cancel working orders at the venue, record it, flush everything.
+
+        Returns:
+            Orders cancelled.
+        """
+        with self._lock:
+            self._recover()
+            cancelled = self._directory.call(self._names["executor"], "cancel_all", ts,
+                                             "session_end")
+            page = self._directory.call(self._names["executor"], "events_since",
+                                        self._trader.cursor)
+            book = self._trader.portfolio
+            for event in page.events:
+                book.apply(event, book.last_index)
+            self._trader.cursor = page.last
+            if cancelled:
+                from actors.adapters.session_store import BatchRecords
+
+                self._store.put(self._seq_done + 1, [BatchRecords(
+                    book="live", order_updates=tuple(cancelled))])
+            self._store.flush()
+            self._snapshots.offer(self._seq_done, self._snapshot())
+            self._snapshots.flush()
+            return len(cancelled)
+
+    def flush(self) -> None:
+        """Send every queued record to the store and write the snapshot."""
+        self._store.flush()
+        self._snapshots.flush()
 
     def stop(self) -> None:
-        """Flush the checkpoint."""
-        with self._lock:
-            self._checkpoint.save(self._state)
+        """Flush (supervisor stop)."""
+        self.flush()
+
+
+class _JournalOnLast:
+    """Writes the step record before the step's last exchange (or after the step)."""
+
+    def __init__(self, guardian: GuardianService, seq: int, i0: int, i1: int,
+                 output: SlotOutput, stopped: Sequence[tuple[str, str]], kill: str,
+                 link: RecordingLink) -> None:
+        self.guardian, self.seq, self.i0, self.i1 = guardian, seq, i0, i1
+        self.output, self.stopped, self.kill, self.link = output, tuple(stopped), kill, link
+        self.tail = False
+        self.journal_ms = 0.0
+        self.exchange_ms = 0.0
+        self._sent_at: float | None = None
+
+    def __call__(self, request: ExchangeRequest, last: bool) -> None:
+        if last:
+            self._write(tail=True)
+        self._sent_at = time.perf_counter()
+
+    def _write(self, tail: bool) -> None:
+        started = time.perf_counter()
+        link = self.link
+        replies = tuple(link.replies)
+        record = StepRecord(self.seq, self.i0, self.i1, tuple(self.output.signals),
+                            tuple(self.output.diary), tuple(self.output.errors),
+                            self.stopped, self.kill, tuple(link.requests), replies,
+                            link.last_preview if tail else (), self.guardian._tail)
+        self.guardian._write_record(record)
+        self.tail = tail
+        self.journal_ms += (time.perf_counter() - started) * 1e3
+
+    def finish(self) -> None:
+        """After the step: journal it now if no last exchange was flagged."""
+        if not self.tail:
+            self._write(tail=False)
+
+    def tail_reply(self) -> Exchange | None:
+        """The reply of the exchange sent after the record (the next record keeps it)."""
+        return self.link.replies[-1] if self.tail else None
 
 
 RiskGuardian = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(GuardianService)
-"""The Ray actor (threaded: the kill switch is served while a step runs)."""
+"""The Ray actor (threaded: the kill switch and pushed signals are served while a step runs)."""

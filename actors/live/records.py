@@ -1,21 +1,16 @@
-"""Turn one step's reports into the store's :class:`BatchRecords` (one per book)."""
+"""Turn one step of a book into the store's :class:`BatchRecords`."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 
-from actors.adapters.session_store import BatchRecords, LatencySample
-from actors.live.candidate import CandidateReport
-from actors.live.guardian import GuardianReport
-from core.trading.messages import (
-    DiaryEntry,
-    RiskDecision,
-    RiskEvent,
-    Signal,
-    client_order_id,
-)
-from core.trading.walk import BatchOutcome
+import numpy as np
+
+from actors.adapters.session_store import BatchRecords
+from core.trading.messages import DiaryEntry, RiskDecision, RiskEvent, client_order_id
+from core.trading.slot import SlotOutput
+from core.trading.trader import StepOutcome
 
 
 def with_verdicts(diary: Sequence[DiaryEntry], decisions: Sequence[RiskDecision]
@@ -35,36 +30,26 @@ def with_verdicts(diary: Sequence[DiaryEntry], decisions: Sequence[RiskDecision]
     return completed
 
 
-def _book_records(book: str, outcome: BatchOutcome, ts: Sequence[int],
-                  signals: Sequence[Signal], diary: Sequence[DiaryEntry],
-                  events: Sequence[RiskEvent], decisions: Sequence[RiskDecision],
-                  latencies: Sequence[LatencySample] = ()) -> BatchRecords:
-    return BatchRecords(book=book, signals=tuple(signals), order_requests=outcome.requests,
-                        risk_decisions=tuple(decisions), order_updates=outcome.order_updates,
-                        fills=outcome.fills, portfolio=(outcome.portfolio,),
-                        equity_ts=ts, equity=outcome.equity, risk_events=tuple(events),
-                        diary=with_verdicts(diary, decisions), latencies=tuple(latencies))
+def book_records(book: str, outcome: StepOutcome, ts: np.ndarray, output: SlotOutput,
+                 events: Sequence[RiskEvent]) -> BatchRecords:
+    """Everything a book did in one step: the strategy's output, orders, fills, equity, risk.
+
+    Args:
+        book: ``"live"`` or ``"candidate:<name>"``.
+        outcome: The trading loop's outcome.
+        ts: The step's bar open times.
+        output: The strategy's signals, diary and errors.
+        events: The step's risk events (strategy errors, feed errors, the loop's, breakers).
+    """
+    return BatchRecords(book=book, signals=tuple(output.signals),
+                        order_requests=outcome.requests, risk_decisions=outcome.decisions,
+                        order_updates=outcome.order_updates, fills=outcome.fills,
+                        portfolio=(outcome.portfolio,), equity_ts=ts, equity=outcome.equity,
+                        risk_events=tuple(events),
+                        diary=with_verdicts(output.diary, outcome.decisions))
 
 
-def live_records(report: GuardianReport, ts: Sequence[int], signals: Sequence[Signal],
-                 diary: Sequence[DiaryEntry], extra_events: Sequence[RiskEvent],
-                 latencies: dict[str, float]) -> BatchRecords:
-    """The live book's records: the executor's fills, the guardian's verdicts and events."""
-    samples = [LatencySample(stage, ms) for stage, ms in sorted(latencies.items())]
-    records = _book_records("live", report.execution.outcome, ts, signals, diary,
-                            (*extra_events, *report.risk_events), report.decisions, samples)
-    if report.execution.out_of_band:
-        records = dataclasses.replace(records, order_updates=(
-            *report.execution.out_of_band, *records.order_updates))
-    return records
-
-
-def candidate_records(report: CandidateReport, ts: Sequence[int]) -> BatchRecords:
-    """A candidate's records (book ``candidate:<name>``)."""
-    outcome = report.outcome
-    errors = [RiskEvent(int(ts[0]), "strategy_error", "strategy_error", e)
-              for e in report.errors]
-    return _book_records(f"candidate:{report.name}", outcome, ts,
-                         report.signals, report.diary,
-                         (*errors, *outcome.risk_events), outcome.decisions)
-
+def live_records(outcome: StepOutcome, ts: np.ndarray, output: SlotOutput,
+                 events: Sequence[RiskEvent]) -> BatchRecords:
+    """The live book's records (see :func:`book_records`)."""
+    return book_records("live", outcome, ts, output, events)

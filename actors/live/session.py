@@ -1,38 +1,41 @@
 """The stepping loop of a session, run inside the session actor.
 
-Each step ``seq`` asks the feeds to publish the step's bars (they push them to the slot, the
-guardian, the executor and the candidates, numbered by the step: the session carries no
-bars), then the active slot for its signals, the risk guardian to judge and execute them, the
-candidates to trade their own books, and the store to record everything. Every call is
-keyed by ``seq`` and idempotent, and retried on the restarted actor when one was killed, so a
-retried step never does anything twice.
+The session owns the clock. For each step ``seq`` it asks every feed to publish the step's
+bars (the feeds push them to the slot, the guardian and the executor at once, and to the
+candidates conflated; in SIM the next step goes out too, so it is there before it is
+needed) and asks the risk guardian for the step. Everything else happens without the
+session: the slot pushes its signals to the guardian when it has the bars, the guardian
+trades through the executor and journals the step, the candidates trade their own books as
+the bars arrive, and every actor sends its records to the store itself. The session carries
+no bars and no records: it keeps the time, the progress and the latencies.
 
-The loop's position (:class:`SessionPosition`) is checkpointed before each step is sent: the
-next step, the carried state (stopped feeds, the live portfolio) and the records
-of the previous step that the store has not yet confirmed. A session actor that restarts (or
-a ``resume`` after the whole cluster went away) loads it, re-sends the unconfirmed records
-(the store ignores a batch it already has) and continues at the next step: every other actor
-is then at most one step ahead of it and answers that step again from its own checkpoint.
+Its position (:class:`SessionPosition`) is snapshotted off the acknowledgement path. A
+session actor that restarts (or a ``resume`` after the whole cluster went away) continues
+from it: the guardian answers the steps it already did from its recent reports.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from actors.adapters.session_store import BatchRecords
-from actors.live.calls import ActorDirectory, Pending, SessionError, submit
+from actors.adapters.session_store import BatchRecords, LatencySample
+from actors.live.calls import ActorDirectory, SessionError, submit
 from actors.live.latency import StageLatency
 from actors.live.plan import SessionPlan
-from actors.live.records import candidate_records, live_records
+from actors.live.store_writer import StoreWriter
 from core.trading.clock import PacingPlan, SimClock
-from core.trading.messages import PortfolioSnapshot, RiskEvent
+from core.trading.messages import PortfolioSnapshot
+
+REPORT_EVERY_S = 0.25
+"""How often the loop reports progress to the control actor (and reads its stop flag)."""
 
 
 @dataclass
 class SessionPosition:
-    """Where a session is: what its checkpoint holds.
+    """Where a session is: what its snapshot holds.
 
     Attributes:
         next_seq: The next step to run.
@@ -40,14 +43,15 @@ class SessionPosition:
         bars: Bars replayed (timeline bars x symbols).
         sim_time_ms: Simulated time at the end of the last step.
         stopped: Symbols whose feed stopped on corrupt data.
-        portfolio: The live book after the last step.
-        pending: Records of the last step not yet confirmed by the store.
+        portfolio: The live book after the last step (summary: cash unknown, equity,
+            positions).
         stop_reason: Why the loop ended ("" while running).
         phase: ``running``, ``finishing`` (files being written) or ``finished``.
         elapsed_s: Wall time spent stepping, summed over the actor's lives.
         retries: Calls retried per actor name.
         equity: Live equity after the last step.
         state: Trading state after the last step.
+        positions: ``(symbol, tag, quantity)`` after the last step.
     """
 
     next_seq: int = 0
@@ -56,26 +60,26 @@ class SessionPosition:
     sim_time_ms: int = 0
     stopped: list[str] = field(default_factory=list)
     portfolio: PortfolioSnapshot | None = None
-    pending: list[BatchRecords] = field(default_factory=list)
     stop_reason: str = ""
     phase: str = "running"
     elapsed_s: float = 0.0
     retries: dict[str, int] = field(default_factory=dict)
     equity: float = float("nan")
     state: str = "ACTIVE"
+    positions: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 Save = Callable[[SessionPosition], None]
 
 
 class SessionLoop:
-    """Steps one session's actors from a position until the end, a stop, or a failure.
+    """Steps one session from a position until the end, a stop, or a failure.
 
     Args:
         plan: The session plan.
         directory: Named-actor calls with retries.
-        position: Where to start (a fresh one, or a restored checkpoint).
-        save: Persists the position (called before every step is sent).
+        position: Where to start (a fresh one, or a restored snapshot).
+        save: Offers the position to the snapshot writer (after every step).
         latency: Stage latencies (bounded).
         stop_requested: Returns a reason to stop ("" = go on); checked between steps.
     """
@@ -90,6 +94,8 @@ class SessionLoop:
         self._paced = config.session.speed is not None
         self._bounds = plan.step_bounds()
         self._pacing = PacingPlan(config.session.speed)
+        self._latencies = StoreWriter(directory, plan.names.store, interval_s=0.5,
+                                      max_batches=256)
 
     @property
     def total_steps(self) -> int:
@@ -105,9 +111,6 @@ class SessionLoop:
         pos, names, call = self.position, self.plan.names, self.directory.call
         timeline, tf = self.plan.timeline, self.plan.inputs.timeframe_ms
         bounds = self._bounds
-        storing: Pending | None = None
-        if pos.pending:  # a restart: the store may not have the last step's records yet
-            storing = self._store(pos.next_seq - 1, pos.pending)
         clock = SimClock(int(timeline[0]))
         resumed_at = pos.next_seq
         anchor = time.perf_counter() - (self._pacing.step_seconds(bounds[resumed_at][0], tf)
@@ -115,6 +118,7 @@ class SessionLoop:
         published = -1
         loop_start = time.perf_counter()
         elapsed_before = pos.elapsed_s
+        reported = 0.0
         for seq in range(resumed_at, len(bounds)):
             pos.stop_reason = pos.stop_reason or self._stop_requested()
             if pos.stop_reason:
@@ -125,71 +129,49 @@ class SessionLoop:
                 if pause > 0:
                     time.sleep(pause)
             step_start = time.perf_counter()
-            segment = timeline[i0:i1]
-            clock.advance_to(int(segment[-1]))
-            # The feeds publish the step's bars to their subscribers; in SIM the next step's
-            # go out too, so they are in the inboxes before that step starts.
+            clock.advance_to(int(timeline[i1 - 1]))
             ahead = seq if self._paced else min(seq + 1, len(bounds) - 1)
             for step in range(max(published + 1, seq), ahead + 1):
                 self._publish(step)
             published = max(published, ahead)
-            ingested = time.perf_counter()
-            # Candidates do not depend on the live book: they run while the live path works.
-            candidates = submit(self.directory, [(n, "on_step", (seq, i0, i1), {})
-                                                 for n in names.candidates])
-            slot_out = call(names.slot, "on_step", seq, i0, i1, pos.portfolio)
-            signalled = time.perf_counter()
-            report = call(names.guardian, "process_step", seq, i0, i1, slot_out.signals)
+            report = call(names.guardian, "process_step", seq, i0, i1)
             acked = time.perf_counter()
-            reports = candidates.result()
-            latencies = {"ingest": (ingested - step_start) * 1e3,
-                         "signal": (signalled - ingested) * 1e3,
-                         "risk": report.timings_ms.get("risk", 0.0),
-                         "order": report.timings_ms.get("order", 0.0),
+            timings = report.timings_ms
+            latencies = {"signal": timings.get("signal", 0.0),
+                         "risk": timings.get("risk", 0.0),
+                         "order": timings.get("order", 0.0),
+                         "journal": timings.get("journal", 0.0),
                          "ack": (acked - step_start) * 1e3}
             self._latency.record(latencies)
-            errors = [RiskEvent(int(segment[0]), "strategy_error", "strategy_error", e)
-                      for e in slot_out.errors]
-            records = [live_records(report, segment, slot_out.signals, slot_out.diary,
-                                    errors, latencies)]
-            records += [candidate_records(r, segment) for r in reports]
-            if storing is not None:  # the previous step's records are written by now
-                storing.result()
-            portfolio = report.execution.outcome.portfolio
+            self._latencies.put(seq, [BatchRecords(book="live", latencies=tuple(
+                LatencySample(stage, ms) for stage, ms in sorted(latencies.items())))])
             pos.stopped = list(report.stopped)
-            pos.portfolio, pos.pending = portfolio, records
             pos.next_seq, pos.steps, pos.bars = seq + 1, seq + 1, i1 * len(self._symbols)
-            pos.sim_time_ms, pos.equity = clock.now_ms(), float(portfolio.equity)
+            pos.sim_time_ms, pos.equity = clock.now_ms(), report.equity
             pos.state = report.state.value
+            pos.positions = list(report.positions)
             pos.elapsed_s = elapsed_before + time.perf_counter() - loop_start
             pos.retries = dict(self.directory.retries)
-            self._save(pos)
-            storing = self._store(seq, records)
-            progress = {"seq": seq, "steps": len(bounds), "sim_time_ms": pos.sim_time_ms,
-                        "equity": pos.equity, "state": pos.state}
-            stop = call(names.control, "report", progress, latencies)
-            if stop:
-                pos.stop_reason = pos.stop_reason or stop
+            self._save(dataclasses.replace(pos))
+            if acked - reported >= REPORT_EVERY_S or seq == len(bounds) - 1:
+                reported = acked
+                progress = {"seq": seq, "steps": len(bounds), "sim_time_ms": pos.sim_time_ms,
+                            "equity": pos.equity, "state": pos.state}
+                stop = call(names.control, "report", progress, latencies)
+                if stop:
+                    pos.stop_reason = pos.stop_reason or stop
             if len(pos.stopped) == len(self._symbols):
                 pos.stop_reason = pos.stop_reason or "every feed stopped on corrupt data"
-        if storing is not None:
-            storing.result()
-        pos.pending = []
+        self._latencies.flush()
         pos.stop_reason = pos.stop_reason or "end of data"
         pos.elapsed_s = elapsed_before + time.perf_counter() - loop_start
         pos.retries = dict(self.directory.retries)
         return pos
 
-    def _store(self, seq: int, records: list[BatchRecords]) -> Pending:
-        return submit(self.directory, [(self.plan.names.store, "append_batch", (seq, r), {})
-                                       for r in records])
-
     def _publish(self, seq: int) -> None:
         """Ask every feed to publish step ``seq`` (not awaited: a lost publish is replayed)."""
         i0, i1 = self._bounds[seq]
-        start = int(self.plan.timeline[i0])
-        end = int(self.plan.timeline[i1 - 1]) + self.plan.inputs.timeframe_ms
-        submit(self.directory, [(n, "publish", (seq, start, end), {})
+        submit(self.directory, [(n, "publish", (seq, i0, i1), {})
                                 for n in self.plan.names.feeds])
 
 

@@ -1,17 +1,19 @@
 """SessionActor: the session's stepping loop as a supervised actor (a child of the root).
 
-The actor owns the session's position (step, simulated clock, carried state, unconfirmed
-records) and checkpoints it before every step. Its constructor is the only start path: a
-cold start finds no checkpoint and begins at step 0; a restart by its supervisor, or a
-``resume`` on a new cluster, finds the checkpoint and continues at the next step. The loop
-runs in a thread of its own, so ``status``, ``request_stop`` and heartbeats are served while
-it steps. At the end it stops the live book (no new orders, working orders cancelled),
-exports the session files and ``session.md``, writes ``state/result.json`` and answers
-``DONE``: it is the root's significant child, so the whole tree then shuts down.
+The actor owns the session's position (step, simulated clock, progress) and snapshots it
+off the acknowledgement path. Its constructor is the only start path: a cold start finds no
+snapshot and begins at step 0; a restart by its supervisor, or a ``resume`` on a new
+cluster, finds the snapshot and continues from it (the guardian answers the steps it already
+did). The loop runs in a thread of its own, so ``status``, ``request_stop`` and heartbeats
+are served while it steps. At the end it stops the live book (working orders cancelled),
+brings the candidates to the last step, exports the session files and ``session.md``,
+writes ``state/result.json`` and answers ``DONE``: it is the root's significant child, so
+the whole tree then shuts down.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -23,7 +25,7 @@ from typing import Any
 
 import ray
 
-from actors.adapters.session_store import BatchRecords, Restart, SessionStore
+from actors.adapters.session_store import Restart, SessionStore
 from actors.adapters.session_store import SupervisorEvent as StoredSupervisorEvent
 from actors.live.calls import ActorDirectory
 from actors.live.checkpoint import Checkpoint
@@ -33,6 +35,7 @@ from actors.live.logs import actor_log
 from actors.live.plan import SessionPlan
 from actors.live.session import SessionLoop, SessionPosition
 from actors.live.session_files import build_summary
+from actors.live.snapshots import Snapshotter
 from actors.live.tree import PREFIX, ROOT
 from supervisors import DONE
 from supervisors.naming import supervisor_actor_name
@@ -58,6 +61,7 @@ class SessionService:
         inputs = plan.inputs
         config = inputs.config
         self._checkpoint = Checkpoint(inputs.state_dir, "session")
+        self._snapshots = Snapshotter(self._checkpoint, 1.0)
         saved = self._checkpoint.load()
         self._restored = saved is not None
         self._position: SessionPosition = saved if saved is not None else SessionPosition(
@@ -121,7 +125,7 @@ class SessionService:
         pos = self._position
         portfolio = pos.portfolio
         positions = ([(p.symbol, p.tag, float(p.quantity)) for p in portfolio.positions]
-                     if portfolio is not None else [])
+                     if portfolio is not None else list(pos.positions))
         elapsed = pos.elapsed_s
         return {"session_id": self._plan.inputs.session_id, "phase": pos.phase,
                 "steps": pos.steps, "total_steps": self._total_steps, "bars": pos.bars,
@@ -162,16 +166,18 @@ class SessionService:
                                self._stop_requested)
             loop.run()
             pos.phase = "finishing"
-            self._checkpoint.save(pos)
+            self._snapshots.offer(pos.steps, dataclasses.replace(pos))
+            self._snapshots.flush()
         if pos.phase == "finishing":
             self._finish(pos)
             pos.phase = "finished"
-            self._checkpoint.save(pos)
+            self._snapshots.offer(pos.steps, dataclasses.replace(pos))
+            self._snapshots.flush()
             self._write_result(pos)
             self._log.info("session finished", steps=pos.steps, reason=pos.stop_reason)
 
     def _save(self, pos: SessionPosition) -> None:
-        self._checkpoint.save(pos)
+        self._snapshots.offer(pos.steps, pos)
         self._progressed = time.monotonic()
 
     def _stop_requested(self) -> str:
@@ -185,10 +191,10 @@ class SessionService:
         last_ts = (int(plan.timeline[min(pos.bars // max(len(names.feeds), 1),
                                          len(plan.timeline)) - 1])
                    if pos.bars else int(plan.timeline[0]))
-        cancelled = call(names.executor, "halt", last_ts, "session_end")
-        if cancelled:
-            call(names.store, "append_batch", pos.steps,
-                 BatchRecords(book="live", order_updates=tuple(cancelled)))
+        call(names.guardian, "finish", last_ts)
+        if names.candidates:
+            self._directory.call_many([(name, "finish", (pos.steps - 1,), {})
+                                       for name in names.candidates])
         root = ray.get_actor(supervisor_actor_name(PREFIX, ROOT), namespace=inputs.namespace)
         events = ray.get(root.events.remote(0), timeout=60)
         stored = [StoredSupervisorEvent(int(e.ts * 1000), e.supervisor, e.child,

@@ -3,6 +3,11 @@
 IO contract: bars (``MarketBatch``) + portfolio in, signals out. The strategy runs causally
 over its history (see :mod:`core.trading.slot`); an exception inside it is contained (the step
 gets no signals and an error). A restarted slot warms up from the feeds before its first step.
+
+Event-driven: when the feeds' slices of a step are all in, the slot computes the step's
+output and pushes it to the risk guardian (:meth:`GuardianService.on_signals`). The guardian
+asks for it (:meth:`SlotService.on_step`) only when the push is late (a restarted slot); the
+answer is the same, computed once.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from core.trading.messages import MarketBatch, PortfolioSnapshot
 from core.trading.runners import StrategyChoice, build_runners, run_batch
 from core.trading.slot import SlotOutput
 
+OUTPUTS_KEPT = 8
+"""Recent step outputs a slot answers again without computing."""
+
 
 class SlotService:
     """The slot's logic; :data:`StrategySlot` is the Ray actor around it.
@@ -41,14 +49,17 @@ class SlotService:
         stuck_after_s: A step running longer fails the heartbeat.
         bars: Subscribe to the published feeds (for :meth:`on_step`); None for in-process use
             through :meth:`on_batch`.
+        guardian: Ray name of the guardian the outputs are pushed to ("" = no push).
     """
 
     def __init__(self, choice: StrategyChoice, symbols: Sequence[str],
                  feed_names: Sequence[str], namespace: str, timeline: np.ndarray, venue: str,
                  timeframe_ms: int, session_id: str = "", state_dir: str = "",
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
-                 bars: BarSource | None = None) -> None:
+                 bars: BarSource | None = None, guardian: str = "") -> None:
         self._bars = bars.subscriber() if bars is not None else None
+        self._guardian, self._guardian_handle = guardian, None
+        self._outputs: dict[int, SlotOutput] = {}
         self._choice = choice
         self._runners = build_runners(choice, symbols)
         self._feeds, self._namespace = tuple(feed_names), namespace
@@ -97,16 +108,39 @@ class SlotService:
         return self._bars.counts() if self._bars is not None else {}
 
     def on_bars(self, part: FeedSlice) -> str:
-        """A feed's published slice (see :class:`~actors.live.subscriber.BarSubscriber`)."""
+        """A feed's published slice; a step complete with it is computed and pushed."""
         assert self._bars is not None
-        return self._bars.on_bars(part)
+        verdict = self._bars.on_bars(part)
+        if self._guardian and part.i0 >= 0 and self._bars.complete(part.seq):
+            output = self.on_step(part.seq, part.i0, part.i1)
+            try:
+                if self._guardian_handle is None:
+                    self._guardian_handle = ray.get_actor(self._guardian,
+                                                          namespace=self._namespace)
+                self._guardian_handle.on_signals.remote(part.seq, output)
+            except Exception:  # noqa: BLE001 - the guardian asks for it when it needs it
+                self._guardian_handle = None
+        return verdict
 
     def on_step(self, seq: int, i0: int, i1: int, portfolio: PortfolioSnapshot | None = None
                 ) -> SlotOutput:
-        """:meth:`on_batch` on the published bars of step ``seq`` (timeline ``[i0, i1)``)."""
+        """:meth:`on_batch` on the published bars of step ``seq`` (timeline ``[i0, i1)``).
+
+        Computed once per step: asking again (the guardian after a late push) gets the same
+        output.
+        """
         assert self._bars is not None, "this slot was built without a bar subscriber"
+        with self._lock:
+            done = self._outputs.get(seq)
+        if done is not None:
+            return done
         batch, _ = self._bars.batch(seq, i0, i1)
-        return self.on_batch(batch, portfolio)
+        output = self.on_batch(batch, portfolio)
+        with self._lock:
+            self._outputs[seq] = output
+            for old in sorted(self._outputs)[:-OUTPUTS_KEPT]:
+                del self._outputs[old]
+        return output
 
     def on_batch(self, batch: MarketBatch, portfolio: PortfolioSnapshot | None = None
                  ) -> SlotOutput:

@@ -18,6 +18,7 @@ import ray
 
 from actors.adapters.session_store import (
     BatchRecords,
+    LatencySample,
     Restart,
     SessionStore,
     StoreError,
@@ -62,6 +63,15 @@ class StoreService:
     def append_batch(self, seq: int, records: BatchRecords) -> int:
         """See :meth:`SessionStore.append_batch`; returns rows written (0 for a retry)."""
         return self._live().append_batch(seq, records)
+
+    def append_many(self, batches: Sequence[tuple[int, BatchRecords]]) -> int:
+        """See :meth:`SessionStore.append_many`."""
+        return self._live().append_many(batches)
+
+    def append_latencies(self, book: str,
+                         samples: Sequence[tuple[int, Sequence[LatencySample]]]) -> int:
+        """See :meth:`SessionStore.append_latencies`."""
+        return self._live().append_latencies(book, samples)
 
     def append_supervision(self, events: Sequence[SupervisorEvent] = (),
                            restarts: Sequence[Restart] = ()) -> int:

@@ -39,10 +39,11 @@ class BarSubscriber:
     """
 
     def __init__(self, feed_names: Sequence[str], symbols: Sequence[str], namespace: str,
-                 timeline: np.ndarray, venue: str, timeframe_ms: int) -> None:
+                 timeline: np.ndarray, venue: str, timeframe_ms: int, capacity: int = 16
+                 ) -> None:
         self._feeds = dict(zip(symbols, feed_names, strict=True))
         self._timeline, self._venue, self._tf = timeline, venue, timeframe_ms
-        self._inbox = FeedInbox(symbols)
+        self._inbox = FeedInbox(symbols, capacity)
         self._ready = threading.Condition()
         self._directory = ActorDirectory(namespace, REPLAY_TIMEOUT_S)
         self.replays = 0
@@ -65,6 +66,16 @@ class BarSubscriber:
             self._ready.notify_all()
         return verdict.value
 
+    def complete(self, seq: int) -> bool:
+        """True when every feed's slice of step ``seq`` is held."""
+        with self._ready:
+            return seq > self._inbox.taken and not self._inbox.missing(seq)
+
+    def held(self) -> list[tuple[int, int, int]]:
+        """``(seq, i0, i1)`` of the complete steps held, in order."""
+        with self._ready:
+            return self._inbox.complete_steps()
+
     def batch(self, seq: int, i0: int, i1: int, wait_s: float = PUSH_WAIT_S
               ) -> tuple[MarketBatch, dict[str, str]]:
         """The aligned bars of step ``seq`` (timeline ``[i0, i1)``) and the stopped feeds."""
@@ -75,9 +86,8 @@ class BarSubscriber:
             slices = self._inbox.take(seq)
             missing = self._inbox.missing(seq) if slices is None else []
         if slices is None:
-            start, end = int(segment[0]), int(segment[-1]) + self._tf
             replayed = self._directory.call_many(
-                [(self._feeds[s], "replay", (seq, start, end), {}) for s in missing])
+                [(self._feeds[s], "replay", (seq, i0, i1), {}) for s in missing])
             self.replays += len(replayed)
             with self._ready:
                 self._inbox.rewind(seq)
@@ -110,7 +120,7 @@ class BarSource:
     venue: str
     timeframe_ms: int
 
-    def subscriber(self) -> BarSubscriber:
+    def subscriber(self, capacity: int = 16) -> BarSubscriber:
         """A fresh subscriber (each actor instance builds its own)."""
         return BarSubscriber(self.feed_names, self.symbols, self.namespace, self.timeline,
-                             self.venue, self.timeframe_ms)
+                             self.venue, self.timeframe_ms, capacity)

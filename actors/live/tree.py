@@ -135,15 +135,16 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
 
     feed_opts = _options(MarketFeed, ns)
     data = config.data
-    subscribers = (names.slot, names.guardian, names.executor, *names.candidates)
+    latency_critical = (names.slot, names.guardian, names.executor)
     bars = BarSource(names.feeds, symbols, ns, inputs.timeline, data.venue, inputs.timeframe_ms)
+    step_bars = 1 if session.speed is not None else session.batch_bars
 
     def feed_factory(symbol: str) -> Callable[[str], Any]:
         return lambda n: feed_opts(n).remote(
             inputs.data_dir, data.venue, symbol, data.timeframe,
             synthetic_fallback=data.synthetic_fallback, synthetic_bars=data.synthetic_bars,
             seed=config.app.seed, session_id=inputs.session_id, timeline=inputs.timeline,
-            subscribers=subscribers, namespace=ns)
+            subscribers=latency_critical, conflated=names.candidates, namespace=ns)
 
     market = SupervisorSpec("market", children=tuple(
         child(feed_child(s), feed_factory(s)) for s in symbols),
@@ -151,18 +152,20 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
 
     guardian_opts, executor_opts = _options(RiskGuardian, ns), _options(Executor, ns)
     slot_opts = _options(StrategySlot, ns)
-    initial = config.backtest.initial_cash
+    guardian_names = {"executor": names.executor, "slot": names.slot, "store": names.store}
     trading = SupervisorSpec("trading", children=(
         child("guardian", lambda n: guardian_opts(n).remote(
-            inputs.state_dir, limits, inputs.guardian, initial, names.executor, ns,
-            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars)),
+            inputs.state_dir, limits, inputs.guardian, config.backtest, symbols,
+            inputs.timeframe_ms, guardian_names, ns, session_id=inputs.session_id,
+            stuck_after_s=session.stuck_after_s, bars=bars,
+            retry_timeout_s=session.retry_timeout_s)),
         child("executor", lambda n: executor_opts(n).remote(
             inputs.state_dir, config.backtest, limits, symbols,
             session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars)),
         child("slot", lambda n: slot_opts(n).remote(
             inputs.live, symbols, names.feeds, ns, inputs.timeline, data.venue,
             inputs.timeframe_ms, session_id=inputs.session_id, state_dir=inputs.state_dir,
-            stuck_after_s=session.stuck_after_s, bars=bars)),
+            stuck_after_s=session.stuck_after_s, bars=bars, guardian=names.guardian)),
     ), strategy=Strategy.REST_FOR_ONE, **knobs)
 
     candidate_opts = _options(CandidateTrader, ns)
@@ -171,7 +174,8 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
         return lambda n: candidate_opts(n).remote(
             label, choice, inputs.state_dir, config.backtest, limits, inputs.guardian, symbols,
             names.feeds, ns, inputs.timeline, data.venue, inputs.timeframe_ms,
-            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars)
+            step_bars=step_bars, store=names.store, session_id=inputs.session_id,
+            stuck_after_s=session.stuck_after_s, bars=bars)
 
     candidates = SupervisorSpec("candidates", children=tuple(
         child(f"candidate-{label}", candidate_factory(label, choice))

@@ -1,6 +1,9 @@
-"""Pure engines of the live system: messages, paper broker, risk engine, strategy runner.
+"""Pure engines of the live system.
 
-Import from the modules (``core.trading.broker``, ``core.trading.risk``, ...); this package
+Messages, the execution contract, the paper client, the portfolio, the order planner, the
+trading loop, the risk engine and the strategy runner.
+
+Import from the modules (``core.trading.trader``, ``core.trading.paper``, ...); this package
 re-exports only the message types, so importing it stays cheap.
 """
 

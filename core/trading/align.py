@@ -34,6 +34,9 @@ class FeedSlice:
             slice that is not part of the published stream).
         prev_close: Close of the feed's last good bar on the session timeline before ``ts``
             (what a stopped feed is forward-filled with), None if there is none.
+        i0: Timeline index of the step's first bar (-1 when not a published step).
+        i1: Timeline index after the step's last bar.
+        funding: Funding rate settled at each bar's open (perpetuals), or None.
     """
 
     symbol: str
@@ -47,6 +50,9 @@ class FeedSlice:
     error_ts: int | None = None
     seq: int = -1
     prev_close: float | None = None
+    i0: int = -1
+    i1: int = -1
+    funding: np.ndarray | None = None
 
 
 def common_timeline(timestamps: Sequence[np.ndarray], start_ms: int | None,
@@ -115,9 +121,20 @@ def align_batch(seq: int, start: int, timeline: np.ndarray, slices: Sequence[Fee
         stale[part.symbol] = part.error
         _fill_stopped(columns, j, part, position, found, last_close[j])
     arrays = {name: _readonly(values) for name, values in columns.items()}
+    funding = None
+    if any(part.funding is not None for part in slices):
+        rates = np.zeros((n, k))
+        for j, part in enumerate(slices):
+            if part.funding is not None and part.ts.shape[0]:
+                position = np.searchsorted(part.ts, timeline)
+                found = position < part.ts.shape[0]
+                found[found] = part.ts[position[found]] == timeline[found]
+                rates[found, j] = part.funding[position[found]]
+        funding = _readonly(rates)
     return MarketBatch(seq=seq, start=start, venue=venue,
                        symbols=tuple(s.symbol for s in slices), timeframe_ms=timeframe_ms,
-                       ts=_readonly(np.asarray(timeline, dtype=np.int64)), **arrays), stale
+                       ts=_readonly(np.asarray(timeline, dtype=np.int64)), funding=funding,
+                       **arrays), stale
 
 
 def _fill_stopped(columns: dict[str, np.ndarray], j: int, part: FeedSlice,

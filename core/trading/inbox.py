@@ -92,6 +92,16 @@ class FeedInbox:
         self._taken = max(self._taken, seq)
         return [held[s] for s in self.symbols]
 
+    def complete_steps(self) -> list[tuple[int, int, int]]:
+        """``(seq, i0, i1)`` of every step whose slices are all held, in step order."""
+        found = []
+        for seq in sorted(self._held):
+            held = self._held[seq]
+            if all(s in held for s in self.symbols):
+                first = held[self.symbols[0]]
+                found.append((seq, first.i0, first.i1))
+        return found
+
     def rewind(self, seq: int) -> None:
         """Accept step ``seq`` again (a retried step after the subscriber's state went back)."""
         self._taken = min(self._taken, seq - 1)

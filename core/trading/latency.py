@@ -1,9 +1,11 @@
 """Latency of the live path, stage by stage, in bounded memory.
 
-Stages follow a bar through the system: ``ingest`` (bar available -> feed has it), ``signal``
-(-> strategy decided), ``risk`` (-> guardian's verdict), ``order`` (-> executor submitted) and
-``ack`` (-> venue acknowledged). A sample is the time one stage took, in milliseconds, measured
-by the actor side (this module never reads a clock).
+Stages of one step: ``signal`` (bars published -> the strategy's signals at the guardian),
+``risk`` (the guardian's own work: planning, risk checks, portfolio), ``order`` (round trips
+to the executor: fills reported, orders acknowledged), ``journal`` (the step's write-ahead
+record on disk) and ``ack`` (bar close -> the step acknowledged, end to end). A sample is the
+time one stage took, in milliseconds, measured by the actor side (this module never reads a
+clock).
 
 Memory is bounded per stage:
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STAGES: tuple[str, ...] = ("ingest", "signal", "risk", "order", "ack")
+STAGES: tuple[str, ...] = ("signal", "risk", "order", "journal", "ack")
 """Stages of the live path, in the order a bar goes through them."""
 
 PERCENTILES: tuple[float, ...] = (50.0, 99.0, 99.9)

@@ -29,6 +29,7 @@ import hashlib
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -273,8 +274,8 @@ class PaperClient:
         if since + 1 < first:
             raise EventsLostError(f"events after {since} asked, but the oldest kept is "
                                   f"{first}; reconcile from the account report")
-        skip = since + 1 - first
-        events = tuple(event for k, (_, event) in enumerate(self._events) if k >= skip)
+        newest = islice(reversed(self._events), self._last_event - since)  # O(new events)
+        events = tuple(event for _, event in newest)[::-1]
         return EventPage(events, self._last_event)
 
     # --- the market ----------------------------------------------------------------------

@@ -117,8 +117,13 @@ class OrderPlanner:
 
     # --- orders --------------------------------------------------------------------------
 
-    def plan(self, signal: Signal, book: Portfolio, ts: int) -> OrderRequest | None:
+    def plan(self, signal: Signal, book: Portfolio, ts: int,
+             pending: Sequence[OrderRequest] = ()) -> OrderRequest | None:
         """The order ``signal`` causes at the close of bar ``ts`` (the book is marked there).
+
+        ``pending``: the orders of this bar already approved; with the working orders they
+        count in the symbol's net exposure that ``reduce_only`` is judged on (as the gate
+        sees it).
 
         Returns:
             None when the target did not change, the position is already flat for a zero
@@ -155,7 +160,7 @@ class OrderPlanner:
                 return None
         return self._request(book, signal.strategy_id, signal.symbol, signal.tag, int(ts), dq,
                              close, effective, notional, equity, "signal",
-                             signal.stop_loss_pct, signal.take_profit_pct, int(ts))
+                             signal.stop_loss_pct, signal.take_profit_pct, int(ts), pending)
 
     def time_stop_due(self, position: FifoPosition) -> int | None:
         """Session index from which ``position`` is due for its time stop (None: never)."""
@@ -165,8 +170,12 @@ class OrderPlanner:
             return None
         return position.entry_index + self.time_stop_bars - 1
 
-    def time_stop(self, position: FifoPosition, book: Portfolio, ts: int) -> OrderRequest:
-        """The time-stop exit of ``position`` (remembered: it is issued once)."""
+    def time_stop(self, position: FifoPosition, book: Portfolio, ts: int,
+                  pending: Sequence[OrderRequest] = ()) -> OrderRequest:
+        """The time-stop exit of ``position`` (remembered: it is issued once).
+
+        ``pending``: as in :meth:`plan`.
+        """
         oid = self._time_stop_id(position)
         self._time_stops[oid] = None
         while len(self._time_stops) > TIME_STOPS_KEPT:
@@ -174,7 +183,8 @@ class OrderPlanner:
         return self._request(book, position.strategy_id, position.symbol, position.tag,
                              int(ts), -position.quantity,
                              float(book.close[self.column[position.symbol]]), 0.0, 0.0,
-                             book.equity(), "time_stop", None, None, position.opened_ts)
+                             book.equity(), "time_stop", None, None, position.opened_ts,
+                             pending)
 
     @staticmethod
     def _time_stop_id(position: FifoPosition) -> str:
@@ -184,9 +194,9 @@ class OrderPlanner:
     @staticmethod
     def _request(book: Portfolio, strategy_id: str, symbol: str, tag: str, ts: int, dq: float,
                  price: float, target: float, notional: float, equity: float, kind: str,
-                 stop_loss_pct: float | None, take_profit_pct: float | None, id_ts: int
-                 ) -> OrderRequest:
-        net = book.net_quantity(symbol)
+                 stop_loss_pct: float | None, take_profit_pct: float | None, id_ts: int,
+                 pending: Sequence[OrderRequest]) -> OrderRequest:
+        net = book.exposure(pending, ts).net_quantity(symbol)
         reduce_only = net != 0.0 and dq * net < 0.0 and abs(dq) <= abs(net)
         return OrderRequest(
             client_order_id(strategy_id, symbol, tag, id_ts, kind), strategy_id, symbol, tag,

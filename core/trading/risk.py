@@ -1,6 +1,6 @@
 """The risk engine: pre-trade invariants, circuit breakers and the trading state.
 
-:class:`RiskEngine` implements the ``OrderGate`` protocol of ``core.trading.walk``: ``check``
+:class:`RiskEngine` implements the ``RiskGate`` protocol of ``core.trading.trader``: ``check``
 judges one :class:`OrderRequest`, ``observe`` feeds the equity curve to the breakers and
 ``state`` is the :class:`TradingState` in force. It is pure (no clock, no I/O); the guardian
 actor feeds it bars, venue rejects, stale-data marks and kill-switch triggers, and checkpoints

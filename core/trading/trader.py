@@ -246,7 +246,9 @@ class _Batch:
         n, link = self.n, self.link
         row, pending = 0, []
         while row < n:
-            target = self._next_decision(row, bool(pending))
+            # orders still working (sent at the previous batch's last bar) also fill at this
+            # row's open and may open a position whose time stop falls before the next signal
+            target = self._next_decision(row, bool(pending or self.book.working))
             if pending or self.preview is None:
                 ahead = n - 1 if link.previews and target < n - 1 else target
                 self._exchange(row - 1, pending, target, ahead, row)
@@ -390,13 +392,14 @@ class _Batch:
         ts, index = int(self.ts[row]), self.start + row
         pending: list[OrderRequest] = []
         for signal in self.by_row.get(row, ()):
-            self._gated(self.planner.plan(signal, self.book, ts), pending, ts)
+            self._gated(self.planner.plan(signal, self.book, ts, pending), pending, ts)
         if self.planner.time_stop_bars:
             busy = {(r.symbol, r.tag) for r in (*self.book.working.values(), *pending)}
             for position in self.book.open_positions():
                 due = self.planner.time_stop_due(position)
                 if position.key not in busy and due is not None and index >= due:
-                    self._gated(self.planner.time_stop(position, self.book, ts), pending, ts)
+                    self._gated(self.planner.time_stop(position, self.book, ts, pending),
+                                pending, ts)
         if pending and self.gate.state is TradingState.HALTED:
             for request in pending:
                 self._deny(request, ts, HALT_REASON, "halted before the order was sent")

@@ -68,8 +68,8 @@ def test_past_max_exact_a_stage_keeps_a_fixed_histogram_within_half_a_bin():
        st.floats(0.0, 100.0))
 def test_histogram_percentiles_stay_within_half_a_bin(values, q):
     recorder = LatencyRecorder(max_exact=0)
-    recorder.extend("ingest", values)
-    got = recorder.percentiles("ingest", (q,))[0]
+    recorder.extend("signal", values)
+    got = recorder.percentiles("signal", (q,))[0]
     want = float(np.percentile(values, q, method="linear"))
     assert abs(got - want) <= (HALF_BIN + 1e-12) * want
 
@@ -102,9 +102,9 @@ def test_merging_past_max_exact_switches_to_the_histogram():
 
 def test_empty_stages_report_nan_and_are_left_out_of_stats():
     recorder = LatencyRecorder()
-    assert all(math.isnan(v) for v in recorder.percentiles("ingest"))
+    assert all(math.isnan(v) for v in recorder.percentiles("signal"))
     assert recorder.stats() == ()
-    assert STAGES == ("ingest", "signal", "risk", "order", "ack")
+    assert STAGES == ("signal", "risk", "order", "journal", "ack")
 
 
 @pytest.mark.parametrize("stage, value, match", [
