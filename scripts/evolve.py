@@ -25,13 +25,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from actors.adapters.data_source import parse_time_ms
 from actors.adapters.sqlite_registry import TrialRegistry
 from actors.cli import run_command
 from actors.research.evolve_job import EvolveJob, GenerationStats, run_evolution
 from actors.research.evolve_report import elite_rows, holdout_results, write_report
 from actors.runs.market_data import parse_symbols, span_text
 from configs.loader import load_config, with_overrides
+from core.data.times import parse_time_ms
 from core.errors import UsageError
 from core.evolution.engine import GenerationReport
 

@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 
 from actors.adapters.ccxt_ohlcv import DownloadReport, OhlcvDownloader, make_exchange
-from actors.adapters.data_source import parse_time_ms
 from actors.adapters.parquet_store import ParquetStore
 from actors.adapters.retry import RetryPolicy
 from actors.cli import run_command
 from core.data.naming import parse_symbol
 from core.data.timeframes import TIMEFRAME_MS, timeframe_to_ms
+from core.data.times import parse_time_ms
 from core.errors import DataError, UsageError
 
 

@@ -24,11 +24,12 @@ import re
 import sys
 from pathlib import Path
 
-from actors.adapters.data_source import detect_layout, load_candles, parse_time_ms
+from actors.adapters.data_source import detect_layout, load_candles
 from actors.adapters.parquet_store import ParquetStore
 from actors.cli import run_command
 from core.data.naming import parse_symbol
 from core.data.timeframes import TIMEFRAME_MS, timeframe_to_ms
+from core.data.times import parse_time_ms
 from core.errors import DataError, UsageError
 
 

@@ -14,7 +14,6 @@ Funding rates come from a store's ``funding/`` folder or a freqtrade ``futures/`
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +27,8 @@ from actors.adapters.freqtrade_reader import (
 from actors.adapters.parquet_store import ParquetStore
 from core.data.candles import Candles
 from core.data.funding import FundingRates
-from core.errors import DataError, DataNotFoundError
+from core.data.times import parse_time_ms as parse_time_ms
+from core.errors import DataNotFoundError
 
 Layout = Literal["parquet_store", "freqtrade", "csv"]
 
@@ -38,30 +38,6 @@ LAYOUTS_HELP = (
     "user_data/data/binance holding BTC_USDT-1h.feather/.json/.json.gz files; "
     "(3) a .csv file with a header (timestamp or date, open, high, low, close, volume)"
 )
-
-
-def parse_time_ms(text: str) -> int:
-    """Parse a user-given time to epoch ms UTC.
-
-    Accepts a date (``2024-01-01``), an ISO-8601 datetime (``2024-01-01T12:00``, taken as UTC
-    unless it carries an offset such as ``+02:00`` or ``Z``) or epoch milliseconds.
-
-    Raises:
-        DataError: If the text is none of these.
-    """
-    value = text.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise DataError(
-            f"bad date/time {text!r}; expected YYYY-MM-DD, an ISO-8601 datetime such as "
-            "2024-01-01T12:00:00Z, or epoch milliseconds"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
 
 
 def detect_layout(data: Path) -> Layout:

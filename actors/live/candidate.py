@@ -131,7 +131,6 @@ class CandidateService:
             self._book.trader.gate = RiskEngine.from_state(saved.risk)
             self._seq_done = saved.seq_done
         self._known = 0
-        self._lock = threading.Lock()
         self._poison = PoisonGuard(state_dir, f"candidate-{name}")
         self._progress = Progress(stuck_after_s, on_stuck=self._poison.mark_stuck)
         self._log = actor_log(session_id, f"candidate {name}")
@@ -142,6 +141,11 @@ class CandidateService:
             before_write=self._store.confirm if self._store is not None else None,
             on_error=lambda e: self._log.error("snapshot failed", error=str(e)))
         self.fills = 0
+        self._work = threading.Condition()
+        self._target = -1
+        self._failure: str | None = None
+        threading.Thread(target=self._trading_loop, name="candidate-trading",
+                         daemon=True).start()
         self._log.info("candidate started", strategy=self._runners[0].strategy_id,
                        restored_step=self._seq_done)
 
@@ -152,7 +156,10 @@ class CandidateService:
 
         Raises:
             StuckError: The current step is stuck.
+            RuntimeError: The trading thread failed (the supervisor restarts the actor).
         """
+        if self._failure is not None:
+            raise RuntimeError(f"candidate {self.name} failed: {self._failure}")
         self._progress.check()
         return "ok"
 
@@ -172,45 +179,74 @@ class CandidateService:
     # --- bars in, steps out --------------------------------------------------------------
 
     def on_bars(self, part: FeedSlice) -> str:
-        """One published slice; trades every step it completes."""
-        verdict = self._offer([part])
+        """One published slice (queued; the trading thread takes it)."""
+        assert self._bars is not None, "this candidate was built without a bar subscriber"
+        verdict = self._bars.on_bars(part)
+        self._wake()
         return verdict
 
     def on_bars_many(self, parts: list[Any]) -> None:
-        """Conflated slices (object refs or slices); trades every step they complete."""
-        slices = [p if isinstance(p, FeedSlice) else ray.get(p) for p in parts]
-        self._offer(slices)
-
-    def _offer(self, parts: Sequence[FeedSlice]) -> str:
+        """Conflated slices (object refs or slices), queued for the trading thread."""
         assert self._bars is not None, "this candidate was built without a bar subscriber"
-        verdict = ""
         for part in parts:
-            verdict = self._bars.on_bars(part)
-        with self._lock:
-            held = self._bars.held()
-            if held:
-                self._trade_through(held[-1][0])
-        return verdict
+            self._bars.on_bars(part if isinstance(part, FeedSlice) else ray.get(part))
+        self._wake()
 
-    def finish(self, last_seq: int) -> CandidateStatus:
+    def finish(self, last_seq: int, timeout_s: float = 600.0) -> CandidateStatus:
         """Trade every step up to ``last_seq`` and store everything.
 
         Steps whose bars never arrived are asked of the feeds.
+
+        Raises:
+            TimeoutError: The candidate did not get there in time.
         """
-        with self._lock:
-            self._trade_through(last_seq)
+        with self._work:
+            self._target = max(self._target, last_seq)
+            self._work.notify_all()
+            if not self._work.wait_for(lambda: self._seq_done >= min(
+                    last_seq, len(self._bounds) - 1) or self._failure is not None,
+                    timeout=timeout_s):
+                raise TimeoutError(f"candidate {self.name} is at step {self._seq_done}, not "
+                                   f"{last_seq}, after {timeout_s:g} s")
+            if self._failure is not None:
+                raise RuntimeError(f"candidate {self.name} failed: {self._failure}")
         if self._store is not None:
             self._store.flush()
         self._snapshots.flush()
         return self.status()
 
-    def _trade_through(self, last: int) -> None:
-        """Trade steps ``seq_done + 1 .. last`` in order (missing bars are replayed)."""
+    def _wake(self) -> None:
+        with self._work:
+            self._work.notify_all()
+
+    def _trading_loop(self) -> None:
+        """Trade the steps in order as their bars arrive (or up to a finish target)."""
         assert self._bars is not None
-        for seq in range(self._seq_done + 1, min(last, len(self._bounds) - 1) + 1):
-            i0, i1 = self._bounds[seq]
-            batch, _ = self._bars.batch(seq, i0, i1)
-            self._step(seq, batch)
+        while True:
+            with self._work:
+                self._work.wait_for(self._has_work)
+                target = max(self._target, self._held_through())
+            try:
+                for seq in range(self._seq_done + 1, min(target, len(self._bounds) - 1) + 1):
+                    i0, i1 = self._bounds[seq]
+                    batch, _ = self._bars.batch(seq, i0, i1)
+                    self._step(seq, batch)
+                    with self._work:
+                        self._work.notify_all()
+            except Exception as exc:  # noqa: BLE001 - reported through ping; restarted
+                self._failure = f"{type(exc).__name__}: {exc}"
+                self._log.error("candidate step failed", error=self._failure)
+                with self._work:
+                    self._work.notify_all()
+                return
+
+    def _held_through(self) -> int:
+        assert self._bars is not None
+        held = self._bars.held()
+        return held[-1][0] if held else -1
+
+    def _has_work(self) -> bool:
+        return max(self._target, self._held_through()) > self._seq_done
 
     def _step(self, seq: int, batch: MarketBatch) -> None:
         with self._progress.working(f"candidate step {seq}"):
@@ -245,11 +281,10 @@ class CandidateService:
 
     def on_batch(self, seq: int, batch: MarketBatch) -> SlotOutput:
         """Trade step ``seq`` with the bars given (in-process use and tests); its output."""
-        with self._lock:
-            output = self._signals(seq, batch)
-            self._book.step(batch, output.signals)
-            self._seq_done = seq
-            return output
+        output = self._signals(seq, batch)
+        self._book.step(batch, output.signals)
+        self._seq_done = seq
+        return output
 
     def stop(self) -> None:
         """Flush records and the snapshot."""
@@ -258,5 +293,5 @@ class CandidateService:
         self._snapshots.flush()
 
 
-CandidateTrader = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=2)(CandidateService)
-"""The Ray actor (a second thread answers heartbeats while a step runs)."""
+CandidateTrader = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(CandidateService)
+"""The Ray actor (pushes, heartbeats and ``finish`` are served while its thread trades)."""

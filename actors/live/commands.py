@@ -13,7 +13,7 @@ from typing import Any
 import ray
 
 from actors.live.follow import status_line
-from actors.live.tree import PREFIX, ROOT, SessionNames
+from actors.live.names import PREFIX, ROOT, SessionNames
 from actors.research.ray_runtime import connect
 from configs.app import AppConfig
 from core.errors import EvotraderError

@@ -303,5 +303,5 @@ class ExecutorService:
 __all__ = ["Executor", "ExecutorService", "ExecutorSnapshot", "SequenceError",
            "StepLostError", "without_preview"]
 
-Executor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(ExecutorService)
+Executor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(ExecutorService)
 """The Ray actor (threaded: ``halt`` is served while an exchange runs)."""

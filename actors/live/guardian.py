@@ -550,5 +550,5 @@ class _JournalOnLast:
         return self.link.replies[-1] if self.tail else None
 
 
-RiskGuardian = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(GuardianService)
+RiskGuardian = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(GuardianService)
 """The Ray actor (threaded: the kill switch and pushed signals are served while a step runs)."""

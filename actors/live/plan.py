@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from actors.live.feed import FeedService
-from actors.live.tree import SessionNames, TreeInputs
+from actors.live.names import SessionNames, TreeInputs
 from actors.live.window import Window, batch_bounds, resolve_window
 from configs.app import AppConfig
 from configs.loader import LoadedConfig
@@ -24,7 +23,7 @@ from configs.secrets import Secrets
 from core.data.timeframes import timeframe_to_ms
 from core.errors import DataNotFoundError, UsageError
 from core.trading.align import common_timeline
-from core.trading.runners import StrategyChoice
+from core.trading.choice import StrategyChoice
 
 RESUME_RECORD = "session.json"
 """File in ``<session folder>/state/`` holding what ``resume`` needs to plan again."""
@@ -79,6 +78,8 @@ def plan_session(loaded: LoadedConfig, session_id: str, folder: Path, namespace:
     Raises:
         UsageError: Missing data, or an empty window.
     """
+    from actors.live.feed import FeedService  # reads the stored data: the planner only
+
     config = loaded.config
     data = config.data
     data_dir = str(data.resolve_dir())

@@ -32,11 +32,11 @@ from actors.live.checkpoint import Checkpoint
 from actors.live.latency import StageLatency
 from actors.live.liveness import StuckError
 from actors.live.logs import actor_log
+from actors.live.names import PREFIX, ROOT
 from actors.live.plan import SessionPlan
 from actors.live.session import SessionLoop, SessionPosition
 from actors.live.session_files import build_summary
 from actors.live.snapshots import Snapshotter
-from actors.live.tree import PREFIX, ROOT
 from supervisors import DONE
 from supervisors.naming import supervisor_actor_name
 

@@ -176,5 +176,5 @@ class SlotService:
         """Nothing to flush: the slot's state is rebuilt from the feeds."""
 
 
-StrategySlot = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=2)(SlotService)
+StrategySlot = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(SlotService)
 """The Ray actor (a second thread answers heartbeats while a step runs)."""

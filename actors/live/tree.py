@@ -15,84 +15,30 @@ restarted root adopts its children and ``python -m actors.main status`` finds th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 from actors.live.candidate import CandidateTrader
 from actors.live.control import SessionControl
 from actors.live.executor import Executor
 from actors.live.feed import MarketFeed
 from actors.live.guardian import RiskGuardian
+from actors.live.names import (
+    PREFIX,
+    ROOT,
+    SESSION_CHILD,
+    SessionNames,
+    TreeInputs,
+    feed_child,
+)
 from actors.live.slot import StrategySlot
 from actors.live.store_actor import StoreActor
 from actors.live.subscriber import BarSource
-from configs.app import AppConfig
-from configs.guardian import GuardianConfig
-from core.trading.runners import StrategyChoice
+from core.trading.choice import StrategyChoice
 from supervisors import ChildSpec, RestartType, Strategy, SupervisorSpec
-from supervisors.naming import child_actor_name
 
-PREFIX = "evotrader"
-ROOT = "root"
-SESSION_CHILD = "session"
-
-
-def feed_child(symbol: str) -> str:
-    """Child name of the feed of ``symbol`` (``BTC/USDT`` -> ``feed-BTC-USDT``)."""
-    return "feed-" + symbol.replace("/", "-").replace(":", "-")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionNames:
-    """Ray names of the session's actors."""
-
-    store: str
-    control: str
-    feeds: tuple[str, ...]
-    guardian: str
-    executor: str
-    slot: str
-    candidates: tuple[str, ...]
-    session: str = ""
-
-    @classmethod
-    def build(cls, symbols: Sequence[str], candidates: Sequence[str]) -> SessionNames:
-        """Names for the given symbols and candidate names."""
-        def name(path: str, child: str) -> str:
-            return child_actor_name(PREFIX, f"{ROOT}/{path}", child)
-
-        return cls(store=name("ops", "store"), control=name("ops", "control"),
-                   feeds=tuple(name("market", feed_child(s)) for s in symbols),
-                   guardian=name("trading", "guardian"), executor=name("trading", "executor"),
-                   slot=name("trading", "slot"),
-                   candidates=tuple(name("candidates", f"candidate-{c}") for c in candidates),
-                   session=child_actor_name(PREFIX, ROOT, SESSION_CHILD))
-
-    def all(self) -> list[str]:
-        """Every actor name the session loop calls, in start order (not the session's)."""
-        return [self.store, self.control, *self.feeds, self.guardian, self.executor, self.slot,
-                *self.candidates]
-
-
-@dataclass(frozen=True, slots=True)
-class TreeInputs:
-    """Everything the factories need (sent to the supervisors, so it must pickle)."""
-
-    session_id: str
-    namespace: str
-    config: AppConfig
-    guardian: GuardianConfig
-    data_dir: str
-    state_dir: str
-    store_path: str
-    timeline: np.ndarray
-    timeframe_ms: int
-    live: StrategyChoice
-    candidates: tuple[tuple[str, StrategyChoice], ...]
-
+__all__ = ["PREFIX", "ROOT", "SESSION_CHILD", "SessionNames", "TreeInputs", "build_tree",
+           "feed_child"]
 
 def _options(actor_cls: Any, namespace: str) -> Callable[[str], Any]:
     def options(name: str) -> Any:

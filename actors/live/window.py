@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from actors.adapters.data_source import parse_time_ms
 from configs.session import SessionConfig, parse_duration_ms
+from core.data.times import parse_time_ms
 from core.errors import DataError, UsageError
 
 

@@ -1,42 +1,36 @@
-"""Market data: candles, validation, gaps, resampling and synthetic markets (pure)."""
+"""Market data: candles, validation, gaps, resampling and synthetic markets (pure).
 
-from core.data.candles import OHLCV_COLUMNS, Candles, SeriesMeta
-from core.data.funding import FundingAlignment, FundingRates, align_funding
-from core.data.gaps import Gap, GapReport, fill_gaps, find_gaps
-from core.data.naming import ohlcv_filename, parse_symbol, symbol_token, token_symbol
-from core.data.resample import complete_bins_mask, resample
-from core.data.synthetic import (
-    Regime,
-    SyntheticParams,
-    generate_synthetic,
-    generate_synthetic_with_regimes,
-)
-from core.data.timeframes import TIMEFRAME_MS, periods_per_year, timeframe_to_ms
-from core.data.validation import validate_candles
+The names below are imported on first use (PEP 562), so a process that needs only a small
+module of this package (``core.data.timeframes``) does not compile the numba kernels of the
+synthetic market.
+"""
 
-__all__ = [
-    "OHLCV_COLUMNS",
-    "TIMEFRAME_MS",
-    "Candles",
-    "SeriesMeta",
-    "ohlcv_filename",
-    "parse_symbol",
-    "periods_per_year",
-    "symbol_token",
-    "timeframe_to_ms",
-    "token_symbol",
-    "FundingAlignment",
-    "FundingRates",
-    "Gap",
-    "GapReport",
-    "Regime",
-    "SyntheticParams",
-    "align_funding",
-    "complete_bins_mask",
-    "fill_gaps",
-    "find_gaps",
-    "generate_synthetic",
-    "generate_synthetic_with_regimes",
-    "resample",
-    "validate_candles",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "OHLCV_COLUMNS": "candles", "Candles": "candles", "SeriesMeta": "candles",
+    "FundingAlignment": "funding", "FundingRates": "funding", "align_funding": "funding",
+    "Gap": "gaps", "GapReport": "gaps", "fill_gaps": "gaps", "find_gaps": "gaps",
+    "ohlcv_filename": "naming", "parse_symbol": "naming", "symbol_token": "naming",
+    "token_symbol": "naming",
+    "complete_bins_mask": "resample", "resample": "resample",
+    "Regime": "synthetic", "SyntheticParams": "synthetic",
+    "generate_synthetic": "synthetic", "generate_synthetic_with_regimes": "synthetic",
+    "TIMEFRAME_MS": "timeframes", "periods_per_year": "timeframes",
+    "timeframe_to_ms": "timeframes",
+    "validate_candles": "validation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"core.data.{module}"), name)
+    globals()[name] = value
+    return value

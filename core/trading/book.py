@@ -66,7 +66,7 @@ class PaperBook:
         """Continue from ``state``."""
         self.trader.restore(state.trader)
         self.client = PaperClient.from_state(state.client)
-        self.link = LocalLink(self.client)
+        self.link = LocalLink(self.client, previews=self.link.previews)
 
     def step(self, batch: MarketBatch, signals: Sequence[Signal]) -> StepOutcome:
         """Trade one batch."""

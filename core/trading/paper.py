@@ -68,6 +68,8 @@ EVENT_CAPACITY = 20_000
 FINISHED_KEPT = 4_096
 """Finished orders a client remembers (a retried submit of one gets its final status)."""
 HALTED_REASON = "account_halted"
+SCAN_ROWS = 4096
+"""Most rows one look-ahead for the next stop or funding bar scans."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +444,9 @@ class _Advance:
         columns = [np.asarray(x, dtype=np.float64)[:, pick] for x in arrays]
         self.open, self.high, self.low, self.close, self.volume = columns[:5]
         self.funding = columns[5] if batch.funding is not None else None
+        self.funding_rows = (
+            [np.flatnonzero(self.funding[:, j] != 0.0) for j in range(len(client.symbols))]
+            if self.funding is not None else None)
 
     def run(self) -> None:
         client = self.client
@@ -456,14 +461,19 @@ class _Advance:
             i += 1
 
     def _quiet_end(self, i: int) -> int:
-        """First bar in ``[i, b]`` needing the bar-by-bar path (stop, funding)."""
-        client, end = self.client, self.b
+        """First bar in ``[i, b]`` needing the bar-by-bar path (stop, funding).
+
+        At most :data:`SCAN_ROWS` rows are scanned: a long quiet stretch is then done in
+        several pieces, and the cost of a batch stays linear in its length.
+        """
+        client, end = self.client, min(self.b, i + SCAN_ROWS)
         for position in client.open_positions():
             j = client._column[position.symbol]
-            if self.funding is not None:
-                paid = np.flatnonzero(self.funding[i:end, j] != 0.0)
-                if paid.size:
-                    end = i + int(paid[0])
+            if self.funding_rows is not None:
+                rows = self.funding_rows[j]
+                k = int(np.searchsorted(rows, i))
+                if k < rows.shape[0]:
+                    end = min(end, int(rows[k]))
             if end <= i or (position.stop_loss <= 0.0 and position.take_profit <= 0.0):
                 continue
             sl, tp = position.stop_levels()

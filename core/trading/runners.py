@@ -8,24 +8,15 @@ merged in (bar, symbol column) order, so the output does not depend on how the w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from configs.alpha import MappingConfig
 from core.strategies.registry import get_strategy
+from core.trading.choice import StrategyChoice
 from core.trading.messages import MarketBatch, PortfolioSnapshot
 from core.trading.slot import SlotOutput, StrategyRunner
 
-
-@dataclass(frozen=True, slots=True)
-class StrategyChoice:
-    """What to run: a built-in (``strategy`` + ``params``) or an ``alpha`` expression."""
-
-    label: str
-    strategy: str | None = None
-    params: tuple[tuple[str, Any], ...] = ()
-    alpha: str | None = None
-    mapping: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+__all__ = ["StrategyChoice", "build_runners", "run_batch"]
 
 
 def build_runners(choice: StrategyChoice, symbols: Sequence[str]) -> list[StrategyRunner]:
