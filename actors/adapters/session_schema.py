@@ -134,8 +134,12 @@ def _field_type(hint: Any) -> tuple[type, bool]:
     return (typing.get_origin(hint) or hint), False
 
 
+@functools.cache
 def field_types(message_type: type) -> dict[str, tuple[type, bool]]:
-    """``name -> (base type, optional)`` for every field of a message type, in order."""
+    """``name -> (base type, optional)`` for every field of a message type, in order.
+
+    Cached per type: resolving the annotations is far dearer than decoding a row.
+    """
     hints = typing.get_type_hints(message_type)
     return {name: _field_type(hints[name]) for name in columns(message_type)}
 

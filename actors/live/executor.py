@@ -47,6 +47,7 @@ from core.trading.execution import AccountReport, Exchange, venue_exchange
 from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot
 from core.trading.paper import FINISHED_KEPT, PaperClient, PaperState
 from core.trading.replay import ExchangeRequest, without_preview
+from core.trading.warmup import warm_up_trading
 
 HALT_FILE = "executor.halt"
 
@@ -66,13 +67,15 @@ class ExecutorSnapshot:
     Attributes:
         step: The step whose exchanges are all applied (-1 before the first).
         client: The paper client's account (without its event history).
-        exchanges: That step's exchanges and replies (without previews), to answer its last
-            exchange again after a restart.
+        exchanges: That step's last exchange and reply (without preview), to answer it again
+            after a restart (the guardian resends the step's last exchange).
+        first_op: Number of that exchange in the step.
     """
 
     step: int
     client: PaperState
     exchanges: tuple[tuple[ExchangeRequest, Exchange], ...] = ()
+    first_op: int = 0
 
 
 class ExecutorService:
@@ -109,10 +112,14 @@ class ExecutorService:
                                       on_error=lambda e: self._log.error(
                                           "snapshot failed", error=str(e)))
         self._step: int | None = saved.step if saved is not None and saved.step >= 0 else None
-        self._cache: list[tuple[ExchangeRequest, Exchange]] = (
-            list(saved.exchanges) if saved is not None else [])
+        self._cache: dict[int, tuple[ExchangeRequest, Exchange]] = (
+            {saved.first_op + k: pair for k, pair in enumerate(saved.exchanges)}
+            if saved is not None else {})
+        self._ops = (saved.first_op + len(saved.exchanges)) if saved is not None else 0
         self._batch: MarketBatch | None = None
         self._recovered = False
+        warm_up_trading(backtest, symbols, bars.timeframe_ms if bars is not None else 60_000,
+                        risk)
         self._log.info("executor started", restored_step=self.seq_done())
 
     # --- liveness ------------------------------------------------------------------------
@@ -163,6 +170,10 @@ class ExecutorService:
             self._recover()
             return self._exchange(seq, op, request, lambda: self._step_batch(seq, i0, i1))
 
+    def exchange_packed(self, args: tuple[int, int, int, int, ExchangeRequest]) -> Exchange:
+        """:meth:`exchange` with its arguments in one tuple (the compiled-graph entry)."""
+        return self.exchange(*args)
+
     def exchange_batch(self, seq: int, batch: MarketBatch, op: int, request: ExchangeRequest
                        ) -> Exchange:
         """:meth:`exchange` with the bars given (in-process use and tests)."""
@@ -173,17 +184,17 @@ class ExecutorService:
     def _exchange(self, seq: int, op: int, request: ExchangeRequest,
                   batch_of: Any) -> Exchange:
         current = self._step if self._step is not None else self._seq_done
-        if seq == self._step and op < len(self._cache):
+        if seq == self._step and op in self._cache:
             asked, reply = self._cache[op]
             if asked != request:
                 raise SequenceError(f"step {seq} exchange {op} asked again with other "
                                     "arguments")
             return reply
-        if seq == self._step and op == len(self._cache):
+        if seq == self._step and op == self._ops:
             pass
         elif seq == current + 1 and op == 0:
             self._begin(seq, batch_of())
-        elif seq == current + 1 or (seq == self._step and op > len(self._cache)):
+        elif seq == current + 1 or seq == self._step:
             raise StepLostError(f"executor restarted during step {seq}: run it again")
         else:
             raise SequenceError(f"executor is at step {current}; got step {seq} "
@@ -191,7 +202,8 @@ class ExecutorService:
         assert self._batch is not None
         reply = venue_exchange(self._client, self._batch, request.since, request.sync_to,
                                request.submit, request.advance_to, request.preview_to)
-        self._cache.append((request, reply))
+        self._cache[op] = (request, reply)
+        self._ops = op + 1
         return reply
 
     def _begin(self, seq: int, batch: MarketBatch) -> None:
@@ -199,14 +211,16 @@ class ExecutorService:
         if self._step is not None:
             self._seq_done = self._step
             self._snapshots.offer(self._step, self._snapshot())
-        self._step, self._cache, self._batch = seq, [], batch
+        self._step, self._cache, self._ops, self._batch = seq, {}, 0, batch
 
     def _snapshot(self) -> ExecutorSnapshot:
         """The state at the end of the current step (taken before the next one starts)."""
         state = dataclasses.replace(self._client.state, events=(),
                                     finished=self._client.state.finished[-FINISHED_KEPT // 8:])
-        exchanges = tuple((request, without_preview(reply)) for request, reply in self._cache)
-        return ExecutorSnapshot(self._step if self._step is not None else -1, state, exchanges)
+        last = tuple((request, without_preview(reply)) for request, reply in
+                     ([self._cache[self._ops - 1]] if self._ops - 1 in self._cache else []))
+        return ExecutorSnapshot(self._step if self._step is not None else -1, state, last,
+                                self._ops - len(last))
 
     # --- recovery ------------------------------------------------------------------------
 
@@ -226,7 +240,8 @@ class ExecutorService:
                 reply = venue_exchange(self._client, batch, request.since, request.sync_to,
                                        request.submit, request.advance_to,
                                        request.preview_to)
-                self._cache.append((request, reply))
+                self._cache[op] = (request, reply)
+                self._ops = op + 1
             replayed += 1
         self._halt_at(halt, None, None)
         self._recovered = True
@@ -248,7 +263,7 @@ class ExecutorService:
             path = Path(self._state_dir) / HALT_FILE
             temporary = path.with_suffix(".tmp")
             temporary.write_text(json.dumps({"ts": int(ts), "reason": reason, "step": step,
-                                             "op": len(self._cache)}))
+                                             "op": self._ops}))
             temporary.replace(path)
             updates = self._client.halt(ts, reason)
         self._log.warning("halted: working orders cancelled", reason=reason,

@@ -1,9 +1,11 @@
 """The guardian's :class:`~core.trading.execution.VenueLink` to the executor actor.
 
-One exchange is one actor call, numbered within the step (``op``), so the executor answers a
-repeated one from its cache. The call is retried across the executor's restarts; when the
-restarted executor no longer knows the step (:class:`~actors.live.executor.StepLostError`)
-the error reaches the guardian, which runs the step again from its start.
+One exchange is one round trip to the executor (through the guardian's
+:class:`~actors.live.exchange_channel.ExchangeChannel`), numbered within the step (``op``), so
+the executor answers a repeated one from its cache. It is retried across the executor's
+restarts; when the restarted executor no longer knows the step
+(:class:`~actors.live.executor.StepLostError`) the error reaches the guardian, which runs the
+step again from its start.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from actors.live.calls import ActorDirectory
+from actors.live.exchange_channel import ExchangeChannel
 from core.trading.execution import Exchange
 from core.trading.messages import OrderRequest
 from core.trading.replay import ExchangeRequest
@@ -21,8 +23,7 @@ class ExecutorLink:
     """Exchanges of one step with the executor.
 
     Args:
-        directory: Named-actor calls with retries.
-        executor: Ray name of the executor.
+        channel: The guardian's channel to the executor.
         seq: The step.
         i0: Timeline index of its first bar.
         i1: Timeline index after its last bar.
@@ -31,9 +32,9 @@ class ExecutorLink:
 
     previews = True
 
-    def __init__(self, directory: ActorDirectory, executor: str, seq: int, i0: int, i1: int,
+    def __init__(self, channel: ExchangeChannel, seq: int, i0: int, i1: int,
                  first_op: int = 0) -> None:
-        self._directory, self._executor = directory, executor
+        self._channel = channel
         self.seq, self.i0, self.i1 = seq, i0, i1
         self.op = first_op
         self.elapsed_ms = 0.0
@@ -46,7 +47,6 @@ class ExecutorLink:
         self.op += 1
         started = time.perf_counter()
         try:
-            return self._directory.call(self._executor, "exchange", self.seq, self.i0,
-                                        self.i1, op, request)
+            return self._channel.call((self.seq, self.i0, self.i1, op, request))
         finally:
             self.elapsed_ms += (time.perf_counter() - started) * 1e3

@@ -22,6 +22,7 @@ the candles) travel with its bars: each slice carries the rate settled at each b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import OrderedDict
@@ -273,6 +274,21 @@ class FeedService:
                     handle.on_bars_many.remote(refs)
                 except Exception:  # noqa: BLE001 - the subscriber died: it replays
                     self._handles.pop(name, None)
+
+    def connect(self) -> int:
+        """Resolve and ping every subscriber (before the first step: first contacts are slow).
+
+        Returns:
+            The number of subscribers that answered.
+        """
+        answered = 0
+        for name in (*self._subscribers, *self._conflated):
+            handle = self._subscriber(name)
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    ray.get(handle.ping.remote(), timeout=60)
+                    answered += 1
+        return answered
 
     def replay(self, seq: int, i0: int, i1: int) -> FeedSlice:
         """Step ``seq``'s slice again (from the buffer, else recomputed: the same bars)."""

@@ -40,6 +40,7 @@ import ray
 from actors.adapters.journal import Journal
 from actors.live.calls import ActorDirectory, call_named
 from actors.live.checkpoint import Checkpoint
+from actors.live.exchange_channel import ExchangeChannel
 from actors.live.executor import SequenceError, StepLostError
 from actors.live.executor_link import ExecutorLink
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
@@ -61,6 +62,7 @@ from core.trading.replay import ExchangeRequest, RecordingLink, ReplayLink
 from core.trading.risk import RiskEngine, RiskState
 from core.trading.slot import SlotOutput
 from core.trading.trader import StepOutcome, Trader, TraderState
+from core.trading.warmup import warm_up_trading
 
 REPORTS_KEPT = 256
 """Step reports kept to answer a restarted session that asks again."""
@@ -141,13 +143,16 @@ class GuardianService:
         bars: Where published bars arrive.
         snapshot_s: Least time between two snapshots.
         retry_timeout_s: How long calls to a restarting actor are retried.
+        compiled_channel: Exchange with the executor through a Ray compiled graph (plain
+            actor calls otherwise, and whenever the channel is down).
     """
 
     def __init__(self, state_dir: str, limits: RiskLimits, guardian: GuardianConfig,
                  backtest: BacktestConfig, symbols: Sequence[str], timeframe_ms: int,
                  names: dict[str, str], namespace: str, session_id: str = "",
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S, bars: BarSource | None = None,
-                 snapshot_s: float = 1.0, retry_timeout_s: float = 60.0) -> None:
+                 snapshot_s: float = 1.0, retry_timeout_s: float = 60.0,
+                 compiled_channel: bool = True) -> None:
         self._bars = bars.subscriber() if bars is not None else None
         self._state_dir, self._names, self._namespace = state_dir, dict(names), namespace
         self._guardian_config, self._tf = guardian, timeframe_ms
@@ -156,6 +161,8 @@ class GuardianService:
         self._progress = Progress(stuck_after_s)
         self._log = actor_log(session_id, "guardian")
         self._directory = ActorDirectory(namespace, retry_timeout_s)
+        self._channel = ExchangeChannel(self._directory, self._names["executor"],
+                                        enabled=compiled_channel)
         engine = RiskEngine(limits, guardian, backtest.initial_cash)
         self._trader = Trader(Portfolio(symbols, backtest.initial_cash),
                               OrderPlanner(backtest, symbols, timeframe_ms, limits), engine)
@@ -181,6 +188,7 @@ class GuardianService:
                                       on_error=lambda e: self._log.error("snapshot failed",
                                                                          error=str(e)))
         self._recovered = False
+        warm_up_trading(backtest, symbols, timeframe_ms, limits)
         self._last_reconcile = 0.0
         self._started_at = time.time()
         self._log.info("guardian started", restored_step=self._seq_done)
@@ -203,6 +211,11 @@ class GuardianService:
     def started_at(self) -> float:
         """Wall time this guardian instance started (for supervision tests)."""
         return self._started_at
+
+    def connect(self) -> None:
+        """Reach the executor, the slot and the store once before the first step."""
+        self._directory.call_many([(self._names[n], "ping", (), {})
+                                   for n in ("executor", "slot", "store")])
 
     def bar_counts(self) -> dict[str, int]:
         """What arrived from the feeds (see :meth:`BarSubscriber.counts`); {} if none."""
@@ -279,7 +292,7 @@ class GuardianService:
                    ) -> tuple[StepOutcome, list[RiskEvent], _JournalOnLast, ExecutorLink]:
         """Run the step against the executor; again from its start if the executor lost it."""
         while True:
-            executor = ExecutorLink(self._directory, self._names["executor"], seq, i0, i1)
+            executor = ExecutorLink(self._channel, seq, i0, i1)
             link = RecordingLink(executor)
             journal = _JournalOnLast(self, seq, i0, i1, output, stopped, kill, link)
             link.before_send = journal
@@ -383,8 +396,8 @@ class GuardianService:
                 if following is not None and following.prev_tail is not None:
                     replies.append(following.prev_tail)
                 else:
-                    live = ExecutorLink(self._directory, self._names["executor"], record.seq,
-                                        record.i0, record.i1, first_op=len(replies))
+                    live = ExecutorLink(self._channel, record.seq, record.i0, record.i1,
+                                        first_op=len(replies))
             link = ReplayLink(record.requests, replies, record.tail_preview, live)
             assert self._bars is not None
             batch, _ = self._bars.batch(record.seq, record.i0, record.i1)
@@ -498,6 +511,7 @@ class GuardianService:
             self._store.flush()
             self._snapshots.offer(self._seq_done, self._snapshot())
             self._snapshots.flush()
+            self._log.info("session finished", channel=self.channel_stats())
             return len(cancelled)
 
     def flush(self) -> None:
@@ -505,9 +519,16 @@ class GuardianService:
         self._store.flush()
         self._snapshots.flush()
 
+    def channel_stats(self) -> dict[str, Any]:
+        """Exchanges sent on the compiled channel and as plain calls, and channel failures."""
+        channel = self._channel
+        return {"channel": channel.channel_calls, "plain": channel.plain_calls,
+                "failures": list(channel.failures[-10:])}
+
     def stop(self) -> None:
-        """Flush (supervisor stop)."""
+        """Flush and close the channel to the executor (supervisor stop)."""
         self.flush()
+        self._channel.close()
 
 
 class _JournalOnLast:

@@ -7,6 +7,7 @@ a fixed few tens of kB whatever the number of samples).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from hdrh.histogram import HdrHistogram
@@ -22,6 +23,7 @@ class StageLatency:
 
     def __init__(self) -> None:
         self._stages: dict[str, HdrHistogram] = {}
+        self._summary: tuple[float, dict[str, dict[str, float]]] | None = None
 
     def record(self, samples_ms: Mapping[str, float]) -> None:
         """Add one sample per stage (milliseconds)."""
@@ -45,8 +47,16 @@ class StageLatency:
             return float("nan")
         return histogram.get_value_at_percentile(percentile) / 1000.0
 
-    def summary(self) -> dict[str, dict[str, float]]:
-        """``{stage: {"count": n, "p50": ms, "p90": ms, "p99": ms, "p99.9": ms, "max": ms}}``."""
+    def summary(self, max_age_s: float = 0.0) -> dict[str, dict[str, float]]:
+        """``{stage: {"count": n, "p50": ms, "p90": ms, "p99": ms, "p99.9": ms, "max": ms}}``.
+
+        Args:
+            max_age_s: A summary computed less than this long ago is returned again
+                (followers poll status often; percentiles of a histogram are not free).
+        """
+        now = time.monotonic()
+        if self._summary is not None and now - self._summary[0] < max_age_s:
+            return self._summary[1]
         out: dict[str, dict[str, float]] = {}
         for stage, histogram in sorted(self._stages.items()):
             row = {"count": float(histogram.get_total_count())}
@@ -54,4 +64,5 @@ class StageLatency:
                 row[f"p{q:g}"] = histogram.get_value_at_percentile(q) / 1000.0
             row["max"] = histogram.get_max_value() / 1000.0
             out[stage] = row
+        self._summary = (now, out)
         return out

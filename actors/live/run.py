@@ -51,7 +51,7 @@ GCS_TASK_EVENTS = 10_000
 """Task events a local Ray keeps (Ray's default 100,000 costs hundreds of MB in the GCS)."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 KILL_SWITCH_SIGNAL = signal.SIGUSR1
-POLL_S = 0.05
+POLL_S = 0.2
 GONE_GRACE_S = 20.0
 """How long a follower waits for a vanished session tree before calling it lost."""
 

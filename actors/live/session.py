@@ -111,6 +111,11 @@ class SessionLoop:
         pos, names, call = self.position, self.plan.names, self.directory.call
         timeline, tf = self.plan.timeline, self.plan.inputs.timeframe_ms
         bounds = self._bounds
+        # The tree's actors start in parallel; the clock starts once they all answer and
+        # have reached the peers they push to (first contacts between workers are slow).
+        self.directory.call_many([(name, "ping", (), {}) for name in names.all()])
+        self.directory.call_many([(name, "connect", (), {})
+                                  for name in (*names.feeds, names.guardian, names.slot)])
         clock = SimClock(int(timeline[0]))
         resumed_at = pos.next_seq
         anchor = time.perf_counter() - (self._pacing.step_seconds(bounds[resumed_at][0], tf)

@@ -135,7 +135,7 @@ class SessionService:
                 "positions": positions, "stop_reason": pos.stop_reason,
                 "elapsed_s": elapsed,
                 "bars_per_s": pos.bars / elapsed if elapsed > 0 else 0.0,
-                "latency_ms": self._latency.summary(), "restored": self._restored,
+                "latency_ms": self._latency.summary(max_age_s=1.0), "restored": self._restored,
                 "error": self._error, "folder": self._plan.folder, "pid": os.getpid()}
 
     def stop(self) -> None:

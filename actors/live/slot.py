@@ -28,6 +28,7 @@ from core.trading.align import FeedSlice
 from core.trading.messages import MarketBatch, PortfolioSnapshot
 from core.trading.runners import StrategyChoice, build_runners, run_batch
 from core.trading.slot import SlotOutput
+from core.trading.warmup import warm_up_strategy
 
 OUTPUTS_KEPT = 8
 """Recent step outputs a slot answers again without computing."""
@@ -60,6 +61,9 @@ class SlotService:
         self._bars = bars.subscriber() if bars is not None else None
         self._guardian, self._guardian_handle = guardian, None
         self._outputs: dict[int, SlotOutput] = {}
+        self._push_lock = threading.Lock()
+        self._next_push: int | None = None
+        self._symbols = tuple(symbols)
         self._choice = choice
         self._runners = build_runners(choice, symbols)
         self._feeds, self._namespace = tuple(feed_names), namespace
@@ -70,6 +74,7 @@ class SlotService:
         self._poison = PoisonGuard(state_dir, "slot") if state_dir else None
         self._progress = Progress(stuck_after_s, on_stuck=self._poison.mark_stuck
                                   if self._poison is not None else None)
+        warm_up_strategy(choice, symbols, timeframe_ms)
         self._log = actor_log(session_id, "slot")
         self._log.info("slot started", strategy=self._runners[0].strategy_id,
                        inherited=str(self._poison.inherited) if self._poison else "")
@@ -86,6 +91,12 @@ class SlotService:
     def pid(self) -> int:
         """Process id of the actor's worker (for chaos tests)."""
         return os.getpid()
+
+    def connect(self) -> None:
+        """Reach the guardian once before the first step (its pushes go there)."""
+        if self._guardian:
+            self._guardian_handle = ray.get_actor(self._guardian, namespace=self._namespace)
+            ray.get(self._guardian_handle.ping.remote(), timeout=60)
 
     def strategy_id(self) -> str:
         """Id of the strategy (name + hash of its definition)."""
@@ -108,19 +119,34 @@ class SlotService:
         return self._bars.counts() if self._bars is not None else {}
 
     def on_bars(self, part: FeedSlice) -> str:
-        """A feed's published slice; a step complete with it is computed and pushed."""
+        """A feed's published slice; the steps it completes are computed and pushed in order.
+
+        Feeds push independently, so step ``k + 1`` may complete before step ``k``: it waits
+        until ``k`` is done. A fresh slot starts at step 0; a restarted one waits until the
+        guardian asks it for a step (:meth:`on_step`), which sets the order again.
+        """
         assert self._bars is not None
         verdict = self._bars.on_bars(part)
-        if self._guardian and part.i0 >= 0 and self._bars.complete(part.seq):
-            output = self.on_step(part.seq, part.i0, part.i1)
-            try:
-                if self._guardian_handle is None:
-                    self._guardian_handle = ray.get_actor(self._guardian,
-                                                          namespace=self._namespace)
-                self._guardian_handle.on_signals.remote(part.seq, output)
-            except Exception:  # noqa: BLE001 - the guardian asks for it when it needs it
-                self._guardian_handle = None
+        if not self._guardian or part.i0 < 0:
+            return verdict
+        with self._push_lock:
+            for seq, i0, i1 in self._bars.held():
+                expected = self._next_push if self._next_push is not None else 0
+                if seq < expected:
+                    continue
+                if seq > expected:
+                    break
+                self._push(seq, self.on_step(seq, i0, i1))
+                self._next_push = seq + 1
         return verdict
+
+    def _push(self, seq: int, output: SlotOutput) -> None:
+        try:
+            if self._guardian_handle is None:
+                self._guardian_handle = ray.get_actor(self._guardian, namespace=self._namespace)
+            self._guardian_handle.on_signals.remote(seq, output)
+        except Exception:  # noqa: BLE001 - the guardian asks for it when it needs it
+            self._guardian_handle = None
 
     def on_step(self, seq: int, i0: int, i1: int, portfolio: PortfolioSnapshot | None = None
                 ) -> SlotOutput:
@@ -140,6 +166,7 @@ class SlotService:
             self._outputs[seq] = output
             for old in sorted(self._outputs)[:-OUTPUTS_KEPT]:
                 del self._outputs[old]
+            self._next_push = max(self._next_push or 0, seq + 1)
         return output
 
     def on_batch(self, batch: MarketBatch, portfolio: PortfolioSnapshot | None = None
@@ -153,6 +180,11 @@ class SlotService:
             disabled = self._disabled(batch.seq)
             if disabled:
                 return SlotOutput(errors=[disabled])
+            if batch.start < self._known and not self._retained(batch):
+                self._log.warning("asked for an older step than the history: rebuilt",
+                                  step=batch.seq)
+                self._runners = build_runners(self._choice, self._symbols)
+                self._known = 0
             self._warm_up(batch.start)
             output = run_batch(self._runners, batch, portfolio)
             for error in output.errors:
@@ -162,6 +194,10 @@ class SlotService:
             if self._poison is not None:
                 self._poison.end()
             return output
+
+    def _retained(self, batch: MarketBatch) -> bool:
+        """True when every runner still holds this batch (a repeat it answers the same)."""
+        return all(runner.holds(batch) for runner in self._runners)
 
     def _disabled(self, seq: int) -> str:
         if self._poison is None:

@@ -35,6 +35,7 @@ import numpy as np
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
 from core.errors import DataValidationError
+from core.trading.breaker_scan import scan_breakers
 
 DAY_MS = 86_400_000
 """Length of a UTC day, ms."""
@@ -158,17 +159,40 @@ class EquityBreakers:
         """
         state, i, n = self, start, len(ts)
         while i < n:
+            state, i = state._scan(th, ts, equity, i)
+            if i >= n:
+                break
             state, trips = state._roll_day(th, int(ts[i]), i)
-            stop = i + int(np.searchsorted(ts[i:], (int(ts[i]) // DAY_MS + 1) * DAY_MS))
-            found = state._first_move(th, ts[i:stop], equity[i:stop])
+            found = state._first_move(th, ts[i:i + 1], equity[i:i + 1])
             first = 0 if trips else found
             if first is None:
-                state = state._consume(ts[i:stop], equity[i:stop], stop - i - 1)
-                i = stop
+                state = state._consume(ts[i:i + 1], equity[i:i + 1], 0)
+                i += 1
                 continue
-            state, more = state._apply(th, ts[i:stop], equity[i:stop], first, i)
-            return state, i + first + 1, trips + more
+            state, more = state._apply(th, ts[i:i + 1], equity[i:i + 1], 0, i)
+            return state, i + 1, trips + more
         return state, n, []
+
+    def _scan(self, th: Thresholds, ts: np.ndarray, equity: np.ndarray, start: int
+              ) -> tuple[EquityBreakers, int]:
+        """Consume bars from ``start`` up to the first one where a breaker may move."""
+        k, error, row, peak, day_peak, day, has_day, day_start, last_equity, last_ts = \
+            scan_breakers(ts, equity, start, self.last_ts if self.last_ts is not None else 0,
+                          self.last_ts is not None, self.peak, self.day_peak,
+                          self.day if self.day is not None else 0, self.day is not None,
+                          self.day_start, self.last_equity, self.reducing,
+                          self.drawdown_halted, self.daily_halted,
+                          self.cut_until if self.cut_until is not None else 0,
+                          self.cut_until is not None, *_multiplier(th.halt_pct),
+                          *_multiplier(th.reducing_pct), *_multiplier(th.daily_loss_pct),
+                          *_multiplier(th.daily_cut_pct), th.daily_loss_resets)
+        if error:
+            checked_equity(ts[start:], equity[start:], self.last_ts)  # raises with the message
+        if k == start:
+            return self, k
+        return replace(self, peak=float(peak), day_peak=float(day_peak), day=int(day),
+                       day_start=float(day_start), last_equity=float(last_equity),
+                       last_ts=int(last_ts)), k
 
     def _roll_day(self, th: Thresholds, ts: int, index: int) -> tuple[EquityBreakers, list[Trip]]:
         day = ts // DAY_MS
@@ -306,6 +330,11 @@ def stale_changes(now_ms: int, last_bar_ts: Mapping[str, int], timeframe_ms: int
                                                    f"({'>' if age > allowed else '<='} "
                                                    f"{allowed} ms)"))
     return changes
+
+
+def _multiplier(pct: float | None) -> tuple[float, bool]:
+    """``(1 - pct / 100, set?)``: the factor every level comparison uses."""
+    return (1.0 - pct / 100.0, True) if pct is not None else (1.0, False)
 
 
 def checked_equity(ts: np.ndarray, equity: np.ndarray, last_ts: int | None

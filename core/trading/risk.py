@@ -284,7 +284,7 @@ class RiskEngine:
             DataValidationError: On mismatched shapes, non-finite equity or time going
                 backwards.
         """
-        ts, equity = checked_equity(ts, equity, self._equity.last_ts)
+        ts, equity = _arrays(ts, equity)
         before, i, n = self.state, 0, len(ts)
         events: list[RiskEvent] = []
         while i < n:
@@ -451,6 +451,19 @@ def _cause(trips: list[Trip], state: TradingState) -> str:
     """The trip that explains the move to ``state`` (several can happen at one bar)."""
     wanted = _CAUSES.get(state, ())
     return next((t.reason for t in trips if t.reason in wanted), trips[0].reason)
+
+
+def _arrays(ts: np.ndarray, equity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int64 times and float64 equity of equal 1-D shapes (values are checked by the scan).
+
+    Raises:
+        DataValidationError: On mismatched shapes.
+    """
+    t = np.asarray(ts, dtype=np.int64)
+    e = np.asarray(equity, dtype=np.float64)
+    if t.ndim != 1 or t.shape != e.shape:
+        checked_equity(t, e, None)
+    return t, e
 
 
 def denial_event(request: OrderRequest, decision: RiskDecision) -> RiskEvent:

@@ -352,6 +352,12 @@ class StrategyRunner:
         self._retain(record)
         return self._output(record, 0, n)
 
+    def holds(self, batch: MarketBatch) -> bool:
+        """True when the batch's bars are all among the retained ones (a repeat: answered)."""
+        kept = self.recent_ts
+        ts = np.asarray(batch.ts, dtype=np.int64)
+        return bool(kept.size and ts.size and ts[0] >= kept[0] and ts[-1] <= kept[-1])
+
     # -------------------------------------------------------------- internals
     def _retain(self, record: BatchRecord) -> None:
         """Keep ``record`` and the batches before it, within the batch and bar bounds."""

@@ -24,6 +24,7 @@ the bar's fills and one to submit (the acknowledgement). With a :class:`LocalLin
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,6 +51,8 @@ from core.trading.portfolio import Portfolio, PortfolioState
 
 HALT_REASON = "trading_state_halted"
 """Reason of approved orders dropped because the gate halted before they were sent."""
+PREVIEW_DECISIONS = 256
+"""Signal bars a preview reaches ahead (see :meth:`_Batch._ahead`)."""
 
 
 class RiskGate(Protocol):
@@ -208,6 +211,7 @@ class _Batch:
         self.requests: list[OrderRequest] = []
         self.funding: list[FundingPayment] = []
         self.liquidated: set[int] = set()
+        self.nans = np.full(len(book.symbols), np.nan)
         self.exchanges = 0
         self.committed = -1
         """Last row the venue has committed."""
@@ -215,6 +219,8 @@ class _Batch:
         """Previewed events not walked yet (None: no preview in hand)."""
         self.walked: list[ExecutionEvent] = []
         """Previewed events walked and applied, to be committed by the next exchange."""
+        self.horizon = -1
+        """Last row the preview in hand covers."""
 
     def _signals_by_row(self, signals: Sequence[Signal]) -> dict[int, list[Signal]]:
         by_row: dict[int, list[Signal]] = {}
@@ -243,15 +249,14 @@ class _Batch:
     # --- the loop ------------------------------------------------------------------------
 
     def run(self) -> StepOutcome:
-        n, link = self.n, self.link
+        n = self.n
         row, pending = 0, []
         while row < n:
             # orders still working (sent at the previous batch's last bar) also fill at this
             # row's open and may open a position whose time stop falls before the next signal
             target = self._next_decision(row, bool(pending or self.book.working))
-            if pending or self.preview is None:
-                ahead = n - 1 if link.previews and target < n - 1 else target
-                self._exchange(row - 1, pending, target, ahead, row)
+            if pending or self.preview is None or target > self.horizon:
+                self._exchange(row - 1, pending, target, self._ahead(target), row)
             else:
                 self._walk_preview(row, target)
             row = target + 1
@@ -264,9 +269,20 @@ class _Batch:
                            self.book.snapshot(int(self.ts[-1]) if self.n else None),
                            tuple(self.requests), tuple(self.funding), self.exchanges)
 
+    def _ahead(self, target: int) -> int:
+        """How far to ask a preview: up to :data:`PREVIEW_DECISIONS` signal bars ahead.
+
+        The trader walks a preview only until it submits again; a longer one would cost the
+        venue and the transport for nothing, a shorter one an extra exchange.
+        """
+        if not self.link.previews or target >= self.n - 1:
+            return target
+        k = bisect.bisect_right(self.rows, target) + PREVIEW_DECISIONS - 1
+        return self.rows[k] if k < len(self.rows) else self.n - 1
+
     def _next_decision(self, row: int, submitting: bool) -> int:
         """The next row in ``[row, n)`` needing a decision (signals, a due time stop)."""
-        k = np.searchsorted(self.rows, row)
+        k = bisect.bisect_left(self.rows, row)
         best = self.rows[k] if k < len(self.rows) else self.n - 1
         horizon = self.planner.time_stop_bars
         if horizon:
@@ -300,6 +316,7 @@ class _Batch:
         self.trader.cursor = reply.last
         self.committed = target
         self.preview = list(reply.preview) if ahead > target else None
+        self.horizon = ahead
 
     def _walk_preview(self, row: int, target: int) -> None:
         """Rows ``[row, target]`` on the preview's events (committed at the next exchange)."""
@@ -356,8 +373,7 @@ class _Batch:
         """Rows ``[a, b)`` without events: equity with numpy, one mark at the last row."""
         book = self.book
         self.equity[a:b] = book.equity_curve(self.close[a:b])
-        m = len(book.symbols)
-        lows, highs = np.full(m, np.nan), np.full(m, np.nan)
+        lows, highs = self.nans.copy(), self.nans.copy()
         for j in {book.column[p.symbol] for p in book.open_positions()}:
             lows[j], highs[j] = self.low[a:b, j].min(), self.high[a:b, j].max()
         last = b - 1
