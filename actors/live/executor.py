@@ -45,11 +45,13 @@ from core.errors import EvotraderError
 from core.trading.align import FeedSlice
 from core.trading.execution import AccountReport, Exchange, venue_exchange
 from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot
-from core.trading.paper import FINISHED_KEPT, PaperClient, PaperState
+from core.trading.paper import PaperClient, PaperState
 from core.trading.replay import ExchangeRequest, without_preview
 from core.trading.warmup import warm_up_trading
 
 HALT_FILE = "executor.halt"
+SNAPSHOT_FINISHED = 16
+"""Finished orders a snapshot keeps: a step boundary's retries concern working orders only."""
 
 
 class SequenceError(EvotraderError):
@@ -215,8 +217,8 @@ class ExecutorService:
 
     def _snapshot(self) -> ExecutorSnapshot:
         """The state at the end of the current step (taken before the next one starts)."""
-        state = dataclasses.replace(self._client.state, events=(),
-                                    finished=self._client.state.finished[-FINISHED_KEPT // 8:])
+        full = self._client.state
+        state = dataclasses.replace(full, events=(), finished=full.finished[-SNAPSHOT_FINISHED:])
         last = tuple((request, without_preview(reply)) for request, reply in
                      ([self._cache[self._ops - 1]] if self._ops - 1 in self._cache else []))
         return ExecutorSnapshot(self._step if self._step is not None else -1, state, last,

@@ -43,6 +43,7 @@ from actors.live.checkpoint import Checkpoint
 from actors.live.exchange_channel import ExchangeChannel
 from actors.live.executor import SequenceError, StepLostError
 from actors.live.executor_link import ExecutorLink
+from actors.live.guardian_journal import StepJournal, replay_link, tail_reply
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
 from actors.live.records import live_records
@@ -58,7 +59,7 @@ from core.trading.execution import Exchange, VenueLink
 from core.trading.messages import MarketBatch, RiskEvent, TradingState
 from core.trading.planner import OrderPlanner
 from core.trading.portfolio import Portfolio
-from core.trading.replay import ExchangeRequest, RecordingLink, ReplayLink
+from core.trading.replay import RecordingLink
 from core.trading.risk import RiskEngine, RiskState
 from core.trading.slot import SlotOutput
 from core.trading.trader import StepOutcome, Trader, TraderState
@@ -289,12 +290,13 @@ class GuardianService:
     def _live_step(self, seq: int, i0: int, i1: int, batch: MarketBatch, output: SlotOutput,
                    stopped: Sequence[tuple[str, str]], kill: str,
                    start: tuple[TraderState, RiskState]
-                   ) -> tuple[StepOutcome, list[RiskEvent], _JournalOnLast, ExecutorLink]:
+                   ) -> tuple[StepOutcome, list[RiskEvent], StepJournal, ExecutorLink]:
         """Run the step against the executor; again from its start if the executor lost it."""
         while True:
             executor = ExecutorLink(self._channel, seq, i0, i1)
             link = RecordingLink(executor)
-            journal = _JournalOnLast(self, seq, i0, i1, output, stopped, kill, link)
+            journal = StepJournal(self._journal, self._tail, seq, i0, i1, output, stopped, kill,
+                                  link)
             link.before_send = journal
             try:
                 outcome, events = self._step(batch, output, stopped, kill, link)
@@ -366,11 +368,6 @@ class GuardianService:
         write_mark(self._state_dir, "guardian", seq)
         self._journal.release(min(seq, read_mark(self._state_dir, "executor")) + 1)
 
-    # --- journal ---------------------------------------------------------------------------
-
-    def _write_record(self, record: StepRecord) -> None:
-        self._journal.append(record.seq, record)
-
     # --- recovery --------------------------------------------------------------------------
 
     def _restore(self, saved: GuardianSnapshot) -> None:
@@ -389,16 +386,7 @@ class GuardianService:
         records = [record for _, record in self._journal.records(after=self._seq_done)]
         for k, record in enumerate(records):
             assert isinstance(record, StepRecord)
-            replies = list(record.replies)
-            live: VenueLink | None = None
-            if record.has_tail:
-                following = records[k + 1] if k + 1 < len(records) else None
-                if following is not None and following.prev_tail is not None:
-                    replies.append(following.prev_tail)
-                else:
-                    live = ExecutorLink(self._channel, record.seq, record.i0, record.i1,
-                                        first_op=len(replies))
-            link = ReplayLink(record.requests, replies, record.tail_preview, live)
+            link = replay_link(records, k, self._channel)
             assert self._bars is not None
             batch, _ = self._bars.batch(record.seq, record.i0, record.i1)
             output = SlotOutput(list(record.signals), list(record.diary), list(record.errors))
@@ -407,10 +395,8 @@ class GuardianService:
             if not link.finished():
                 raise SequenceError(f"replay of step {record.seq} used {link.consumed} of "
                                     f"{len(record.requests)} recorded exchanges")
-            tail = (replies[len(record.replies)] if record.has_tail and live is None
-                    else (link.live_replies[-1] if link.live_replies else None))
             self._after(record.seq, batch, output, record.stopped, record.kill_switch,
-                        outcome, events, tail, {})
+                        outcome, events, tail_reply(record, link), {})
         self._recovered = True
         if records:
             self._log.info("journal replayed", steps=len(records), at_step=self._seq_done)
@@ -529,46 +515,6 @@ class GuardianService:
         """Flush and close the channel to the executor (supervisor stop)."""
         self.flush()
         self._channel.close()
-
-
-class _JournalOnLast:
-    """Writes the step record before the step's last exchange (or after the step)."""
-
-    def __init__(self, guardian: GuardianService, seq: int, i0: int, i1: int,
-                 output: SlotOutput, stopped: Sequence[tuple[str, str]], kill: str,
-                 link: RecordingLink) -> None:
-        self.guardian, self.seq, self.i0, self.i1 = guardian, seq, i0, i1
-        self.output, self.stopped, self.kill, self.link = output, tuple(stopped), kill, link
-        self.tail = False
-        self.journal_ms = 0.0
-        self.exchange_ms = 0.0
-        self._sent_at: float | None = None
-
-    def __call__(self, request: ExchangeRequest, last: bool) -> None:
-        if last:
-            self._write(tail=True)
-        self._sent_at = time.perf_counter()
-
-    def _write(self, tail: bool) -> None:
-        started = time.perf_counter()
-        link = self.link
-        replies = tuple(link.replies)
-        record = StepRecord(self.seq, self.i0, self.i1, tuple(self.output.signals),
-                            tuple(self.output.diary), tuple(self.output.errors),
-                            self.stopped, self.kill, tuple(link.requests), replies,
-                            link.last_preview if tail else (), self.guardian._tail)
-        self.guardian._write_record(record)
-        self.tail = tail
-        self.journal_ms += (time.perf_counter() - started) * 1e3
-
-    def finish(self) -> None:
-        """After the step: journal it now if no last exchange was flagged."""
-        if not self.tail:
-            self._write(tail=False)
-
-    def tail_reply(self) -> Exchange | None:
-        """The reply of the exchange sent after the record (the next record keeps it)."""
-        return self.link.replies[-1] if self.tail else None
 
 
 RiskGuardian = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(GuardianService)

@@ -136,6 +136,10 @@ class ReplayLink:
                 preview = self._tail_preview
         return Exchange(reply.events, reply.last, reply.synced, preview)
 
+    def recorded_reply(self, k: int) -> Exchange:
+        """The recorded reply of exchange ``k`` (without preview)."""
+        return self._replies[k]
+
     def finished(self) -> bool:
         """True once every recorded request was asked again."""
         return self._next == len(self._requests)
