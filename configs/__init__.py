@@ -2,69 +2,57 @@
 
 Load with :func:`load_config` (defaults < ``risk.toml`` < main file < ``EVOTRADER_*``
 environment overrides); secrets come only from the environment (:class:`Secrets`).
+
+The names below are imported on first use (PEP 562): a process that needs one model (an
+actor unpickling its settings) does not build every model and the loader.
 """
 
-from configs.app import (
-    AppConfig,
-    AppSection,
-    DataConfig,
-    ExchangeConfig,
-    LoggingConfig,
-    RayConfig,
-    StrategyConfig,
-)
-from configs.backtest import BacktestConfig, CostsConfig, SizingConfig, StopsConfig
-from configs.base import StrictModel
-from configs.identity import canonical_json, config_id
-from configs.loader import (
-    DEFAULT_FILE,
-    IGNORED_ENV_VARS,
-    PACKAGE_DIR,
-    RISK_FILE,
-    LoadedConfig,
-    load_config,
-    with_overrides,
-)
-from configs.risk import CONSERVATIVE, WIDE, RiskConfig, RiskLimits
-from configs.secrets import (
-    ENV_PREFIX,
-    REDACTED,
-    SECRET_ENV_VARS,
-    Secrets,
-    is_secret_key,
-    redact_text,
-)
+from __future__ import annotations
 
-__all__ = [
-    "CONSERVATIVE",
-    "DEFAULT_FILE",
-    "ENV_PREFIX",
-    "IGNORED_ENV_VARS",
-    "PACKAGE_DIR",
-    "REDACTED",
-    "RISK_FILE",
-    "SECRET_ENV_VARS",
-    "WIDE",
-    "AppConfig",
-    "AppSection",
-    "BacktestConfig",
-    "CostsConfig",
-    "DataConfig",
-    "ExchangeConfig",
-    "LoadedConfig",
-    "LoggingConfig",
-    "RayConfig",
-    "RiskConfig",
-    "RiskLimits",
-    "Secrets",
-    "SizingConfig",
-    "StopsConfig",
-    "StrategyConfig",
-    "StrictModel",
-    "canonical_json",
-    "config_id",
-    "is_secret_key",
-    "load_config",
-    "redact_text",
-    "with_overrides",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AppConfig": "app",
+    "AppSection": "app",
+    "DataConfig": "app",
+    "ExchangeConfig": "app",
+    "LoggingConfig": "app",
+    "RayConfig": "app",
+    "StrategyConfig": "app",
+    "BacktestConfig": "backtest",
+    "CostsConfig": "backtest",
+    "SizingConfig": "backtest",
+    "StopsConfig": "backtest",
+    "StrictModel": "base",
+    "canonical_json": "identity",
+    "config_id": "identity",
+    "DEFAULT_FILE": "loader",
+    "IGNORED_ENV_VARS": "loader",
+    "PACKAGE_DIR": "loader",
+    "RISK_FILE": "loader",
+    "LoadedConfig": "loader",
+    "load_config": "loader",
+    "with_overrides": "loader",
+    "CONSERVATIVE": "risk",
+    "WIDE": "risk",
+    "RiskConfig": "risk",
+    "RiskLimits": "risk",
+    "ENV_PREFIX": "secrets",
+    "REDACTED": "secrets",
+    "SECRET_ENV_VARS": "secrets",
+    "Secrets": "secrets",
+    "is_secret_key": "secrets",
+    "redact_text": "secrets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'configs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"configs.{module}"), name)
+    globals()[name] = value
+    return value

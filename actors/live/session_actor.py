@@ -35,7 +35,6 @@ from actors.live.logs import actor_log
 from actors.live.names import PREFIX, ROOT
 from actors.live.plan import SessionPlan
 from actors.live.session import SessionLoop, SessionPosition
-from actors.live.session_files import build_summary
 from actors.live.snapshots import Snapshotter
 from supervisors import DONE
 from supervisors.naming import supervisor_actor_name
@@ -219,6 +218,8 @@ class SessionService:
         call(plan.names.store, "write_summary", plan.folder, plan.inputs.session_id, "live",
              initial_equity=config.backtest.initial_cash, info=info, data=plan.data_labels)
         call(plan.names.store, "flush")
+        from actors.live.session_files import build_summary  # the end only: heavy imports
+
         folder = Path(plan.folder)
         store = SessionStore(folder / "session.sqlite")
         try:

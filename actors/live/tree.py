@@ -66,7 +66,7 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
         "heartbeat_interval_s": session.heartbeat_s,
         "heartbeat_timeout_s": max(1.0, 2 * session.heartbeat_s),
         "heartbeat_misses": session.heartbeat_misses, "loop_interval_s": 0.1,
-        "restart_backoff_s": 0.2,
+        "restart_backoff_s": 0.05,
     }
 
     def child(name: str, factory: Callable[[str], Any]) -> ChildSpec:
