@@ -26,6 +26,7 @@ step, which the journal records.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -41,7 +42,7 @@ from actors.adapters.journal import Journal
 from actors.live.calls import ActorDirectory, call_named
 from actors.live.checkpoint import Checkpoint
 from actors.live.exchange_channel import ExchangeChannel
-from actors.live.executor import SequenceError, StepLostError
+from actors.live.executor import HALT_FILE, SequenceError, StepLostError
 from actors.live.executor_link import ExecutorLink
 from actors.live.guardian_journal import StepJournal, replay_link, tail_reply
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
@@ -177,7 +178,7 @@ class GuardianService:
         if saved is not None:
             self._restore(saved)
         self._journal = Journal(state_dir)
-        self._kill_source: str | None = self._kill_applied or None
+        self._kill_source: str | None = self._kill_applied or _halted_by(state_dir)
         self._signals: dict[int, SlotOutput] = {}
         self._signals_ready = threading.Condition()
         self._store = StoreWriter(self._directory, self._names["store"],
@@ -515,6 +516,16 @@ class GuardianService:
         """Flush and close the channel to the executor (supervisor stop)."""
         self.flush()
         self._channel.close()
+
+
+def _halted_by(state_dir: str) -> str | None:
+    """The kill switch recorded by the executor (it outlives a guardian restart), if any."""
+    path = Path(state_dir) / HALT_FILE
+    try:
+        reason = str(json.loads(path.read_text())["reason"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return reason.removeprefix("kill_switch:") or "kill_switch"
 
 
 RiskGuardian = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(GuardianService)
