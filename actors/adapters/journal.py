@@ -15,8 +15,10 @@ version, code version, first seq) and then holds frames::
 where the payload is the record encoded by :class:`~actors.live.codec.RecordCodec` (typed
 JSON, never a pickle). A frame cut short by a crash at the end of the last segment was never
 acknowledged: it is dropped on open (and truncated away before the next append). A damaged
-frame anywhere else is corruption and refused. Segments wholly before a seq that every
-consumer has snapshotted can be deleted (:meth:`Journal.release`).
+frame anywhere else (or followed by more data) is corruption and refused. A last segment
+whose header never reached the disk holds nothing acknowledged and is removed. Segments
+wholly before a seq that every consumer has snapshotted can be deleted
+(:meth:`Journal.release`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,17 @@ class _Segment:
     first: int
 
 
+def _torn_header(path: Path) -> bool:
+    """True when the segment's header line never reached the disk in full.
+
+    That is a crash right after the file was created. A complete line that is not a header
+    is not torn: it is a foreign or damaged file, refused when read.
+    """
+    with path.open("rb") as handle:
+        line = handle.readline()
+    return not line.endswith(b"\n")
+
+
 class Journal:
     """Append-only step records of one session.
 
@@ -74,6 +87,9 @@ class Journal:
         self._valid_end = 0
         self.last_seq: int | None = None
         segments = self._segments()
+        if segments and _torn_header(segments[-1].path):
+            segments[-1].path.unlink()  # created, header not on disk: nothing acknowledged
+            segments = segments[:-1]
         for k in range(len(segments) - 1, -1, -1):
             frames, end = self._scan(segments[k], tail_ok=k == len(segments) - 1)
             if k == len(segments) - 1:
@@ -129,13 +145,14 @@ class Journal:
         while offset < len(data):
             head = data[offset:offset + _FRAME.size]
             ok = len(head) == _FRAME.size
+            b = len(data)
             if ok:
                 magic, size, seq, crc = _FRAME.unpack(head)
                 a, b = offset + _FRAME.size, offset + _FRAME.size + size
                 ok = b <= len(data) and magic == _MAGIC and zlib.crc32(data[a:b]) == crc
             if not ok:
-                if tail_ok:
-                    break
+                if tail_ok and (len(head) < _FRAME.size or b >= len(data)):
+                    break  # the frame runs to the end of the file: a torn last write
                 raise JournalError(f"journal segment {segment.path} is corrupt at byte "
                                    f"{offset}")
             frames.append((seq, a, b))
@@ -200,6 +217,8 @@ class Journal:
         line = json.dumps(header, sort_keys=True).encode() + b"\n"
         handle = path.open("wb")
         handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
         self._segment, self._count, self._handle = _Segment(path, seq), 0, handle
         self._valid_end = len(line)
         directory = os.open(self.folder, os.O_RDONLY)

@@ -155,8 +155,9 @@ class CandidateService:
         self._work = threading.Condition()
         self._target = -1
         self._failure: str | None = None
-        threading.Thread(target=self._trading_loop, name="candidate-trading",
-                         daemon=True).start()
+        if self._bars is not None:
+            threading.Thread(target=self._trading_loop, name="candidate-trading",
+                             daemon=True).start()
         self._log.info("candidate started", strategy=self._runners[0].strategy_id,
                        restored_step=self._seq_done)
 

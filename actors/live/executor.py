@@ -259,6 +259,7 @@ class ExecutorService:
         replaying the journal applies it at the same point.
         """
         with self._lock:
+            self._recover()  # the halt comes after every journaled step
             if self._client.halted:
                 return []
             step = self._step if self._step is not None else self._seq_done

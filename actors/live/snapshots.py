@@ -13,6 +13,7 @@ the feeds' bars (candidates), replayed through the same code as the live steps.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -47,7 +48,7 @@ class Snapshotter:
         self._cond = threading.Condition()
         self._offered: tuple[int, Any] | None = None
         self._written_seq: int | None = None
-        self._last_write = 0.0
+        self._last_write = -math.inf
         self._busy = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"snapshot-{checkpoint.owner}",
@@ -73,7 +74,7 @@ class Snapshotter:
         """
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            self._last_write = 0.0
+            self._last_write = -math.inf
             self._cond.notify_all()
             while self._offered is not None or self._busy:
                 left = deadline - time.monotonic()

@@ -139,25 +139,39 @@ class SimulatedVenue(ExecutionClient, Protocol):
         """
         ...
 
+    def exchange(self, batch: MarketBatch, since: int, sync_to: int,
+                 submit: Sequence[OrderRequest], advance_to: int, preview_to: int
+                 ) -> Exchange:
+        """One :meth:`VenueLink.exchange` on this venue, shown ``batch``."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """The venue's answer to one :meth:`VenueLink.exchange`.
 
     Attributes:
-        events: Committed events numbered ``(since, last]``: first those of the sync (which
-            the trader already saw in the previous preview), then the acknowledgements, then
-            the advance's.
+        events: Committed events numbered ``(since, last]``: first those that happened
+            between two exchanges (a kill switch's cancels), then those of the sync (which
+            the trader already saw in the previous preview), then the rest (deferred cancels,
+            acknowledgements, the advance's).
         last: Number of the last committed event.
-        synced: How many of ``events`` the sync produced.
+        synced: How many of ``events`` the sync produced (after the unsolicited ones).
         preview: What would happen after ``advance_to`` up to ``preview_to`` if nothing more
             were submitted (not committed; empty when not asked or not supported).
+        unsolicited: How many of ``events`` happened between the exchanges.
     """
 
     events: tuple[ExecutionEvent, ...]
     last: int
     synced: int = 0
     preview: tuple[ExecutionEvent, ...] = ()
+    unsolicited: int = 0
+
+    @property
+    def synced_events(self) -> tuple[ExecutionEvent, ...]:
+        """The events of the sync (they must equal the preview the trader walked)."""
+        return self.events[self.unsolicited:self.unsolicited + self.synced]
 
 
 class VenueLink(Protocol):
@@ -190,14 +204,7 @@ def venue_exchange(client: SimulatedVenue, batch: MarketBatch, since: int, sync_
                    submit: Sequence[OrderRequest], advance_to: int, preview_to: int
                    ) -> Exchange:
     """:meth:`VenueLink.exchange` on a simulated client shown ``batch``."""
-    client.advance(batch, sync_to)
-    synced = client.events_since(since).last - since
-    if submit:
-        client.submit(submit)
-    client.advance(batch, advance_to)
-    page = client.events_since(since)
-    preview = client.preview(batch, preview_to) if preview_to > advance_to else ()
-    return Exchange(page.events, page.last, synced, preview)
+    return client.exchange(batch, since, sync_to, submit, advance_to, preview_to)
 
 
 class LocalLink:

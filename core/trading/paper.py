@@ -48,7 +48,13 @@ from core.backtest.layout import (
 )
 from core.backtest.params import build_params
 from core.backtest.sizing import order_quantity, quantize
-from core.trading.execution import AccountReport, EventPage, EventsLostError, ExecutionEvent
+from core.trading.execution import (
+    AccountReport,
+    EventPage,
+    EventsLostError,
+    Exchange,
+    ExecutionEvent,
+)
 from core.trading.lots import FifoPosition
 from core.trading.messages import (
     Fill,
@@ -90,6 +96,9 @@ class PaperState:
         last_event: Number of the last event.
         halted: Whether new orders are refused.
         halt_reason: Why.
+        previewing: Whether the last exchange handed out a preview (the trader may be
+            walking it: a kill switch then cancels right after the next sync).
+        pending_cancel: ``(ts, reason)`` of such a deferred cancel.
     """
 
     config: BacktestConfig
@@ -107,6 +116,8 @@ class PaperState:
     last_event: int
     halted: bool = False
     halt_reason: str = ""
+    previewing: bool = False
+    pending_cancel: tuple[int, str] | None = None
 
 
 class PaperClient:
@@ -150,6 +161,8 @@ class PaperClient:
         self.last_ts: int | None = None
         self.last_index = -1
         self.halted, self.halt_reason = False, ""
+        self.previewing = False
+        self._pending_cancel: tuple[int, str] | None = None
 
     # --- state ---------------------------------------------------------------------------
 
@@ -162,7 +175,7 @@ class PaperClient:
                           tuple(float(c) for c in self._close),
                           tuple(float(v) for v in self._volume), self.last_ts,
                           self.last_index, tuple(self._events), self._last_event,
-                          self.halted, self.halt_reason)
+                          self.halted, self.halt_reason, self.previewing, self._pending_cancel)
 
     @classmethod
     def from_state(cls, state: PaperState, event_capacity: int = EVENT_CAPACITY
@@ -179,6 +192,7 @@ class PaperClient:
         client._last_event = state.last_event
         client.last_ts, client.last_index = state.last_ts, state.last_index
         client.halted, client.halt_reason = state.halted, state.halt_reason
+        client.previewing, client._pending_cancel = state.previewing, state.pending_cancel
         return client
 
     def state_hash(self) -> str:
@@ -256,9 +270,41 @@ class PaperClient:
         return updates
 
     def halt(self, ts: int, reason: str) -> list[OrderUpdate]:
-        """Kill switch at the venue: cancel working orders, refuse every new one."""
+        """Kill switch at the venue: refuse every new order, cancel the working ones.
+
+        The cancels happen at once, unless the last exchange handed out a preview that the
+        trader may be walking: they then happen right after the next exchange's sync, so the
+        bars the trader walked are committed as it saw them (see :meth:`exchange`).
+        """
         self.halted, self.halt_reason = True, reason
+        if self.previewing:
+            self._pending_cancel = (int(ts), reason)
+            return []
         return self.cancel(None, ts, reason)
+
+    def exchange(self, batch: MarketBatch, since: int, sync_to: int,
+                 submit: Sequence[OrderRequest], advance_to: int, preview_to: int
+                 ) -> Exchange:
+        """One :meth:`~core.trading.execution.VenueLink.exchange` on this account.
+
+        In order: sync over the walked bars, deferred kill-switch cancels, submit, advance,
+        preview.
+        """
+        unsolicited = self._last_event - since
+        self.advance(batch, sync_to)
+        synced = self._last_event - since - unsolicited
+        self.previewing = False
+        if self._pending_cancel is not None:
+            ts, reason = self._pending_cancel
+            self._pending_cancel = None
+            self.cancel(None, ts, reason)
+        if submit:
+            self.submit(submit)
+        self.advance(batch, advance_to)
+        page = self.events_since(since)
+        preview = self.preview(batch, preview_to) if preview_to > advance_to else ()
+        self.previewing = preview_to > advance_to
+        return Exchange(page.events, page.last, synced, preview, unsolicited)
 
     def account(self) -> AccountReport:
         """See :meth:`ExecutionClient.account`."""

@@ -40,7 +40,7 @@ class ExchangeRequest:
 
 def without_preview(reply: Exchange) -> Exchange:
     """The reply as journaled (the preview is rebuilt on replay)."""
-    return Exchange(reply.events, reply.last, reply.synced)
+    return Exchange(reply.events, reply.last, reply.synced, (), reply.unsolicited)
 
 
 @dataclass
@@ -130,11 +130,10 @@ class ReplayLink:
         preview: tuple[ExecutionEvent, ...] = ()
         if preview_to > advance_to:
             if k + 1 < len(self._replies):
-                following = self._replies[k + 1]
-                preview = following.events[:following.synced]
+                preview = self._replies[k + 1].synced_events
             else:
                 preview = self._tail_preview
-        return Exchange(reply.events, reply.last, reply.synced, preview)
+        return Exchange(reply.events, reply.last, reply.synced, preview, reply.unsolicited)
 
     def recorded_reply(self, k: int) -> Exchange:
         """The recorded reply of exchange ``k`` (without preview)."""

@@ -306,13 +306,15 @@ class _Batch:
         reply = self.link.exchange(self.trader.cursor, start + sync, tuple(submit),
                                    start + target, start + ahead, last=last)
         self.exchanges += 1
-        synced = list(reply.events[:reply.synced])
+        synced = list(reply.synced_events)
         if synced != self.walked:
             raise VenueMismatchError(
                 f"the venue committed {len(synced)} event(s) over bars up to {start + sync} "
                 f"that differ from the {len(self.walked)} previewed ones the book was built on")
         self.walked = []
-        self._absorb(reply.events[reply.synced:], row, target + 1)
+        first = reply.unsolicited + reply.synced
+        self._absorb((*reply.events[:reply.unsolicited], *reply.events[first:]), row,
+                     target + 1)
         self.trader.cursor = reply.last
         self.committed = target
         self.preview = list(reply.preview) if ahead > target else None

@@ -14,21 +14,35 @@ from typing import Any
 import numpy as np
 import pytest
 
+from actors.adapters.journal import Journal
 from actors.live.checkpoint import (
     CODE_VERSION,
     FORMAT_VERSION,
+    SCHEMA_VERSIONS,
     Checkpoint,
     CheckpointError,
     Migrations,
 )
 from actors.live.codec import RecordCodec
+from actors.live.executor import ExecutorSnapshot
+from actors.live.wal_records import StepRecord
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
-from core.trading.broker import PaperBroker
+from core.trading.execution import LocalLink
 from core.trading.messages import Side, TradingState
+from core.trading.paper import PaperClient
+from core.trading.replay import RecordingLink, without_preview
 from core.trading.risk import RiskEngine
-from core.trading.walk import BatchOutcome, walk_batch
-from tests.actors.live.checkpoint_states import walk_session
+from tests.actors.live.checkpoint_states import (
+    BTC,
+    CONFIG,
+    JournalOnLast,
+    diary_of,
+    guardian_step,
+    new_candidate_book,
+    restored_trader,
+    walk_session,
+)
 from tests.actors.live.codec_types import Color, Frozen, Level, Mutable, Plain, Slotted
 
 CODEC = RecordCodec((*RecordCodec().packages, "tests"))
@@ -51,6 +65,8 @@ def same(a: Any, b: Any) -> bool:
     if dataclasses.is_dataclass(a):
         return all(same(getattr(a, f.name), getattr(b, f.name))
                    for f in dataclasses.fields(a))
+    if "__slots__" in vars(type(a)) and "__getstate__" in vars(type(a)):  # FifoPosition, ...
+        return same(a.__getstate__(), b.__getstate__())
     return bool(a == b)
 
 
@@ -112,52 +128,101 @@ def test_encoding_is_deterministic_and_sets_do_not_depend_on_hash_order() -> Non
     assert CODEC.encode(shuffled) == CODEC.encode(value)
 
 
-def test_real_actor_states_round_trip_exactly(shared_data: Path) -> None:
-    steps = walk_session(shared_data, n_bars=3_000, batch_bars=500)
+def test_real_actor_states_round_trip_exactly(tmp_path: Path, shared_data: Path) -> None:
+    session = walk_session(shared_data)
+    steps, tf = session.steps, session.market.timeframe_ms
     assert sum(len(s.outcome.fills) for s in steps) > 0  # the session really traded
+    assert any(s.record.has_tail for s in steps) and any(s.record.prev_tail for s in steps)
+    journal_codec = Journal(tmp_path / "journal").codec
     for step in steps:
-        for state in (step.guardian, step.executor, step.candidate):
+        for state in (step.guardian, step.executor, step.candidate, step.record):
             data = CODEC.encode(state)
             back = CODEC.decode(data)
             assert same(back, state)
             assert CODEC.encode(back) == data
+        data = journal_codec.encode(step.record)
+        assert same(journal_codec.decode(data), step.record)
+        assert journal_codec.encode(journal_codec.decode(data)) == data
+    journal = Journal(tmp_path / "journal")
+    for step in steps:
+        journal.append(step.record.seq, step.record)
+    records = list(Journal(tmp_path / "journal").records())
+    assert [seq for seq, _ in records] == [s.record.seq for s in steps]
+    for (_, record), step in zip(records, steps, strict=True):
+        assert isinstance(record, StepRecord) and same(record, step.record)
+        assert record.has_tail == step.record.has_tail
     last = steps[-1]
-    back = CODEC.decode(CODEC.encode(last.executor))
-    assert isinstance(back.report.outcome, BatchOutcome)
-    assert not back.report.outcome.equity.flags.writeable  # read-only as walk_batch made it
-    restored = PaperBroker.from_state(back.book)
-    assert restored.state_hash() == last.broker.state_hash() == back.report.state_hash
-    assert restored.portfolio() == last.broker.portfolio()
-    risk = CODEC.decode(CODEC.encode(last.guardian)).risk
-    assert risk == last.engine.to_state()
-    assert RiskEngine.from_state(risk).to_state() == last.engine.to_state()
+    executor = CODEC.decode(CODEC.encode(last.executor))
+    assert isinstance(executor, ExecutorSnapshot) and executor.client.events == ()
+    restored = PaperClient.from_state(executor.client)
+    assert restored.state_hash() == last.client_hash
+    assert restored.account() == PaperClient.from_state(last.client).account()
+    assert executor.exchanges == ((last.requests[-1], without_preview(last.replies[-1])),)
+    guardian = CODEC.decode(CODEC.encode(last.guardian))
+    assert guardian.risk == last.risk
+    assert RiskEngine.from_state(guardian.risk).to_state() == last.risk
+    trader = restored_trader(guardian, tf)
+    assert CODEC.encode(trader.state) == CODEC.encode(last.trader)
+    assert trader.portfolio.equity() == last.outcome.portfolio.equity
+    assert trader.portfolio.reconcile(restored.account()) == []
+    assert same(guardian.reports, last.guardian.reports)
     candidate = CODEC.decode(CODEC.encode(last.candidate))
-    assert candidate.report.diary == last.candidate.report.diary
-    assert candidate.report.signals == last.candidate.report.signals
+    book = new_candidate_book(tf)
+    book.restore(candidate.book)
+    assert CODEC.encode(book.state) == CODEC.encode(last.candidate.book)
+    assert book.client.state_hash() == last.client_hash  # the same trades as the live book
 
 
 def test_a_restart_from_the_file_trades_on_exactly_like_the_original(tmp_path: Path,
                                                                      shared_data: Path) -> None:
-    steps = walk_session(shared_data, n_bars=3_000, batch_bars=500)
-    executor, guardian = Checkpoint(tmp_path, "executor"), Checkpoint(tmp_path, "guardian")
-    executor.save(steps[2].executor)
-    guardian.save(steps[2].guardian)
+    session = walk_session(shared_data)
+    steps, tf = session.steps, session.market.timeframe_ms
+    k = 2
+    files = {name: Checkpoint(tmp_path, name) for name in ("guardian", "executor",
+                                                            "candidate-mom")}
+    files["guardian"].save(steps[k].guardian)
+    files["executor"].save(steps[k].executor)
+    files["candidate-mom"].save(steps[k].candidate)
     # the restart: the same constructors as a cold start, fed from the files
-    broker = PaperBroker.from_state(executor.load().book)
-    engine = RiskEngine.from_state(guardian.load().risk)
-    for step in steps[3:]:
-        outcome = walk_batch(broker, step.batch, step.signals, engine)
+    saved = files["guardian"].load()
+    trader = restored_trader(saved, tf)
+    client = PaperClient.from_state(files["executor"].load().client)
+    candidate_state = files["candidate-mom"].load()
+    candidate = new_candidate_book(tf)
+    candidate.restore(candidate_state.book)
+    candidate.trader.gate = RiskEngine.from_state(candidate_state.risk)
+    tail = saved.tail
+    for step in steps[k + 1:]:
+        venue = LocalLink(client)
+        venue.begin(step.batch)
+        link = RecordingLink(venue)
+        journal = JournalOnLast(step.record.seq, step.record.i0, step.record.i1, step.signals,
+                                diary_of(step.signals), link, tail)
+        link.before_send = journal
+        outcome, events = guardian_step(trader, step.batch, step.signals, link)
+        record, tail = journal.finish(), journal.tail_reply()
         assert outcome.fills == step.outcome.fills
         assert outcome.decisions == step.outcome.decisions
+        assert events == step.events
         np.testing.assert_array_equal(outcome.equity, step.outcome.equity)
-    assert broker.state_hash() == steps[-1].broker.state_hash()
-    assert broker.state == steps[-1].broker.state
-    assert engine.to_state() == steps[-1].engine.to_state()
+        assert CODEC.encode(record) == CODEC.encode(step.record)
+        assert client.state_hash() == step.client_hash
+        again = candidate.step(step.batch, step.signals)
+        assert again.fills == step.candidate_outcome.fills
+        np.testing.assert_array_equal(again.equity, step.candidate_outcome.equity)
+    assert CODEC.encode(trader.state) == CODEC.encode(steps[-1].trader)
+    gate = trader.gate
+    assert isinstance(gate, RiskEngine) and gate.to_state() == steps[-1].risk
+    assert tail == (without_preview(steps[-1].replies[-1]) if steps[-1].record.has_tail else None)
+    assert CODEC.encode(candidate.state) == CODEC.encode(steps[-1].candidate.book)
+    candidate_gate = candidate.trader.gate
+    assert isinstance(candidate_gate, RiskEngine)
+    assert candidate_gate.to_state() == steps[-1].candidate.risk
 
 
 def test_checkpoint_file_saves_loads_and_replaces_atomically(tmp_path: Path,
                                                              shared_data: Path) -> None:
-    steps = walk_session(shared_data, n_bars=1_000, batch_bars=500)
+    steps = walk_session(shared_data).steps
     checkpoint = Checkpoint(tmp_path / "state", "guardian")
     assert checkpoint.load() is None  # cold start
     for step in steps:
@@ -172,10 +237,12 @@ def test_checkpoint_file_saves_loads_and_replaces_atomically(tmp_path: Path,
     assert header == {"code_version": CODE_VERSION, "format": "evotrader-checkpoint",
                       "format_version": FORMAT_VERSION, "kind": "guardian",
                       "payload_bytes": header["payload_bytes"],
-                      "payload_crc32": header["payload_crc32"], "schema_version": 1}
+                      "payload_crc32": header["payload_crc32"],
+                      "schema_version": SCHEMA_VERSIONS["guardian"]}
+    assert SCHEMA_VERSIONS["guardian"] == SCHEMA_VERSIONS["executor"] == 2
     # a failed encode leaves the previous checkpoint untouched
-    with pytest.raises(CheckpointError, match="_GuardianState.report"):
-        checkpoint.save(dataclasses.replace(steps[0].guardian, report=object()))
+    with pytest.raises(CheckpointError, match="GuardianSnapshot.tail"):
+        checkpoint.save(dataclasses.replace(steps[0].guardian, tail=object()))
     assert checkpoint.path.read_bytes() == first
     assert [p.name for p in checkpoint.path.parent.iterdir()] == ["guardian.ckpt"]
 
@@ -195,7 +262,7 @@ def test_a_newer_version_is_refused_naming_both_versions(tmp_path: Path) -> None
     assert str(checkpoint.path) in message
     newer = {**json.loads(header), "schema_version": 3}
     checkpoint.path.write_bytes(json.dumps(newer).encode() + b"\n" + payload)
-    with pytest.raises(CheckpointError, match="executor schema version 3.*up to 1"):
+    with pytest.raises(CheckpointError, match="executor schema version 3.*up to 2"):
         checkpoint.load()
 
 
@@ -222,8 +289,11 @@ def test_older_format_and_schema_go_through_the_migration_hooks(tmp_path: Path) 
         Checkpoint(tmp_path, "candidate-x", codec=codec).load()
     migrations = Migrations()
     migrations.register_format(0, v0_to_v1)
-    assert Checkpoint(tmp_path, "candidate-x", codec=codec, migrations=migrations
-                      ).load() == Frozen(3, "abc", (1.0,))
+    assert Checkpoint(tmp_path, "candidate-x", codec=codec, migrations=migrations,
+                      schema_version=1).load() == Frozen(3, "abc", (1.0,))
+    with pytest.raises(CheckpointError, match="candidate schema version 1.*reads schema "
+                                              "version 2.*no migration from version 1"):
+        Checkpoint(tmp_path, "candidate-x", codec=codec, migrations=migrations).load()
     # schema v1 -> v2 of the candidate family: values doubled
     migrations.register_schema("candidate", 1, lambda p: [p[0], p[1], [*p[2][:4], ["t", 2.0]]])
     newer = Checkpoint(tmp_path, "candidate-x", codec=codec, migrations=migrations,
@@ -265,7 +335,7 @@ def crafted(name: str, fields: list[str] | None, node: list[Any]) -> bytes:
 @pytest.mark.parametrize("name", ["os:system", "builtins:eval", "subprocess:Popen",
                                   "actors.live.checkpoint:os.system",
                                   "actors.live.codec:importlib.import_module",
-                                  "core.trading.broker:np.ndarray", "pathlib:Path"])
+                                  "core.trading.paper:np.ndarray", "pathlib:Path"])
 def test_a_type_outside_the_project_is_never_imported_or_called(name: str, tmp_path: Path
                                                                  ) -> None:
     marker = tmp_path / "pwned"
@@ -299,8 +369,10 @@ def test_unknown_or_missing_fields_and_types_name_the_type_and_field() -> None:
 def test_unsupported_values_are_refused_at_save_with_their_path(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"Plain\.tags.*function"):
         RecordCodec(("tests",)).encode(Plain(1, [lambda: 0]))
-    with pytest.raises(CheckpointError, match="PaperBroker is not a dataclass"):
-        RecordCodec().encode({"broker": PaperBroker(BacktestConfig(), ["BTC/USDT"])})
+    with pytest.raises(CheckpointError, match="PaperClient is not a dataclass"):
+        RecordCodec().encode({"client": PaperClient(CONFIG, [BTC])})
+    with pytest.raises(CheckpointError, match=r"ExecutorSnapshot\.client: .*PaperClient is not"):
+        RecordCodec().encode(ExecutorSnapshot(0, PaperClient(CONFIG, [BTC])))  # type: ignore[arg-type]
     with pytest.raises(CheckpointError, match="object"):
         RecordCodec().encode(np.array([object()]))
     with pytest.raises(CheckpointError, match="outside the packages"):
