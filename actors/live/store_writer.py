@@ -45,6 +45,7 @@ class StoreWriter:
         self._confirmed = -1
         self._queued = -1
         self._urgent = False
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"store-writer-{store_name}",
                                         daemon=True)
         self._thread.start()
@@ -83,12 +84,21 @@ class StoreWriter:
         """Send everything queued and wait for it."""
         self.confirm(self._queued, timeout_s)
 
+    def close(self, timeout_s: float = 120.0) -> None:
+        """Flush, then stop the thread."""
+        self.flush(timeout_s)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._urgent
+                self._cond.wait_for(lambda: self._urgent or self._closed
                                     or len(self._queue) >= self.max_batches,
                                     timeout=self.interval_s)
+                if self._closed and not self._queue:
+                    return
                 batch, top = list(self._queue), self._queued
             if not batch:
                 with self._cond:
