@@ -16,7 +16,6 @@ replayed from the feed. :meth:`CandidateService.finish` brings it to the session
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from actors.live.history import fetch_history
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
 from actors.live.poison import PoisonGuard
+from actors.live.priority import background
 from actors.live.records import book_records
 from actors.live.snapshots import Snapshotter
 from actors.live.store_writer import StoreWriter
@@ -51,10 +51,6 @@ from core.trading.warmup import warm_up_strategy, warm_up_trading
 
 INBOX_STEPS = 256
 """Steps a candidate's inbox holds (conflated pushes bring many at once)."""
-CANDIDATE_NICE = 19
-"""Scheduling priority of a candidate's process: the lowest. Nobody waits for a candidate
-within a step, while the live book's round trips are latency-bound; on a busy machine the
-candidates take the CPU the live path leaves."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +118,7 @@ class CandidateService:
                  snapshot_s: float = 2.0) -> None:
         self._bars = bars.subscriber(INBOX_STEPS) if bars is not None else None
         if bars is not None:  # an actor: the live path gets the CPU first
-            with contextlib.suppress(OSError):
-                os.nice(CANDIDATE_NICE - os.nice(0))
+            background()
         self.name = name
         self._book_name = f"candidate:{name}"
         self._runners = build_runners(choice, symbols)

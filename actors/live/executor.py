@@ -36,6 +36,7 @@ from actors.adapters.journal import Journal
 from actors.live.checkpoint import Checkpoint
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
+from actors.live.priority import latency_critical
 from actors.live.snapshots import Snapshotter, write_mark
 from actors.live.subscriber import BarSource
 from actors.live.wal_records import StepRecord
@@ -99,6 +100,8 @@ class ExecutorService:
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
                  bars: BarSource | None = None, snapshot_s: float = 1.0) -> None:
         self._bars = bars.subscriber() if bars is not None else None
+        if bars is not None:  # an actor (not an in-process test)
+            latency_critical()
         self._state_dir = state_dir
         self._lock = threading.RLock()
         self._progress = Progress(stuck_after_s)

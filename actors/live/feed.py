@@ -39,6 +39,7 @@ import ray
 from actors.adapters.data_source import available_symbols, load_funding
 from actors.adapters.files import read_table
 from actors.live.logs import actor_log
+from actors.live.priority import latency_critical
 from core.data import generate_synthetic
 from core.data.candles import Candles, SeriesMeta
 from core.data.funding import align_funding
@@ -149,6 +150,7 @@ class FeedService:
                              name="feed-conflate").start()
         if not session_id:  # a probe in the driver (planning), not the session's actor
             return
+        latency_critical()
         log = actor_log(session_id, f"feed {symbol}")
         log.info("feed started", source=self.source, bars=len(self._ts),
                  synthetic=self.synthetic)

@@ -47,6 +47,7 @@ from actors.live.executor_link import ExecutorLink
 from actors.live.guardian_journal import StepJournal, replay_link, tail_reply
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
+from actors.live.priority import latency_critical
 from actors.live.records import live_records
 from actors.live.snapshots import Snapshotter, read_mark, write_mark
 from actors.live.store_writer import StoreWriter
@@ -156,6 +157,8 @@ class GuardianService:
                  snapshot_s: float = 1.0, retry_timeout_s: float = 60.0,
                  compiled_channel: bool = True) -> None:
         self._bars = bars.subscriber() if bars is not None else None
+        if bars is not None:  # an actor (not an in-process test)
+            latency_critical()
         self._state_dir, self._names, self._namespace = state_dir, dict(names), namespace
         self._guardian_config, self._tf = guardian, timeframe_ms
         self._symbols = tuple(symbols)

@@ -34,6 +34,7 @@ from actors.live.liveness import StuckError
 from actors.live.logs import actor_log
 from actors.live.names import PREFIX, ROOT
 from actors.live.plan import SessionPlan
+from actors.live.priority import latency_critical
 from actors.live.session import SessionLoop, SessionPosition
 from actors.live.snapshots import Snapshotter
 from supervisors import DONE
@@ -57,6 +58,7 @@ class SessionService:
 
     def __init__(self, plan: SessionPlan) -> None:
         self._plan = plan
+        latency_critical()
         inputs = plan.inputs
         config = inputs.config
         self._checkpoint = Checkpoint(inputs.state_dir, "session")

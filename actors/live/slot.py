@@ -23,6 +23,7 @@ from actors.live.history import fetch_history
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
 from actors.live.poison import PoisonGuard
+from actors.live.priority import latency_critical
 from actors.live.subscriber import BarSource
 from core.trading.align import FeedSlice
 from core.trading.messages import MarketBatch, PortfolioSnapshot
@@ -59,6 +60,8 @@ class SlotService:
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
                  bars: BarSource | None = None, guardian: str = "") -> None:
         self._bars = bars.subscriber() if bars is not None else None
+        if bars is not None:  # an actor (not an in-process test)
+            latency_critical()
         self._guardian, self._guardian_handle = guardian, None
         self._outputs: dict[int, SlotOutput] = {}
         self._push_lock = threading.Lock()
