@@ -18,12 +18,15 @@ three candidates (momentum 10/30, momentum 50/200, mean reversion).
 
 Figures (JSON keys; every goal figure is measured in the same run):
 
-* ``per_bar_cost_ratio`` (in process, no Ray, before Ray starts). The slot's runners and the
-  three candidates' runners (:func:`core.trading.runners.build_runners`, 8 runners on 2
-  symbols) on synthetic 1m data (:func:`core.data.generate_synthetic`, seeds 1 and 2). One set
-  is fed 1,000 bars, the other ``--history-bars`` (default 1,000,000) in 100,000-bar batches;
-  then ``--cost-steps`` one-bar steps (:func:`core.trading.runners.run_batch`) alternate
-  between the two sets. Ratio = median step time of the long history / of the short one.
+* ``per_bar_cost_ratio`` (in process, no Ray, before Ray starts;
+  :mod:`scripts.bench_step_cost`). Everything a paced step computes: the slot's runners, and
+  for the live strategy and each of the three candidates a full trading step (runners, order
+  planner, risk engine with its breakers, portfolio from events, paper venue) through a
+  :class:`~core.trading.book.PaperBook` gated by :class:`~core.trading.risk.RiskEngine`, on
+  synthetic 1m data (:func:`core.data.generate_synthetic`, seeds 1 and 2). One stack is fed
+  1,000 bars, the other ``--history-bars`` (default 1,000,000) in 100,000-bar batches; then
+  ``--cost-steps`` one-bar steps alternate between the two. Ratio = median step time of the
+  long history / of the short one.
 * ``sim_bars_per_s``. Unpaced sessions (as fast as possible) with the 3 candidates,
   ``--batch-bars`` bars per step, over the whole file (the last 32,768 minutes with
   ``--quick``): ``result.bars / result.elapsed_s`` (bars = timeline bars x symbols; the
@@ -31,12 +34,14 @@ Figures (JSON keys; every goal figure is measured in the same run):
 * ``latency_p50_ms``, ``latency_p99_ms``. One paced session (``[session] speed``, so one bar
   per step) at ``--steps-per-s`` steps/s, with the 3 candidates. After ``--warmup-steps``
   steps, and once the session no longer catches up on its pacing plan (a session whose actors
-  were slow to start steps back to back until it is on schedule), the ``ack`` stage (bar
-  close -> feeds -> slot -> guardian -> executor -> the guardian's answer, as the session loop
-  records it) of every step of the soak, read back
-  from the session's SQLite store (``SessionStore.latencies("live")``). The other stages
-  (ingest, signal, risk, order; the rest of the ack is the guardian call's transport and
-  checkpoints) are given as medians to show where the time goes.
+  were slow to start steps back to back until it is on schedule), the ``ack`` stage (step
+  start -> the feeds publish -> the slot pushes its signals -> the guardian trades through the
+  executor and journals the step -> its answer, as the session loop records it) of every step
+  of the soak, read back from the session's SQLite store (``SessionStore.latencies("live")``).
+  The guardian's own stages (signal: waiting for the slot's signals; risk: the trading loop
+  without the executor; order: the exchanges with the executor; journal: the fsynced
+  write-ahead record) are given as medians to show where the time goes; the rest of the ack is
+  the publish calls and the session -> guardian call's transport.
 * ``soak_rss_growth_fraction``, ``soak_p99_drift``. The same session goes on for
   ``--soak-minutes`` after the warm-up. A thread samples the summed RSS of the Ray processes
   (every descendant of this process: GCS, raylet, every worker, when the script started Ray;
@@ -80,6 +85,7 @@ import psutil
 
 try:  # imported as scripts.bench_actors (tests) or run as a file (scripts/ on sys.path)
     from scripts.bench_common import Goal, git_state, machine_info, print_table, write_json
+    from scripts.bench_step_cost import measure as measure_step_cost
 except ModuleNotFoundError:  # pragma: no cover - depends on how the script is started
     from bench_common import (  # type: ignore[no-redef]
         Goal,
@@ -88,6 +94,7 @@ except ModuleNotFoundError:  # pragma: no cover - depends on how the script is s
         print_table,
         write_json,
     )
+    from bench_step_cost import measure as measure_step_cost  # type: ignore[no-redef]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VENUE = "BINANCE"
@@ -116,7 +123,8 @@ POLL_S = 0.02
 PROGRESS_EVERY_S = 0.25
 RESTART_TIMEOUT_S = 90.0
 DATA_HEADROOM_STEPS = 3000
-STAGES = ("ingest", "signal", "risk", "order", "ack")
+STAGES = ("signal", "risk", "order", "journal", "ack")
+"""Latency stages the session records per step (``core.trading.latency.STAGES``), ack last."""
 STOP_REASON = "benchmark done"
 
 CANDIDATES = (("mom-fast", "momentum", {"fast": 10, "slow": 30}),
@@ -325,63 +333,18 @@ def pids_rss_mb(pids: Sequence[int]) -> float:
 # --- per-bar cost (in process) --------------------------------------------------------------
 
 def bench_per_bar_cost(settings: Settings, figures: dict[str, Any]) -> None:
-    """One-bar step cost of the slot's + 3 candidates' runners: long history / short one."""
+    """One-bar step cost of the whole trading stack: long history / short one."""
     from actors.live.plan import strategy_choice
-    from core.data import generate_synthetic
-    from core.trading.messages import MarketBatch
-    from core.trading.runners import build_runners, run_batch
-
-    clock = time.perf_counter()
-    n = settings.history_bars + settings.cost_steps + 1
-    series = [generate_synthetic(symbol=s, timeframe=TIMEFRAME, bars=n, seed=i + 1)
-              for i, s in enumerate(SYMBOLS)]
-    ts = series[0].timestamp
-    cols = {k: np.column_stack([getattr(c, k) for c in series]).astype(np.float64)
-            for k in ("open", "high", "low", "close", "volume")}
-    for array in cols.values():
-        array.setflags(write=False)
-
-    def batch(seq: int, i0: int, i1: int) -> MarketBatch:
-        return MarketBatch(seq=seq, start=i0, venue="SYNTHETIC", symbols=SYMBOLS,
-                           timeframe_ms=BAR_MS, ts=ts[i0:i1],
-                           **{k: v[i0:i1] for k, v in cols.items()})
-
     choices = [strategy_choice(label, name, params) for label, name, params in
                (LIVE, *CANDIDATES)]
-    sets = {h: [build_runners(c, SYMBOLS) for c in choices]
-            for h in (SHORT_HISTORY_BARS, settings.history_bars)}
-    seqs = {}
-    feed_s = {}
-    for history, groups in sets.items():
-        start, seq = time.perf_counter(), 0
-        for i0 in range(0, history, FEED_BATCH_BARS):
-            b = batch(seq, i0, min(history, i0 + FEED_BATCH_BARS))
-            for runners in groups:
-                run_batch(runners, b)
-            seq += 1
-        seqs[history], feed_s[history] = seq, time.perf_counter() - start
-    times: dict[int, list[float]] = {h: [] for h in sets}
-    for k in range(settings.cost_steps):
-        for history, groups in sets.items():  # alternate: the machine's load hits both
-            b = batch(seqs[history] + k, history + k, history + k + 1)
-            start = time.perf_counter()
-            for runners in groups:
-                run_batch(runners, b)
-            times[history].append((time.perf_counter() - start) * 1e3)
-    short, long = median(times[SHORT_HISTORY_BARS]), median(times[settings.history_bars])
-    figures.update({
-        "per_bar_cost_ratio": long / short,
-        "per_bar_cost_ms_short_history": short,
-        "per_bar_cost_ms_long_history": long,
-        "per_bar_cost_p99_ms_long_history": percentile(times[settings.history_bars], 99),
-        "per_bar_cost_history_bars": settings.history_bars,
-        "per_bar_cost_runners": sum(len(g) for g in sets[settings.history_bars]),
-        "per_bar_cost_feed_s": feed_s[settings.history_bars],
-    })
-    print(f"[cost] {figures['per_bar_cost_runners']} runners, one-bar step: {short:.2f} ms "
+    figures.update(measure_step_cost(choices, SYMBOLS, TIMEFRAME, BAR_MS, SHORT_HISTORY_BARS,
+                           settings.history_bars, settings.cost_steps, FEED_BATCH_BARS))
+    short = figures["per_bar_cost_ms_short_history"]
+    long = figures["per_bar_cost_ms_long_history"]
+    print(f"[cost] slot + {figures['per_bar_cost_books']} books, one-bar step: {short:.2f} ms "
           f"after {SHORT_HISTORY_BARS:,} bars, {long:.2f} ms after {settings.history_bars:,} "
-          f"(fed in {feed_s[settings.history_bars]:.1f} s) -> ratio {long / short:.2f} "
-          f"({time.perf_counter() - clock:.0f} s)", flush=True)
+          f"(fed in {figures['per_bar_cost_feed_s']:.1f} s) -> ratio {long / short:.2f} "
+          f"({figures['per_bar_cost_elapsed_s']:.0f} s)", flush=True)
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -711,10 +674,11 @@ def bench_paced(work: Path, settings: Settings, figures: dict[str, Any]) -> None
         "session_restart_runs": ",".join(f"{k.method}:{k.seconds:.2f}" for k in probe.kills),
     })
     print(f"[paced] {len(ack):,} soak steps ({figures['paced_steps_per_s_achieved']:.1f}/s): ack "
-          f"p50 {figures['latency_p50_ms']:.1f} ms = ingest {figures['latency_ingest_p50_ms']:.1f}"
-          f" + signal {figures['latency_signal_p50_ms']:.1f} + risk "
-          f"{figures['latency_risk_p50_ms']:.1f} + order {figures['latency_order_p50_ms']:.1f} "
-          f"+ rest {figures['latency_rest_p50_ms']:.1f}; p99 {figures['latency_p99_ms']:.1f} ms;"
+          f"p50 {figures['latency_p50_ms']:.1f} ms = signal {figures['latency_signal_p50_ms']:.1f}"
+          f" + risk {figures['latency_risk_p50_ms']:.1f} + order "
+          f"{figures['latency_order_p50_ms']:.1f} + journal "
+          f"{figures['latency_journal_p50_ms']:.1f} + rest {figures['latency_rest_p50_ms']:.1f}; "
+          f"p99 {figures['latency_p99_ms']:.1f} ms;"
           f" first/last {w:.0f} s: p99 {figures['soak_p99_ms_first']:.1f} -> "
           f"{figures['soak_p99_ms_last']:.1f} ms, RSS {figures['soak_rss_mb_first']:,.0f} -> "
           f"{figures['soak_rss_mb_last']:,.0f} MB", flush=True)

@@ -28,7 +28,7 @@ import ray
 from actors.live.calls import ActorDirectory
 from actors.live.checkpoint import Checkpoint
 from actors.live.history import fetch_history
-from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
+from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress, run_bounded
 from actors.live.logs import actor_log
 from actors.live.poison import PoisonGuard
 from actors.live.priority import background
@@ -145,7 +145,9 @@ class CandidateService:
             before_write=self._store.confirm if self._store is not None else None,
             on_error=lambda e: self._log.error("snapshot failed", error=str(e)))
         warm_up_trading(backtest, symbols, timeframe_ms, limits)
-        warm_up_strategy(choice, symbols, timeframe_ms)
+        if not run_bounded(lambda: warm_up_strategy(choice, symbols, timeframe_ms),
+                           stuck_after_s, f"candidate-{name}-warm-up"):
+            self._log.warning("strategy warm-up still runs: left behind", limit_s=stuck_after_s)
         self.fills = 0
         self._work = threading.Condition()
         self._target = -1

@@ -73,3 +73,25 @@ class Progress:
                 self._on_stuck()
             raise StuckError(f"{what} has run for {running:.1f} s (limit {self.limit_s:g} s): "
                              "no progress")
+
+
+def run_bounded(work: Callable[[], None], limit_s: float, what: str) -> bool:
+    """Run optional ``work`` (a warm-up) for at most ``limit_s`` seconds.
+
+    The work runs in a daemon thread; past the limit it is left to finish (or hang) there and
+    the caller goes on, so code that may never return (a user's strategy) cannot keep an
+    actor's constructor from returning: the same code then runs again in a real step, under
+    :class:`Progress` and the poison guard.
+
+    Args:
+        work: What to run; it must not touch state the caller keeps.
+        limit_s: How long to wait for it.
+        what: Name of the thread (for stack dumps).
+
+    Returns:
+        True if the work finished within the limit.
+    """
+    thread = threading.Thread(target=work, daemon=True, name=what)
+    thread.start()
+    thread.join(limit_s)
+    return not thread.is_alive()

@@ -20,7 +20,7 @@ import numpy as np
 import ray
 
 from actors.live.history import fetch_history
-from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
+from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress, run_bounded
 from actors.live.logs import actor_log
 from actors.live.poison import PoisonGuard
 from actors.live.priority import latency_critical
@@ -77,8 +77,10 @@ class SlotService:
         self._poison = PoisonGuard(state_dir, "slot") if state_dir else None
         self._progress = Progress(stuck_after_s, on_stuck=self._poison.mark_stuck
                                   if self._poison is not None else None)
-        warm_up_strategy(choice, symbols, timeframe_ms)
         self._log = actor_log(session_id, "slot")
+        if not run_bounded(lambda: warm_up_strategy(choice, symbols, timeframe_ms),
+                           stuck_after_s, "slot-warm-up"):
+            self._log.warning("strategy warm-up still runs: left behind", limit_s=stuck_after_s)
         self._log.info("slot started", strategy=self._runners[0].strategy_id,
                        inherited=str(self._poison.inherited) if self._poison else "")
 

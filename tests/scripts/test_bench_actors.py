@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.bench_actors import GOALS, REQUIRED_KEYS, goal_rows, steps_at
+from core.trading.latency import STAGES as SESSION_STAGES
+from scripts.bench_actors import GOALS, REQUIRED_KEYS, STAGES, goal_rows, steps_at
 from scripts.bench_common import Goal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,10 +47,10 @@ POSITIVE = (
 FINITE = (
     *POSITIVE,
     "soak_rss_growth_fraction_actors",
-    "latency_ingest_p50_ms",
     "latency_signal_p50_ms",
     "latency_risk_p50_ms",
     "latency_order_p50_ms",
+    "latency_journal_p50_ms",
     "latency_rest_p50_ms",
     "latency_hdr_ack_p99_ms",
     "paced_steps_per_s_achieved",
@@ -75,7 +76,7 @@ def test_tiny_run_writes_every_figure(tmp_path: Path, shared_data: Path) -> None
     assert figures["sim_batch_bars"] == 2048 and figures["sim_bars"] == 4096 * 2
     assert figures["sim_steps"] == 2
     assert figures["per_bar_cost_history_bars"] == 20_000
-    assert figures["per_bar_cost_runners"] == 8  # slot 2 + 3 candidates x 2 symbols
+    assert figures["per_bar_cost_books"] == 4  # the live strategy + 3 candidates
     assert figures["session_restart_kills"] == 1 and figures["session_restart_failed"] == 0
     assert figures["paced_stop_reason"] == "benchmark done"
     for key in FINITE:
@@ -93,6 +94,11 @@ def test_tiny_run_writes_every_figure(tmp_path: Path, shared_data: Path) -> None
 
 def test_every_figure_has_a_goal() -> None:
     assert set(REQUIRED_KEYS) == set(GOALS) == set(FIGURES)
+
+
+def test_the_stages_are_those_the_session_records() -> None:
+    assert STAGES == SESSION_STAGES and STAGES[-1] == "ack"
+    assert {f"latency_{s}_p50_ms" for s in STAGES[:-1]} <= set(FINITE)
 
 
 def test_a_missing_figure_fails_its_goal() -> None:

@@ -126,6 +126,16 @@ def test_a_stuck_strategy_fails_the_heartbeat_and_is_disabled_after_two_hangs(
         worker.join(10)
 
 
+def test_a_slot_whose_strategy_never_returns_still_starts(tmp_path, hanging_strategy):
+    worker = threading.Thread(target=_slot, args=(tmp_path, 0.2), daemon=True)
+    worker.start()
+    worker.join(10.0)
+    started = not worker.is_alive()
+    RELEASE.set()  # let the warm-up go (the slot left it behind after 0.2 s)
+    worker.join(60.0)
+    assert started, "the slot's constructor still runs the hanging strategy after 10 s"
+
+
 @pytest.mark.usefixtures("ray_session")
 def test_a_frozen_actor_is_replaced_and_the_step_retried(tmp_path, shared_data):
     import os
