@@ -65,6 +65,24 @@ RAY_TEST_CPUS = 2
 RAY_TEST_OBJECT_STORE = 200 * 1024 * 1024
 
 
+def _fill_numba_cache() -> None:
+    """Compile the trading kernels once here, before any actor starts.
+
+    On a fresh checkout the numba cache is empty: without this, every actor of the first
+    session (slot, guardian, executor, candidates) would compile the same kernels at once.
+    """
+    from actors.live.plan import strategy_choice
+    from configs.app import AppConfig
+    from core.trading.warmup import warm_up_strategy, warm_up_trading
+
+    config = AppConfig()
+    symbols = ("BTC/USDT", "ETH/USDT")
+    for timeframe_ms in (60_000, 3_600_000):
+        warm_up_trading(config.backtest, symbols, timeframe_ms, config.risk.effective())
+        for name in ("momentum", "mean_reversion"):
+            warm_up_strategy(strategy_choice(name, name, {}), symbols, timeframe_ms)
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """ONE local Ray for the whole test session: 127.0.0.1, 2 CPUs, 200 MB store, no dashboard.
@@ -74,6 +92,7 @@ def ray_session():
     """
     from actors.research.ray_runtime import connect
 
+    _fill_numba_cache()
     handle = connect(
         None,
         num_cpus=RAY_TEST_CPUS,

@@ -21,6 +21,10 @@ RETRYABLE = (RayActorError, ActorDiedError, ActorUnavailableError, GetTimeoutErr
 RETRY_PAUSE_S = 0.05
 
 
+class SequenceError(EvotraderError):
+    """A step arrived out of order (neither the next one nor a retry of a recent one)."""
+
+
 class SessionError(EvotraderError):
     """The session cannot go on (an actor stayed unavailable past the retry timeout)."""
 
@@ -127,6 +131,31 @@ class Pending:
 
     def __init__(self, directory: ActorDirectory, calls: list[Call], refs: list[Any]) -> None:
         self._directory, self._calls, self._refs = directory, calls, refs
+        self._settled: set[int] = set()
+
+    def settle(self) -> bool:
+        """Look at the answers that arrived, without waiting; True once all have.
+
+        A call that failed because its actor died drops the directory's handle, so the next
+        call reaches the successor (nothing else would notice for a call never waited on).
+        """
+        open_ = [i for i, ref in enumerate(self._refs) if ref is not None
+                 and i not in self._settled]
+        if not open_:
+            return True
+        ready, _ = ray.wait([self._refs[i] for i in open_], num_returns=len(open_), timeout=0)
+        arrived = {id(ref) for ref in ready}
+        for index in open_:
+            if id(self._refs[index]) not in arrived:
+                continue
+            self._settled.add(index)
+            try:
+                ray.get(self._refs[index], timeout=0)
+            except RETRYABLE as exc:
+                self._directory._note(self._calls[index][0], exc)
+            except Exception:  # noqa: BLE001, S110 - the callee's own error, not a dead actor
+                pass
+        return len(ready) == len(open_)
 
     def result(self, timeout_s: float | None = None) -> list[Any]:
         """The answers in call order; calls whose actor died are retried on its successor."""

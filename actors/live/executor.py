@@ -33,6 +33,7 @@ from typing import Any
 import ray
 
 from actors.adapters.journal import Journal
+from actors.live.calls import SequenceError
 from actors.live.checkpoint import Checkpoint
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
@@ -53,10 +54,6 @@ from core.trading.warmup import warm_up_trading
 HALT_FILE = "executor.halt"
 SNAPSHOT_FINISHED = 16
 """Finished orders a snapshot keeps: a step boundary's retries concern working orders only."""
-
-
-class SequenceError(EvotraderError):
-    """A step arrived out of order (neither the next one nor a retry of the last one)."""
 
 
 class StepLostError(EvotraderError):

@@ -248,7 +248,8 @@ class FeedService:
             if handle is None:
                 continue
             try:
-                self._pushes[name] = handle.on_bars.remote(ref)
+                pushed = handle.on_bars.remote(ref)
+                self._pushes.setdefault(name, pushed)  # one tracked until it answers
                 sent += 1
             except Exception:  # noqa: BLE001 - the subscriber died: look it up next time
                 self._handles.pop(name, None)
@@ -273,7 +274,9 @@ class FeedService:
                 if handle is None:
                     continue
                 try:
-                    handle.on_bars_many.remote(refs)
+                    pushed = handle.on_bars_many.remote(refs)
+                    with self._handles_lock:
+                        self._pushes.setdefault(name, pushed)
                 except Exception:  # noqa: BLE001 - the subscriber died: it replays
                     self._handles.pop(name, None)
 
@@ -316,10 +319,11 @@ class FeedService:
             return self._resolve(name)
 
     def _resolve(self, name: str) -> Any:
-        previous = self._pushes.pop(name, None)
+        previous = self._pushes.get(name)
         if previous is not None:
             ready, _ = ray.wait([previous], timeout=0)
             if ready:
+                del self._pushes[name]
                 try:
                     ray.get(ready[0])
                 except Exception:  # noqa: BLE001 - its actor died: resolve the name again

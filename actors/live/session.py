@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from actors.adapters.session_store import BatchRecords, LatencySample
-from actors.live.calls import ActorDirectory, SessionError, submit
+from actors.live.calls import ActorDirectory, Pending, SequenceError, SessionError, submit
 from actors.live.latency import StageLatency
 from actors.live.plan import SessionPlan
 from actors.live.store_writer import StoreWriter
@@ -93,6 +93,7 @@ class SessionLoop:
         self._symbols = tuple(config.data.symbols)
         self._paced = config.session.speed is not None
         self._bounds = plan.step_bounds()
+        self._publishing: list[Pending] = []
         self._pacing = PacingPlan(config.session.speed)
         self._latencies = StoreWriter(directory, plan.names.store, interval_s=0.5,
                                       max_batches=256)
@@ -117,7 +118,7 @@ class SessionLoop:
         self.directory.call_many([(name, "connect", (), {})
                                   for name in (*names.feeds, names.guardian, names.slot)])
         clock = SimClock(int(timeline[0]))
-        resumed_at = pos.next_seq
+        resumed_at = self._catch_up(pos.next_seq)
         anchor = time.perf_counter() - (self._pacing.step_seconds(bounds[resumed_at][0], tf)
                                         if resumed_at < len(bounds) else 0.0)
         published = -1
@@ -173,11 +174,36 @@ class SessionLoop:
         pos.retries = dict(self.directory.retries)
         return pos
 
+    def _catch_up(self, next_seq: int) -> int:
+        """The step to go on from after a restart.
+
+        The session's snapshot is written off the acknowledgement path, so it may be some
+        steps behind the guardian. Those steps are done: the guardian answers them from its
+        recent reports. When it no longer keeps the first one (its own restart kept only the
+        last few), the session goes on from the guardian's last step instead; what it misses
+        is its own bookkeeping of the steps between (latency samples), never a trade.
+        """
+        names = self.plan.names
+        done = self.directory.call(names.guardian, "seq_done")
+        if next_seq > done:
+            return next_seq
+        i0, i1 = self._bounds[next_seq]
+        try:
+            self.directory.call(names.guardian, "process_step", next_seq, i0, i1)
+        except SequenceError:
+            return done
+        return next_seq
+
     def _publish(self, seq: int) -> None:
-        """Ask every feed to publish step ``seq`` (not awaited: a lost publish is replayed)."""
+        """Ask every feed to publish step ``seq`` (not awaited: a lost publish is replayed).
+
+        The answers of earlier publishes are looked at first: one that failed because its
+        feed died makes the next publish look the restarted feed up.
+        """
+        self._publishing = [p for p in self._publishing if not p.settle()]
         i0, i1 = self._bounds[seq]
-        submit(self.directory, [(n, "publish", (seq, i0, i1), {})
-                                for n in self.plan.names.feeds])
+        self._publishing.append(submit(self.directory, [(n, "publish", (seq, i0, i1), {})
+                                                        for n in self.plan.names.feeds]))
 
 
 __all__ = ["SessionError", "SessionLoop", "SessionPosition"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import ray
@@ -63,6 +64,7 @@ class SlotService:
         if bars is not None:  # an actor (not an in-process test)
             latency_critical()
         self._guardian, self._guardian_handle = guardian, None
+        self._tracked_push: Any = None
         self._outputs: dict[int, SlotOutput] = {}
         self._push_lock = threading.Lock()
         self._next_push: int | None = None
@@ -146,10 +148,21 @@ class SlotService:
         return verdict
 
     def _push(self, seq: int, output: SlotOutput) -> None:
+        # A push to a guardian that died fails only in its answer: the last one is looked at
+        # on the next push, and a failed one makes the slot look the successor up.
+        tracked = self._tracked_push
+        if tracked is not None and ray.wait([tracked], timeout=0)[0]:
+            self._tracked_push = None
+            try:
+                ray.get(tracked)
+            except Exception:  # noqa: BLE001 - the guardian died: find its successor
+                self._guardian_handle = None
         try:
             if self._guardian_handle is None:
                 self._guardian_handle = ray.get_actor(self._guardian, namespace=self._namespace)
-            self._guardian_handle.on_signals.remote(seq, output)
+            pushed = self._guardian_handle.on_signals.remote(seq, output)
+            if self._tracked_push is None:
+                self._tracked_push = pushed
         except Exception:  # noqa: BLE001 - the guardian asks for it when it needs it
             self._guardian_handle = None
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from core.backtest.equity import replay_equity, replay_sharpe
 from core.backtest.layout import (
@@ -19,6 +19,9 @@ from core.backtest.layout import (
 )
 from core.backtest.market import MarketArrays
 from core.data.timeframes import periods_per_year
+
+if TYPE_CHECKING:  # pandas loads only where frames are asked for
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class BacktestResult:
 
     def orders_frame(self) -> pd.DataFrame:
         """Fills as a DataFrame with ``column``, ``timestamp`` and a readable ``reason``."""
+        import pandas as pd
+
         frame = pd.DataFrame(self.orders, columns=("column", *ORDER_COLUMNS))
         frame = frame.astype({"column": np.int64, "bar": np.int64, "side": np.int64,
                               "maker": bool})
@@ -99,6 +104,8 @@ class BacktestResult:
 
     def trades_frame(self) -> pd.DataFrame:
         """Round trips as a DataFrame with entry/exit timestamps and a readable exit reason."""
+        import pandas as pd
+
         frame = pd.DataFrame(self.trades, columns=("column", *TRADE_COLUMNS))
         frame = frame.astype({"column": np.int64, "entry_bar": np.int64, "exit_bar": np.int64,
                               "direction": np.int64, "is_open": bool})
@@ -112,6 +119,8 @@ class BacktestResult:
 
     def stats_frame(self) -> pd.DataFrame:
         """Per-column statistics (bars in market, traded notional, rejected orders, ...)."""
+        import pandas as pd
+
         return pd.DataFrame(self.stats, columns=STAT_COLUMNS, index=list(self.columns))
 
     def column_trades(self, j: int) -> np.ndarray:

@@ -27,6 +27,11 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+# A function named like its submodule is bound at once: importing the submodule elsewhere
+# first would otherwise leave the package attribute pointing at the module.
+from core.data.resample import resample  # noqa: E402, F401
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:

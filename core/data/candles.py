@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from core.data.timeframes import timeframe_to_ms
 from core.errors import DataError
+
+if TYPE_CHECKING:  # pandas loads only where frames are used (not in the trading actors)
+    import pandas as pd
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 OHLCV_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -154,6 +156,8 @@ class Candles:
             values = getattr(self, name)
             if values is not None:
                 columns[name] = values
+        import pandas as pd
+
         return pd.DataFrame(columns)
 
     @classmethod

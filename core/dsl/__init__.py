@@ -1,55 +1,70 @@
-"""The alpha language: typed S-expressions, their parser and printer, and their evaluation."""
+"""The alpha language: typed S-expressions, their parser and printer, and their evaluation.
 
-from core.dsl.errors import DSLLimitError, DSLSyntaxError, DSLTypeError
-from core.dsl.generate import random_tree, random_trees
-from core.dsl.hashing import canonical_text, structural_hash
-from core.dsl.limits import Limits, check_limits
-from core.dsl.macros import MACROS, Macro, expand, list_macros
-from core.dsl.nodes import TERMINALS, Call, Const, Node, Terminal, Window, depth, size, walk
-from core.dsl.operators import MAX_WINDOW, OPERATORS, ArgKind, OpFamily, OpSpec
-from core.dsl.parser import parse
-from core.dsl.printer import to_text
-from core.dsl.simplify import simplify
-from core.dsl.stream import StreamEvaluator, StreamState
-from core.dsl.stream_alpha import AlphaStream, AlphaStreamState
-from core.dsl.typecheck import typecheck
-from core.dsl.warmup import warmup_bars
+The names below are imported on first use (PEP 562): an actor that runs a built-in strategy
+never loads what it does not need (the DSL's numba kernels, for one).
+"""
 
-__all__ = [
-    "DSLLimitError",
-    "DSLSyntaxError",
-    "DSLTypeError",
-    "random_tree",
-    "random_trees",
-    "canonical_text",
-    "structural_hash",
-    "Limits",
-    "check_limits",
-    "MACROS",
-    "Macro",
-    "expand",
-    "list_macros",
-    "TERMINALS",
-    "Call",
-    "Const",
-    "Node",
-    "Terminal",
-    "Window",
-    "depth",
-    "size",
-    "walk",
-    "MAX_WINDOW",
-    "OPERATORS",
-    "ArgKind",
-    "OpFamily",
-    "OpSpec",
-    "parse",
-    "to_text",
-    "simplify",
-    "StreamEvaluator",
-    "StreamState",
-    "AlphaStream",
-    "AlphaStreamState",
-    "typecheck",
-    "warmup_bars",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DSLLimitError": "core.dsl.errors",
+    "DSLSyntaxError": "core.dsl.errors",
+    "DSLTypeError": "core.dsl.errors",
+    "random_tree": "core.dsl.generate",
+    "random_trees": "core.dsl.generate",
+    "canonical_text": "core.dsl.hashing",
+    "structural_hash": "core.dsl.hashing",
+    "Limits": "core.dsl.limits",
+    "check_limits": "core.dsl.limits",
+    "MACROS": "core.dsl.macros",
+    "Macro": "core.dsl.macros",
+    "expand": "core.dsl.macros",
+    "list_macros": "core.dsl.macros",
+    "TERMINALS": "core.dsl.nodes",
+    "Call": "core.dsl.nodes",
+    "Const": "core.dsl.nodes",
+    "Node": "core.dsl.nodes",
+    "Terminal": "core.dsl.nodes",
+    "Window": "core.dsl.nodes",
+    "depth": "core.dsl.nodes",
+    "size": "core.dsl.nodes",
+    "walk": "core.dsl.nodes",
+    "MAX_WINDOW": "core.dsl.operators",
+    "OPERATORS": "core.dsl.operators",
+    "ArgKind": "core.dsl.operators",
+    "OpFamily": "core.dsl.operators",
+    "OpSpec": "core.dsl.operators",
+    "parse": "core.dsl.parser",
+    "to_text": "core.dsl.printer",
+    "simplify": "core.dsl.simplify",
+    "StreamEvaluator": "core.dsl.stream",
+    "StreamState": "core.dsl.stream",
+    "AlphaStream": "core.dsl.stream_alpha",
+    "AlphaStreamState": "core.dsl.stream_alpha",
+    "typecheck": "core.dsl.typecheck",
+    "warmup_bars": "core.dsl.warmup",
+}
+
+__all__ = list(_EXPORTS)
+
+
+# A function named like its submodule is bound at once: importing the submodule elsewhere
+# first would otherwise leave the package attribute pointing at the module.
+from core.dsl.simplify import simplify  # noqa: E402, F401
+from core.dsl.typecheck import typecheck  # noqa: E402, F401
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -5,71 +5,61 @@ bar, computed from data up to and including that bar's close (strictly causal). 
 desired signed position as a fraction of the sizing unit (+1 full long, -1 full short, 0 flat,
 fractions allowed); NaN means "no instruction, keep what you have" and fills the warm-up. The
 backtester executes a change of target at the next bar's open, so nothing here is shifted.
+
+The names below are imported on first use (PEP 562): an actor that runs a built-in strategy
+never loads what it does not need (the DSL's numba kernels, for one).
 """
 
-from core.strategies.engines import (
-    HistoryEngine,
-    HistoryEngineState,
-    StreamEngine,
-    StreamEngineState,
-    alpha_engine,
-    builtin_engine,
-)
-from core.strategies.indicators import (
-    ema,
-    rolling_mean,
-    rolling_ols,
-    rolling_residual_zscore,
-    rolling_std,
-    rolling_zscore,
-)
-from core.strategies.mean_reversion import (
-    MeanReversionParams,
-    compute_mean_reversion,
-    hysteresis_positions,
-    mean_reversion_targets,
-)
-from core.strategies.momentum import MomentumParams, compute_momentum, momentum_targets
-from core.strategies.pairs import PairsParams, compute_pairs, pairs_targets
-from core.strategies.registry import STRATEGIES, StrategySpec, get_strategy, parse_params
-from core.strategies.stream import (
-    BuiltinStream,
-    BuiltinStreamState,
-    MeanReversionStream,
-    MomentumStream,
-    PairsStream,
-)
+from __future__ import annotations
 
-__all__ = [
-    "STRATEGIES",
-    "BuiltinStream",
-    "BuiltinStreamState",
-    "MeanReversionStream",
-    "MomentumStream",
-    "PairsStream",
-    "MeanReversionParams",
-    "MomentumParams",
-    "PairsParams",
-    "StrategySpec",
-    "HistoryEngine",
-    "HistoryEngineState",
-    "StreamEngine",
-    "StreamEngineState",
-    "alpha_engine",
-    "builtin_engine",
-    "compute_mean_reversion",
-    "compute_momentum",
-    "compute_pairs",
-    "ema",
-    "get_strategy",
-    "hysteresis_positions",
-    "mean_reversion_targets",
-    "momentum_targets",
-    "pairs_targets",
-    "parse_params",
-    "rolling_mean",
-    "rolling_ols",
-    "rolling_residual_zscore",
-    "rolling_std",
-    "rolling_zscore",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "STRATEGIES": "core.strategies.registry",
+    "BuiltinStream": "core.strategies.stream",
+    "BuiltinStreamState": "core.strategies.stream",
+    "MeanReversionStream": "core.strategies.stream",
+    "MomentumStream": "core.strategies.stream",
+    "PairsStream": "core.strategies.stream",
+    "MeanReversionParams": "core.strategies.mean_reversion",
+    "MomentumParams": "core.strategies.momentum",
+    "PairsParams": "core.strategies.pairs",
+    "StrategySpec": "core.strategies.registry",
+    "HistoryEngine": "core.strategies.engines",
+    "HistoryEngineState": "core.strategies.engines",
+    "StreamEngine": "core.strategies.engines",
+    "StreamEngineState": "core.strategies.engines",
+    "alpha_engine": "core.strategies.engines",
+    "builtin_engine": "core.strategies.engines",
+    "compute_mean_reversion": "core.strategies.mean_reversion",
+    "compute_momentum": "core.strategies.momentum",
+    "compute_pairs": "core.strategies.pairs",
+    "ema": "core.strategies.indicators",
+    "get_strategy": "core.strategies.registry",
+    "hysteresis_positions": "core.strategies.mean_reversion",
+    "mean_reversion_targets": "core.strategies.mean_reversion",
+    "momentum_targets": "core.strategies.momentum",
+    "pairs_targets": "core.strategies.pairs",
+    "parse_params": "core.strategies.registry",
+    "rolling_mean": "core.strategies.indicators",
+    "rolling_ols": "core.strategies.indicators",
+    "rolling_residual_zscore": "core.strategies.indicators",
+    "rolling_std": "core.strategies.indicators",
+    "rolling_zscore": "core.strategies.indicators",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel
@@ -26,9 +27,11 @@ from pydantic import BaseModel
 from configs.alpha import MappingConfig
 from core.data.candles import Candles, SeriesMeta
 from core.dsl.nodes import Node
-from core.dsl.stream_alpha import AlphaStream, AlphaStreamState
 from core.strategies.registry import StrategySpec
 from core.strategies.stream import BuiltinStream, BuiltinStreamState
+
+if TYPE_CHECKING:  # the DSL's kernels load only in processes that run an alpha
+    from core.dsl.stream_alpha import AlphaStream, AlphaStreamState
 
 MAX_PENDING_BARS = 50_000
 """Bars of failed steps a stream engine keeps for a retry before giving up."""
@@ -135,7 +138,7 @@ class StreamEngine:
         before = self._stream.to_state()
         try:
             n = bars.shape[1]
-            if isinstance(self._stream, AlphaStream):
+            if not isinstance(self._stream, BuiltinStream):
                 signal, targets = self._stream.step(*bars)
             else:
                 targets = self._stream.step(bars[3])
@@ -216,6 +219,8 @@ Engine = StreamEngine | HistoryEngine
 def alpha_engine(expression: Node, mapping: MappingConfig, k: int,
                  state: StreamEngineState | None = None) -> StreamEngine:
     """A stream engine of an alpha on ``k`` symbols."""
+    from core.dsl.stream_alpha import AlphaStream
+
     return StreamEngine(lambda s: AlphaStream(expression, mapping, k, s), k, state)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,3 +60,38 @@ def run(loaded: LoadedConfig, session_id: str,
 def read(folder: Path, name: str) -> bytes:
     """A session file's bytes."""
     return (folder / name).read_bytes()
+
+
+SHORT = {"duration": "30d", "batch_bars": 12,
+         "candidates": [{"name": "meanrev", "strategy": "mean_reversion"}]}
+"""A short session (60 steps, one candidate) that tests disturb once."""
+LONG = {"duration": "60d", "batch_bars": 4,
+        "candidates": [{"name": "meanrev", "strategy": "mean_reversion"}]}
+"""A longer session (360 steps, one candidate) for many kills."""
+
+
+class Baselines:
+    """Undisturbed runs shared by the tests of one pytest session.
+
+    Many tests disturb a session (kill an actor, freeze one, ...) and compare its files with
+    an undisturbed run of the same configuration. The undisturbed run is the same for every
+    such test with the same settings, so it runs once (the files of a session never depend on
+    its id or folder). Ask with the keyword arguments of :func:`session_config`.
+    """
+
+    def __init__(self, root: Path, data_dir: Path) -> None:
+        self._root, self._data_dir = root, data_dir
+        self._runs: dict[str, SessionResult] = {}
+
+    def get(self, **settings: Any) -> SessionResult:
+        """The undisturbed run of ``session_config(<folder>, <data>, **settings)``."""
+        bound = inspect.signature(session_config).bind(None, None, **settings)
+        bound.apply_defaults()
+        key = json.dumps({k: v for k, v in bound.arguments.items()
+                          if k not in ("tmp_path", "data_dir")}, sort_keys=True, default=str)
+        if key not in self._runs:
+            folder = self._root / f"baseline-{len(self._runs)}"
+            folder.mkdir(parents=True)
+            loaded = session_config(folder, self._data_dir, **settings)
+            self._runs[key] = run(loaded, f"baseline-{len(self._runs)}")
+        return self._runs[key]

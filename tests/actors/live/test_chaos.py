@@ -11,7 +11,7 @@ import ray
 from actors.adapters.session_store import SessionStore
 from actors.live.chaos import ChaosMonkey
 from actors.live.tree import SessionNames
-from tests.actors.live.sessions import read, run, session_config
+from tests.actors.live.sessions import LONG, read, run, session_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -27,9 +27,9 @@ def _candidate_fills(folder):
         store.close()
 
 
-def test_killing_random_actors_many_times_changes_no_fill(tmp_path, shared_data):
-    loaded = session_config(tmp_path, shared_data, duration="45d", batch_bars=8)
-    baseline = run(loaded, "calm")
+def test_killing_random_actors_many_times_changes_no_fill(tmp_path, shared_data, baselines):
+    loaded = session_config(tmp_path, shared_data, **LONG)
+    baseline = baselines.get(**LONG)
     config = loaded.config
     names = SessionNames.build(config.data.symbols, [c.name for c in config.session.candidates])
     targets = [*names.feeds, names.slot, names.guardian, names.executor, names.store,

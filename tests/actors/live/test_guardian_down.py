@@ -20,7 +20,7 @@ import pytest
 import ray
 
 from actors.live.tree import SessionNames
-from tests.actors.live.sessions import read, run, session_config
+from tests.actors.live.sessions import SHORT, read, run, session_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -71,10 +71,10 @@ def _fingerprint(account: Any) -> tuple:
             account.working)
 
 
-def test_killing_the_guardian_stops_orders_and_restarts_its_executor(tmp_path, shared_data):
-    loaded = session_config(tmp_path, shared_data, duration="30d", batch_bars=12,
-                            candidates=[])
-    names = SessionNames.build(loaded.config.data.symbols, [])
+def test_killing_the_guardian_stops_orders_and_restarts_its_executor(tmp_path, shared_data,
+                                                                     baselines):
+    loaded = session_config(tmp_path, shared_data, **SHORT)
+    names = SessionNames.build(loaded.config.data.symbols, ["meanrev"])
     namespace = ray.get_runtime_context().namespace
     probe = ExecutorProbe(names.executor, namespace)
     seen: dict[str, Any] = {}
@@ -101,7 +101,7 @@ def test_killing_the_guardian_stops_orders_and_restarts_its_executor(tmp_path, s
             seen["thread"].join(10)
 
     result = run(loaded, "guardian-down", on_step=on_step)
-    baseline = run(loaded, "guardian-up")
+    baseline = baselines.get(**SHORT)
     probe.done.set()
     assert "after" in seen, "the session ended before the probe finished"
     dead_at, started = seen["dead_at"], seen["guardian_started"]

@@ -137,7 +137,7 @@ def test_a_slot_whose_strategy_never_returns_still_starts(tmp_path, hanging_stra
 
 
 @pytest.mark.usefixtures("ray_session")
-def test_a_frozen_actor_is_replaced_and_the_step_retried(tmp_path, shared_data):
+def test_a_frozen_actor_is_replaced_and_the_step_retried(tmp_path, shared_data, baselines):
     import os
     import signal
 
@@ -145,11 +145,10 @@ def test_a_frozen_actor_is_replaced_and_the_step_retried(tmp_path, shared_data):
 
     from actors.adapters.session_store import SessionStore
     from actors.live.tree import SessionNames
-    from tests.actors.live.sessions import read, run, session_config
+    from tests.actors.live.sessions import SHORT, read, run, session_config
 
-    loaded = session_config(tmp_path, shared_data, duration="30d", batch_bars=12,
-                            candidates=[])
-    names = SessionNames.build(loaded.config.data.symbols, [])
+    loaded = session_config(tmp_path, shared_data, **SHORT)
+    names = SessionNames.build(loaded.config.data.symbols, ["meanrev"])
     namespace = ray.get_runtime_context().namespace
     frozen: list[int] = []
 
@@ -160,7 +159,7 @@ def test_a_frozen_actor_is_replaced_and_the_step_retried(tmp_path, shared_data):
             frozen.append(pid)
 
     result = run(loaded, "frozen", on_step=freeze)
-    baseline = run(loaded, "thawed")
+    baseline = baselines.get(**SHORT)
     assert frozen and result.stop_reason == "end of data"
     for name in ("orders.csv", "fills.csv", "equity.csv", "diary.jsonl"):
         assert read(result.folder, name) == read(baseline.folder, name), name

@@ -10,7 +10,7 @@ import ray
 from actors.adapters.session_store import SessionStore
 from actors.live.chaos import ChaosMonkey
 from actors.live.tree import SessionNames
-from tests.actors.live.sessions import read, run, session_config
+from tests.actors.live.sessions import LONG, read, run, session_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -18,10 +18,10 @@ COMPARED = ("orders.csv", "fills.csv", "positions.csv", "equity.csv", "diary.jso
             "risk_events.jsonl")
 
 
-def test_killing_the_session_actor_many_times_changes_no_file(tmp_path, shared_data):
-    loaded = session_config(tmp_path, shared_data, duration="60d", batch_bars=4,
-                            candidates=[{"name": "meanrev", "strategy": "mean_reversion"}])
-    baseline = run(loaded, "calm")
+def test_killing_the_session_actor_many_times_changes_no_file(tmp_path, shared_data,
+                                                              baselines):
+    loaded = session_config(tmp_path, shared_data, **LONG)
+    baseline = baselines.get(**LONG)
     names = SessionNames.build(loaded.config.data.symbols, ["meanrev"])
     monkey = ChaosMonkey([names.session], ray.get_runtime_context().namespace, kills=5,
                          interval_s=0.3, seed=3)

@@ -10,14 +10,13 @@ import pytest
 from actors.adapters.data_source import load_candles
 from core.backtest import MarketArrays, Targets, run_backtest
 from core.strategies.registry import get_strategy, parse_params
-from tests.actors.live.sessions import SESSION_FILES, read, run, session_config
+from tests.actors.live.sessions import SESSION_FILES, SHORT, read, run, session_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
-def test_a_session_writes_its_folder_and_summary(tmp_path, shared_data):
-    loaded = session_config(tmp_path, shared_data)
-    result = run(loaded, "first")
+def test_a_session_writes_its_folder_and_summary(baselines):
+    result = baselines.get()
     folder = result.folder
     for name in SESSION_FILES:
         assert (folder / name).is_file(), name
@@ -35,15 +34,14 @@ def test_a_session_writes_its_folder_and_summary(tmp_path, shared_data):
     assert len(equity) == 720
 
 
-def test_same_data_and_seed_give_byte_identical_files(tmp_path, shared_data):
-    loaded = session_config(tmp_path, shared_data, batch_bars=96)
-    first = run(loaded, "det-a")
-    second = run(loaded, "det-b")
+def test_same_data_and_seed_give_byte_identical_files(tmp_path, shared_data, baselines):
+    first = baselines.get(**SHORT)
+    second = run(session_config(tmp_path, shared_data, **SHORT), "det-b")
     for name in ("orders.csv", "fills.csv", "diary.jsonl", "equity.csv", "positions.csv",
                  "risk_events.jsonl"):
         assert read(first.folder, name) == read(second.folder, name), name
     # Batching is not part of the result: other step sizes give the same trading.
-    third = run(session_config(tmp_path, shared_data, batch_bars=50), "det-c")
+    third = run(session_config(tmp_path, shared_data, **{**SHORT, "batch_bars": 50}), "det-c")
     for name in ("orders.csv", "fills.csv", "diary.jsonl", "positions.csv"):
         assert read(first.folder, name) == read(third.folder, name), name
     equity = [[line.split(",")[2] for line in read(r.folder, "equity.csv").decode().splitlines()]
