@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from actors.adapters.session_store import BatchRecords, LatencySample
-from actors.live.calls import ActorDirectory, Pending, SequenceError, SessionError, submit
+from actors.live.calls import ActorDirectory, Pending, SessionError, submit
 from actors.live.latency import StageLatency
 from actors.live.plan import SessionPlan
 from actors.live.store_writer import StoreWriter
@@ -82,12 +82,15 @@ class SessionLoop:
         save: Offers the position to the snapshot writer (after every step).
         latency: Stage latencies (bounded).
         stop_requested: Returns a reason to stop ("" = go on); checked between steps.
+        on_ready: Told how long the start took (ping, connect, catch-up) before the first step.
     """
 
     def __init__(self, plan: SessionPlan, directory: ActorDirectory, position: SessionPosition,
                  save: Save, latency: StageLatency,
-                 stop_requested: Callable[[], str] = lambda: "") -> None:
+                 stop_requested: Callable[[], str] = lambda: "",
+                 on_ready: Callable[[dict[str, float]], None] | None = None) -> None:
         self.plan, self.directory, self.position = plan, directory, position
+        self._on_ready = on_ready
         self._save, self._latency, self._stop_requested = save, latency, stop_requested
         config = plan.inputs.config
         self._symbols = tuple(config.data.symbols)
@@ -114,11 +117,22 @@ class SessionLoop:
         bounds = self._bounds
         # The tree's actors start in parallel; the clock starts once they all answer and
         # have reached the peers they push to (first contacts between workers are slow).
-        self.directory.call_many([(name, "ping", (), {}) for name in names.all()])
+        begun = time.perf_counter()
+        # A cold start waits for the whole tree; a restarted session only for its own peers
+        # (the others kept running, or are being restarted by their supervisors).
+        peers = (names.all() if pos.next_seq == 0 else
+                 [names.store, names.control, *names.feeds, names.guardian])
+        self.directory.call_many([(name, "ping", (), {}) for name in peers])
+        pinged = time.perf_counter()
         self.directory.call_many([(name, "connect", (), {})
                                   for name in (*names.feeds, names.guardian, names.slot)])
+        connected = time.perf_counter()
         clock = SimClock(int(timeline[0]))
         resumed_at = self._catch_up(pos.next_seq)
+        if self._on_ready is not None:
+            self._on_ready({"ping_s": pinged - begun, "connect_s": connected - pinged,
+                            "catch_up_s": time.perf_counter() - connected,
+                            "first_step": resumed_at})
         anchor = time.perf_counter() - (self._pacing.step_seconds(bounds[resumed_at][0], tf)
                                         if resumed_at < len(bounds) else 0.0)
         published = -1
@@ -178,21 +192,13 @@ class SessionLoop:
         """The step to go on from after a restart.
 
         The session's snapshot is written off the acknowledgement path, so it may be some
-        steps behind the guardian. Those steps are done: the guardian answers them from its
-        recent reports. When it no longer keeps the first one (its own restart kept only the
-        last few), the session goes on from the guardian's last step instead; what it misses
-        is its own bookkeeping of the steps between (latency samples), never a trade.
+        steps behind the guardian. Those steps are done: the session goes on from the
+        guardian's last step (which the guardian answers again from its report), not step by
+        step through the others (a paced session would wait for each). What it skips is its
+        own bookkeeping of the steps between (latency samples), never a trade.
         """
-        names = self.plan.names
-        done = self.directory.call(names.guardian, "seq_done")
-        if next_seq > done:
-            return next_seq
-        i0, i1 = self._bounds[next_seq]
-        try:
-            self.directory.call(names.guardian, "process_step", next_seq, i0, i1)
-        except SequenceError:
-            return done
-        return next_seq
+        done = self.directory.call(self.plan.names.guardian, "seq_done")
+        return max(next_seq, done)
 
     def _publish(self, seq: int) -> None:
         """Ask every feed to publish step ``seq`` (not awaited: a lost publish is replayed).

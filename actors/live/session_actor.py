@@ -164,7 +164,8 @@ class SessionService:
                      info={"symbols": ",".join(config.data.symbols),
                            "timeframe": config.data.timeframe})
             loop = SessionLoop(plan, self._directory, pos, self._save, self._latency,
-                               self._stop_requested)
+                               self._stop_requested,
+                               on_ready=lambda t: self._log.info("session loop ready", **t))
             loop.run()
             pos.phase = "finishing"
             self._snapshots.offer(pos.steps, dataclasses.replace(pos))
