@@ -7,8 +7,7 @@ synthetic market.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from core.lazy import lazy_exports
 
 _EXPORTS = {
     "OHLCV_COLUMNS": "candles", "Candles": "candles", "SeriesMeta": "candles",
@@ -31,11 +30,4 @@ __all__ = sorted(_EXPORTS)
 # first would otherwise leave the package attribute pointing at the module.
 from core.data.resample import resample  # noqa: E402, F401
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'core.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"core.data.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

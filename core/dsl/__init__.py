@@ -6,8 +6,7 @@ never loads what it does not need (the DSL's numba kernels, for one).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from core.lazy import lazy_exports
 
 _EXPORTS = {
     "DSLLimitError": "core.dsl.errors",
@@ -56,15 +55,4 @@ __all__ = list(_EXPORTS)
 from core.dsl.simplify import simplify  # noqa: E402, F401
 from core.dsl.typecheck import typecheck  # noqa: E402, F401
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
