@@ -77,10 +77,9 @@ def _fill_numba_cache() -> None:
 
     config = AppConfig()
     symbols = ("BTC/USDT", "ETH/USDT")
-    for timeframe_ms in (60_000, 3_600_000):
-        warm_up_trading(config.backtest, symbols, timeframe_ms, config.risk.effective())
-        for name in ("momentum", "mean_reversion"):
-            warm_up_strategy(strategy_choice(name, name, {}), symbols, timeframe_ms)
+    warm_up_trading(config.backtest, symbols, 3_600_000, config.risk.effective())
+    for name in ("momentum", "mean_reversion"):
+        warm_up_strategy(strategy_choice(name, name, {}), symbols, 3_600_000)
 
 
 @pytest.fixture(scope="session")

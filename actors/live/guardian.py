@@ -390,7 +390,8 @@ class GuardianService:
         records = [record for _, record in self._journal.records(after=self._seq_done)]
         for k, record in enumerate(records):
             assert isinstance(record, StepRecord)
-            link = replay_link(records, k, self._channel)
+            link = replay_link(records, k, lambda r, op: ExecutorLink(
+                self._channel, r.seq, r.i0, r.i1, first_op=op))
             assert self._bars is not None
             batch, _ = self._bars.batch(record.seq, record.i0, record.i1)
             output = SlotOutput(list(record.signals), list(record.diary), list(record.errors))

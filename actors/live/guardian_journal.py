@@ -10,11 +10,9 @@ record goes to the executor again (it answers idempotently).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from actors.adapters.journal import Journal
-from actors.live.exchange_channel import ExchangeChannel
-from actors.live.executor_link import ExecutorLink
 from actors.live.wal_records import StepRecord
 from core.trading.execution import Exchange, VenueLink
 from core.trading.replay import ExchangeRequest, RecordingLink, ReplayLink
@@ -74,11 +72,13 @@ class StepJournal:
         return self.link.replies[-1] if self.tail else None
 
 
-def replay_link(records: Sequence[StepRecord], k: int, channel: ExchangeChannel) -> ReplayLink:
+def replay_link(records: Sequence[StepRecord], k: int,
+                resend: Callable[[StepRecord, int], VenueLink]) -> ReplayLink:
     """The link answering record ``k``'s exchanges.
 
     An unanswered last exchange is answered by the next record's ``prev_tail``, or, for the
-    last record, sent to the executor again through ``channel``.
+    last record, sent to the executor again through ``resend(record, first_op)`` (the
+    guardian: an :class:`ExecutorLink` over its channel).
     """
     record = records[k]
     replies = list(record.replies)
@@ -88,8 +88,7 @@ def replay_link(records: Sequence[StepRecord], k: int, channel: ExchangeChannel)
         if following is not None and following.prev_tail is not None:
             replies.append(following.prev_tail)
         else:
-            live = ExecutorLink(channel, record.seq, record.i0, record.i1,
-                                first_op=len(replies))
+            live = resend(record, len(replies))
     return ReplayLink(record.requests, replies, record.tail_preview, live)
 
 

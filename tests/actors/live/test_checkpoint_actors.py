@@ -26,14 +26,15 @@ from actors.live.checkpoint import Checkpoint, CheckpointError
 from actors.live.codec import RecordCodec
 from actors.live.executor import HALT_FILE, ExecutorService, SequenceError, StepLostError
 from actors.live.guardian import GuardianSnapshot
+from actors.live.guardian_journal import replay_link, tail_reply
 from actors.live.snapshots import read_mark
 from actors.live.subscriber import BarSource
 from actors.live.wal_records import StepRecord
 from core.trading.choice import StrategyChoice
-from core.trading.execution import Exchange, VenueLink
+from core.trading.execution import Exchange
 from core.trading.messages import OrderRequest
 from core.trading.paper import PaperClient
-from core.trading.replay import ExchangeRequest, RecordingLink, ReplayLink, without_preview
+from core.trading.replay import ExchangeRequest, RecordingLink, without_preview
 from core.trading.trader import StepOutcome, Trader
 from tests.actors.live.checkpoint_states import (
     BTC,
@@ -143,20 +144,12 @@ class Guardian:
         """``GuardianService._recover``: replay the journal after the restored snapshot."""
         records = [r for _, r in self.journal.records(after=self.seq_done)]
         for k, record in enumerate(records):
-            replies = list(record.replies)
-            live: VenueLink | None = None
-            if record.has_tail:
-                following = records[k + 1] if k + 1 < len(records) else None
-                if following is not None and following.prev_tail is not None:
-                    replies.append(following.prev_tail)
-                else:
-                    live = ServiceLink(service, record, by_bars=True, first_op=len(replies))
-            link = ReplayLink(record.requests, replies, record.tail_preview, live)
+            link = replay_link(records, k, lambda r, op: ServiceLink(service, r, by_bars=True,
+                                                                     first_op=op))
             guardian_step(self.trader, steps[record.seq].batch, list(record.signals), link,
                           record.stopped, record.kill_switch)
             assert link.finished()
-            self.tail = (replies[len(record.replies)] if record.has_tail and live is None
-                         else (link.live_replies[-1] if link.live_replies else None))
+            self.tail = tail_reply(record, link)
             self.seq_done = record.seq
 
 
@@ -211,16 +204,24 @@ def test_the_executor_answers_as_the_paper_client_and_snapshots_what_it_would(
     assert [seq for seq, _ in Journal(tmp_path).records()] == [s.record.seq for s in steps]
 
 
-def test_executor_and_guardian_restart_from_snapshots_and_journal_and_trade_on(
-        tmp_path: Path, session: Session) -> None:
-    steps, tf = session.steps, session.market.timeframe_ms
+def _two_steps_then_executor_snapshot(tmp_path: Path, steps: Sequence[Step], tf: int
+                                      ) -> tuple[Path, Path, Guardian, ExecutorService]:
+    """Steps 0-1 in ``first``; ``restarted`` gets the executor's snapshot of step 0 (offered
+    when step 1 began)."""
     first, second = tmp_path / "first", tmp_path / "restarted"
     second.mkdir()
     service = executor(first)
     guardian = Guardian(new_trader(tf), Journal(first))
     run(guardian, service, steps[:2])
-    service.stop()  # the executor's snapshot of step 0 (offered when step 1 began)
+    service.stop()
     shutil.copy(first / "executor.ckpt", second / "executor.ckpt")
+    return first, second, guardian, service
+
+
+def test_executor_and_guardian_restart_from_snapshots_and_journal_and_trade_on(
+        tmp_path: Path, session: Session) -> None:
+    steps, tf = session.steps, session.market.timeframe_ms
+    first, second, guardian, service = _two_steps_then_executor_snapshot(tmp_path, steps, tf)
     Checkpoint(second, "guardian").save(steps[0].guardian)
     run(guardian, service, steps[2:3])  # journaled, then its last exchange sent: a crash here
     copy_journal(first, second)
@@ -276,13 +277,7 @@ def test_a_halt_is_applied_at_the_same_point_when_the_journal_is_replayed(
     steps, tf = session.steps, session.market.timeframe_ms
     # no order is working at either point (the next test covers that case)
     assert PaperClient.from_state(steps[3].client).account().working == ()
-    first, second = tmp_path / "first", tmp_path / "restarted"
-    second.mkdir()
-    service = executor(first)
-    guardian = Guardian(new_trader(tf), Journal(first))
-    run(guardian, service, steps[:2])
-    service.stop()
-    shutil.copy(first / "executor.ckpt", second / "executor.ckpt")
+    first, second, guardian, service = _two_steps_then_executor_snapshot(tmp_path, steps, tf)
     cancelled = []
 
     def kill_switch(seq: int, op: int) -> None:
@@ -332,13 +327,7 @@ def test_a_kill_switch_between_steps_with_working_orders_lets_the_guardian_go_on
 def test_a_kill_switch_on_a_restarted_executor_halts_it_after_the_journaled_steps(
         tmp_path: Path, session: Session) -> None:
     steps, tf = session.steps, session.market.timeframe_ms
-    first, second = tmp_path / "first", tmp_path / "restarted"
-    second.mkdir()
-    service = executor(first)
-    guardian = Guardian(new_trader(tf), Journal(first))
-    run(guardian, service, steps[:2])
-    service.stop()
-    shutil.copy(first / "executor.ckpt", second / "executor.ckpt")
+    first, second, guardian, service = _two_steps_then_executor_snapshot(tmp_path, steps, tf)
     run(guardian, service, steps[2:5])
     copy_journal(first, second)
     restarted = executor(second, session)  # the executor died after step 4 and came back
