@@ -1,12 +1,14 @@
 """Work that got its actor restarted for making no progress: a marker per step.
 
-Before a step the owner writes a marker (step, times it got stuck so far); after it, removes
-it. When the heartbeat finds the step stuck (:mod:`actors.live.liveness`) it counts one more
-stuck attempt in the marker before the supervisor replaces the actor. The successor inherits
-the marker: past :data:`MAX_ATTEMPTS` stuck attempts on the same step the work is poisoned and
-the owner stops attempting it (a strategy is disabled and gives no signals) instead of hanging
-on it forever. Deaths for other reasons (a kill, a crash) do not count. The marker is a small
-JSON file, not fsynced: it guards against the death of a process, not of the machine.
+Before a step the owner notes the step in flight (in memory: a step nobody got stuck on
+leaves nothing for a successor, so the common path touches no file). When the heartbeat finds
+the step stuck (:mod:`actors.live.liveness`) it writes the marker (step, stuck attempts so
+far plus one) before the supervisor replaces the actor; the step's end removes a marker that
+was written or inherited. The successor inherits the marker: past :data:`MAX_ATTEMPTS` stuck
+attempts on the same step the work is poisoned and the owner stops attempting it (a strategy
+is disabled and gives no signals) instead of hanging on it forever. Deaths for other
+reasons (a kill, a crash) do not count. The marker is a small JSON file, not fsynced: it
+guards against the death of a process, not of the machine.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ class PoisonGuard:
         self.path = Path(state_dir) / f"{owner}.inflight"
         self.disabled_path = Path(state_dir) / f"{owner}.disabled"
         self.inherited = self._read()
+        self._marker_on_disk = self.inherited is not None
+        self._current: Inflight | None = None
+        self._disabled = self._read_disabled()
 
     def _read(self) -> Inflight | None:
         try:
@@ -49,24 +54,31 @@ class PoisonGuard:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def disabled_reason(self) -> str:
-        """Why this owner's work was given up ("" if it was not)."""
+    def _read_disabled(self) -> str:
         try:
             return self.disabled_path.read_text()
         except OSError:
             return ""
 
+    def disabled_reason(self) -> str:
+        """Why this owner's work was given up ("" if it was not).
+
+        Read when the owner starts: only the owner itself gives its work up later.
+        """
+        return self._disabled
+
     def begin(self, seq: int) -> int:
         """Mark step ``seq`` as in flight; returns how often it got an actor stuck so far."""
         previous = self.inherited
         stuck = previous.stuck if previous is not None and previous.seq == seq else 0
+        if not stuck and self._marker_on_disk:  # an inherited marker of another step
+            self.end()
         self._current = Inflight(seq, stuck)
-        self._write(self._current)
         return stuck
 
     def mark_stuck(self) -> None:
         """The step in flight is stuck (called once, from the failing heartbeat)."""
-        current = getattr(self, "_current", None)
+        current = self._current
         if current is not None:
             self._current = None  # once per step
             self._write(Inflight(current.seq, current.stuck + 1))
@@ -75,14 +87,17 @@ class PoisonGuard:
         """The step finished: forget the marker."""
         self.inherited = None
         self._current = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if self._marker_on_disk:
+            self._marker_on_disk = False
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
     def _write(self, inflight: Inflight) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(f".tmp{os.getpid()}")
         temporary.write_text(json.dumps({"seq": inflight.seq, "stuck": inflight.stuck}))
         os.replace(temporary, self.path)
+        self._marker_on_disk = True
 
     def refusal(self, seq: int, what: str) -> str:
         """Begin step ``seq``; the reason to refuse it if ``what`` was given up, else "".
@@ -102,4 +117,5 @@ class PoisonGuard:
     def give_up(self, reason: str) -> None:
         """Record for good that this owner's work is disabled."""
         self.disabled_path.write_text(reason)
+        self._disabled = reason
         self.end()

@@ -42,6 +42,7 @@ def test_progress_fails_only_while_work_runs_past_its_limit():
 def test_poison_counts_stuck_attempts_per_step_across_incarnations(tmp_path):
     first = PoisonGuard(tmp_path, "slot")
     assert first.inherited is None and first.begin(7) == 0
+    assert not first.path.exists()  # a step nobody got stuck on writes nothing
     first.mark_stuck()
     first.mark_stuck()  # once per step
     second = PoisonGuard(tmp_path, "slot")  # the successor
