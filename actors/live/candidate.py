@@ -86,7 +86,7 @@ class CandidateStatus:
 
 
 class CandidateService:
-    """A candidate's logic; :data:`CandidateTrader` is the Ray actor around it.
+    """A candidate's logic; :data:`~actors.live.shells.CandidateTrader` is the Ray actor around it.
 
     Args:
         name: Candidate name.
@@ -300,7 +300,3 @@ class CandidateService:
         if self._store is not None:
             self._store.flush()
         self._snapshots.flush()
-
-
-CandidateTrader = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(CandidateService)
-"""The Ray actor (pushes, heartbeats and ``finish`` are served while its thread trades)."""

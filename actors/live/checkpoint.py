@@ -35,7 +35,7 @@ from actors.live.codec import CheckpointError, RecordCodec
 
 __all__ = [
     "CODE_VERSION", "FORMAT", "FORMAT_VERSION", "MIGRATIONS", "SCHEMA_VERSIONS", "Checkpoint",
-    "CheckpointError", "Migrations", "kind_family",
+    "CheckpointError", "Migrations", "kind_family", "renamed_types",
 ]
 
 FORMAT = "evotrader-checkpoint"
@@ -47,8 +47,11 @@ FORMAT_VERSION = 1
 CODE_VERSION = "0.1.0"
 """Version of the code writing checkpoints (``pyproject.toml``; no package metadata in actors)."""
 
-SCHEMA_VERSIONS: dict[str, int] = {"guardian": 2, "executor": 2, "candidate": 2, "session": 2}
-"""Current schema version of the state of each owner family (1 for a family not listed)."""
+SCHEMA_VERSIONS: dict[str, int] = {"guardian": 3, "executor": 2, "candidate": 2, "session": 2}
+"""Current schema version of the state of each owner family (1 for a family not listed).
+
+guardian 3: its step reports' class moved to :mod:`actors.live.reports` (same fields).
+"""
 
 _SUFFIX = ".ckpt"
 _LEGACY_SUFFIX = ".pkl"
@@ -86,11 +89,15 @@ class Migrations:
         """Register the upgrade of a family's payload from ``from_version`` to the next."""
         self.schema[(family, from_version)] = upgrade
 
-    def upgrade(self, document: Document, path: Path, schema_version: int) -> Document:
+    def upgrade(self, document: Document, path: Path, schema_version: int,
+                owner: str | None = None) -> Document:
         """Bring ``document`` to :data:`FORMAT_VERSION` and to ``schema_version``.
 
+        ``owner``, when given, must be the document's kind (checked once the format is
+        current, before the owner's schema upgrades apply to it).
+
         Raises:
-            CheckpointError: A step has no registered upgrade.
+            CheckpointError: A step has no registered upgrade, or the file is another owner's.
         """
         while (version := _version(document["header"], "format_version", path)
                ) < FORMAT_VERSION:
@@ -105,6 +112,9 @@ class Migrations:
                 raise CheckpointError(f"format migration from version {version} of {path} "
                                       "did not produce the next version")
         header = document["header"]
+        if owner is not None and header.get("kind") != owner:
+            raise CheckpointError(f"checkpoint {path} belongs to {header.get('kind')!r}, "
+                                  f"not to {owner!r}")
         family = kind_family(str(header.get("kind", "")))
         while (version := _version(header, "schema_version", path)) < schema_version:
             schema_step = self.schema.get((family, version))
@@ -119,8 +129,23 @@ class Migrations:
         return document
 
 
+def renamed_types(renames: dict[str, str]) -> Callable[[Any], Any]:
+    """A schema upgrade renaming type entries of a record (a class moved to another module).
+
+    Args:
+        renames: Old ``module:QualifiedName`` -> new one.
+    """
+    def upgrade(payload: Any) -> Any:
+        tag, types, root = payload
+        return [tag, [[renames.get(entry[0], entry[0]), *entry[1:]] for entry in types], root]
+
+    return upgrade
+
+
 MIGRATIONS = Migrations()
-"""The registry :class:`Checkpoint` uses by default (no upgrade exists yet: everything is v1)."""
+"""The registry :class:`Checkpoint` uses by default."""
+MIGRATIONS.register_schema("guardian", 2, renamed_types(
+    {"actors.live.guardian:GuardianReport": "actors.live.reports:GuardianReport"}))
 
 
 class Checkpoint:
@@ -252,7 +277,7 @@ class Checkpoint:
 
     def upgrade(self, document: Document) -> Document:
         """Run the migrations that bring an older document to the current versions."""
-        return self.migrations.upgrade(document, self.path, self.schema_version)
+        return self.migrations.upgrade(document, self.path, self.schema_version, self.owner)
 
     def _refuse_newer(self, header: dict[str, Any]) -> None:
         written = header.get("code_version", "unknown")

@@ -12,7 +12,6 @@ import os
 import threading
 from typing import Any
 
-import ray
 from ray.util.metrics import Counter, Gauge, Histogram
 
 LATENCY_BOUNDARIES_MS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000]
@@ -75,7 +74,3 @@ class ControlService:
 
     def stop(self) -> None:
         """Nothing to flush."""
-
-
-SessionControl = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(ControlService)
-"""The Ray actor (threaded, so ``request_stop`` is served at once)."""

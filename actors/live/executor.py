@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ray
-
 from actors.adapters.journal import Journal
 from actors.live.calls import SequenceError
 from actors.live.checkpoint import Checkpoint
@@ -79,7 +77,7 @@ class ExecutorSnapshot:
 
 
 class ExecutorService:
-    """The executor's logic; :data:`Executor` is the Ray actor around it.
+    """The executor's logic; :data:`~actors.live.shells.Executor` is the Ray actor around it.
 
     Args:
         state_dir: Folder of the session's state (snapshots, the guardian's journal).
@@ -318,8 +316,5 @@ class ExecutorService:
         self._snapshots.flush()
 
 
-__all__ = ["Executor", "ExecutorService", "ExecutorSnapshot", "SequenceError",
+__all__ = ["ExecutorService", "ExecutorSnapshot", "SequenceError",
            "StepLostError", "without_preview"]
-
-Executor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(ExecutorService)
-"""The Ray actor (threaded: ``halt`` is served while an exchange runs)."""

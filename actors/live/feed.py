@@ -7,8 +7,10 @@ it are served; from it on the feed is stopped and every slice carries the error,
 session records and turns into a stale-data breaker on that symbol. Nothing after a corrupt
 bar is ever served, so nothing is ever traded on it.
 
-Each session step the feed *publishes* its slice: :meth:`FeedService.publish` puts it in the
-object store once and pushes the reference to every subscriber, numbered by the step. The
+Each session step the feed *publishes* its slice: :meth:`FeedService.publish` puts a large
+one (a SIM batch) in the object store once and pushes the reference to every subscriber, a
+one-bar slice by value, numbered by the step; a paced step arrives before its bars close and
+is pushed at the close. The
 latency-critical subscribers (slot, guardian, executor) get each slice at once; the others
 (candidates, which trade their own books and answer to nobody within the step) get the
 slices conflated: every ``conflate_s``, all that accumulated, in one call. The last
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +57,8 @@ REPLAY_BUFFER = 64
 """Published slices a feed keeps for subscribers that missed them."""
 CONFLATE_S = 0.25
 """How often conflated subscribers get what accumulated."""
+INLINE_BARS = 64
+"""Slices up to this many bars are pushed by value, larger ones through the object store."""
 CONFLATE_MAX = 32
 """Slices that make a conflated push go at once."""
 
@@ -89,7 +94,7 @@ def series_path(data_dir: Path, venue: str, symbol: str, timeframe: str) -> Path
 
 
 class FeedService:
-    """The feed's logic; :data:`MarketFeed` is the Ray actor around it.
+    """The feed's logic; :data:`~actors.live.shells.MarketFeed` is the Ray actor around it.
 
     Args:
         data_dir: Parquet store folder (holds ``ohlcv/``).
@@ -233,15 +238,31 @@ class FeedService:
                          funding=None if self._funding is None else
                          self._funding[:self._good][lo:hi].copy())
 
-    def publish(self, seq: int, i0: int, i1: int) -> int:
-        """Publish step ``seq`` (timeline ``[i0, i1)``): one object-store copy, pushed.
+    def publish(self, seq: int, i0: int, i1: int, due_s: float | None = None) -> int:
+        """Publish step ``seq`` (timeline ``[i0, i1)``), pushed to the subscribers.
+
+        A slice of more than :data:`INLINE_BARS` bars goes into the object store once and
+        its reference is pushed; a smaller one (a paced step's bar) travels in the push
+        itself, which costs less than an object-store round trip.
+
+        Args:
+            seq: The step.
+            i0: Timeline index of its first bar.
+            i1: Timeline index after its last bar.
+            due_s: Wall time (``time.time()``) at which the step's bars close; the slice is
+                prepared now and pushed then (a paced session arms the step just ahead, so
+                the session's call is not on the bar-to-order path). None = at once.
 
         Returns:
             The number of subscribers it was pushed to at once. A subscriber that is down
             misses the push and replays the slice when it needs it.
         """
         part = self._buffered(seq, i0, i1)
-        ref = ray.put(part)
+        ref = ray.put(part) if len(part.ts) > INLINE_BARS else part
+        if due_s is not None:
+            wait = due_s - time.time()
+            if wait > 0:
+                time.sleep(wait)
         sent = 0
         for name in self._subscribers:
             handle = self._subscriber(name)
@@ -337,7 +358,3 @@ class FeedService:
 
     def stop(self) -> None:
         """Nothing to flush: a feed holds no hard state."""
-
-
-MarketFeed = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(FeedService)
-"""The Ray actor: ``MarketFeed.options(name=...).remote(data_dir, venue, symbol, timeframe)``."""

@@ -32,7 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
 from actors.live.priority import latency_critical
 from actors.live.records import live_records
+from actors.live.reports import GuardianReport
 from actors.live.snapshots import Snapshotter, read_mark, write_mark
 from actors.live.store_writer import StoreWriter
 from actors.live.subscriber import BarSource
@@ -76,37 +77,6 @@ RECONCILE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
-class GuardianReport:
-    """One step through the guardian (what the session needs; the records go to the store).
-
-    Attributes:
-        seq: Step number.
-        ts: Open time of the step's last bar.
-        equity: Equity at its close.
-        state: Trading state after the step.
-        positions: ``(symbol, tag, quantity)`` of the open positions.
-        stopped: Symbols whose feed stopped on corrupt data.
-        fills: Fills in the step.
-        denials: Denied orders in the step.
-        exchanges: Round trips to the executor.
-        timings_ms: ``signal`` (waiting for the slot), ``risk`` (the loop without the
-            executor), ``order`` (exchanges with the executor), ``journal`` (the fsynced
-            record).
-    """
-
-    seq: int
-    ts: int
-    equity: float
-    state: TradingState
-    positions: tuple[tuple[str, str, float], ...]
-    stopped: tuple[str, ...]
-    fills: int
-    denials: int
-    exchanges: int
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class GuardianSnapshot:
     """The guardian's state after step ``seq_done`` (written off the acknowledgement path).
 
@@ -130,7 +100,7 @@ class GuardianSnapshot:
 
 
 class GuardianService:
-    """The guardian's logic; :data:`RiskGuardian` is the Ray actor around it.
+    """The guardian's logic; :data:`~actors.live.shells.RiskGuardian` is the Ray actor around it.
 
     Args:
         state_dir: Folder of the session's state (journal, snapshots).
@@ -240,9 +210,10 @@ class GuardianService:
                     del self._signals[old]
                 self._signals_ready.notify_all()
 
-    def _slot_output(self, seq: int, i0: int, i1: int) -> SlotOutput:
+    def _slot_output(self, seq: int, i0: int, i1: int, until_due_s: float = 0.0) -> SlotOutput:
         with self._signals_ready:
-            self._signals_ready.wait_for(lambda: seq in self._signals, timeout=SIGNAL_WAIT_S)
+            self._signals_ready.wait_for(lambda: seq in self._signals,
+                                         timeout=until_due_s + SIGNAL_WAIT_S)
             output = self._signals.pop(seq, None)
         if output is None:  # the slot is late or was restarted: ask it
             output = self._directory.call(self._names["slot"], "on_step", seq, i0, i1)
@@ -250,21 +221,31 @@ class GuardianService:
 
     # --- a step --------------------------------------------------------------------------
 
-    def process_step(self, seq: int, i0: int, i1: int) -> GuardianReport:
+    def process_step(self, seq: int, i0: int, i1: int, due_s: float | None = None
+                     ) -> GuardianReport:
         """Judge and execute step ``seq`` (timeline ``[i0, i1)``); idempotent per step.
+
+        Args:
+            seq: The step.
+            i0: Timeline index of its first bar.
+            i1: Timeline index after its last bar.
+            due_s: Wall time (``time.time()``) at which its bars close, for a call made
+                ahead of it: the wait for the slot's signals counts from then, and so does
+                the ``signal`` timing.
 
         Raises:
             SequenceError: ``seq`` is neither the next step nor a recent one.
         """
-        started = time.perf_counter()
+        until_due = max(0.0, due_s - time.time()) if due_s is not None else 0.0
+        started = time.perf_counter() + until_due
         with self._lock, self._progress.working(f"step {seq}"):
             self._recover()
             if seq <= self._seq_done:
                 return self._report(seq)
             if seq != self._seq_done + 1:
                 raise SequenceError(f"guardian is at step {self._seq_done}; got step {seq}")
-            output = self._slot_output(seq, i0, i1)
-            signalled = time.perf_counter()
+            output = self._slot_output(seq, i0, i1, until_due)
+            signalled = max(time.perf_counter(), started)
             assert self._bars is not None, "this guardian was built without a bar subscriber"
             batch, stale = self._bars.batch(seq, i0, i1)
             stopped = tuple(sorted((s, r) for s, r in stale.items() if s not in self._stopped))
@@ -530,7 +511,3 @@ def _halted_by(state_dir: str) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return reason.removeprefix("kill_switch:") or "kill_switch"
-
-
-RiskGuardian = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(GuardianService)
-"""The Ray actor (threaded: the kill switch and pushed signals are served while a step runs)."""

@@ -37,7 +37,8 @@ from actors.live.plan import (
     read_resume_record,
     write_resume_record,
 )
-from actors.live.session_actor import SessionActor, result_path
+from actors.live.session_actor import result_path
+from actors.live.shells import SessionActor
 from actors.live.tree import PREFIX, ROOT, build_tree
 from actors.research.ray_runtime import RayHandle, connect
 from configs.app import AppConfig

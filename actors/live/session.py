@@ -3,7 +3,10 @@
 The session owns the clock. For each step ``seq`` it asks every feed to publish the step's
 bars (the feeds push them to the slot, the guardian and the executor at once, and to the
 candidates conflated; in SIM the next step goes out too, so it is there before it is
-needed) and asks the risk guardian for the step. Everything else happens without the
+needed) and asks the risk guardian for the step. A paced step is armed :data:`ARM_AHEAD_S`
+before its bars close, with their close time: the feeds push the bars at the close and the
+guardian waits for the slot's signals from then, so the step starts at the bar's close, not
+when this loop wakes up. Everything else happens without the
 session: the slot pushes its signals to the guardian when it has the bars, the guardian
 trades through the executor and journals the step, the candidates trade their own books as
 the bars arrive, and every actor sends its records to the store itself. The session carries
@@ -29,6 +32,8 @@ from actors.live.store_writer import StoreWriter
 from core.trading.clock import PacingPlan, SimClock
 from core.trading.messages import PortfolioSnapshot
 
+ARM_AHEAD_S = 0.025
+"""A paced step is sent to the feeds and the guardian this long before its bars close."""
 REPORT_EVERY_S = 0.25
 """How often the loop reports progress to the control actor (and reads its stop flag)."""
 
@@ -144,17 +149,29 @@ class SessionLoop:
             if pos.stop_reason:
                 break
             i0, i1 = bounds[seq]
+            due_s = None
             if self._paced:
-                pause = self._pacing.step_seconds(i0, tf) - (time.perf_counter() - anchor)
+                # The step is armed just before its bars close: the feeds push them at the
+                # close themselves and the guardian already waits for the slot's signals, so
+                # neither this loop's wake-up nor its calls are on the bar-to-order path.
+                due = anchor + self._pacing.step_seconds(i0, tf)
+                pause = due - ARM_AHEAD_S - time.perf_counter()
                 if pause > 0:
                     time.sleep(pause)
-            step_start = time.perf_counter()
+                ahead = due - time.perf_counter()
+                due_s = time.time() + ahead if ahead > 0 else None
+                if seq > published:
+                    self._publish(seq, due_s)
+                    published = seq
+                step_start = due if ahead > 0 else time.perf_counter()
+            else:
+                step_start = time.perf_counter()
+                ahead = min(seq + 1, len(bounds) - 1)
+                for step in range(max(published + 1, seq), ahead + 1):
+                    self._publish(step)
+                published = max(published, ahead)
             clock.advance_to(int(timeline[i1 - 1]))
-            ahead = seq if self._paced else min(seq + 1, len(bounds) - 1)
-            for step in range(max(published + 1, seq), ahead + 1):
-                self._publish(step)
-            published = max(published, ahead)
-            report = call(names.guardian, "process_step", seq, i0, i1)
+            report = call(names.guardian, "process_step", seq, i0, i1, due_s)
             acked = time.perf_counter()
             timings = report.timings_ms
             latencies = {"signal": timings.get("signal", 0.0),
@@ -200,15 +217,17 @@ class SessionLoop:
         done = self.directory.call(self.plan.names.guardian, "seq_done")
         return max(next_seq, done)
 
-    def _publish(self, seq: int) -> None:
+    def _publish(self, seq: int, due_s: float | None = None) -> None:
         """Ask every feed to publish step ``seq`` (not awaited: a lost publish is replayed).
+
+        ``due_s`` (wall time) is when the feeds push it (None: at once).
 
         The answers of earlier publishes are looked at first: one that failed because its
         feed died makes the next publish look the restarted feed up.
         """
         self._publishing = [p for p in self._publishing if not p.settle()]
         i0, i1 = self._bounds[seq]
-        self._publishing.append(submit(self.directory, [(n, "publish", (seq, i0, i1), {})
+        self._publishing.append(submit(self.directory, [(n, "publish", (seq, i0, i1, due_s), {})
                                                         for n in self.plan.names.feeds]))
 
 

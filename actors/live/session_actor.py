@@ -50,7 +50,7 @@ def result_path(folder: str | Path) -> Path:
 
 
 class SessionService:
-    """The session actor's logic; :data:`SessionActor` is the Ray actor around it.
+    """The session actor's logic (the Ray actor: :data:`~actors.live.shells.SessionActor`).
 
     Args:
         plan: The session plan (names, inputs, timeline, folder).
@@ -262,7 +262,3 @@ def _restarts(events: list[Any]) -> list[Restart]:
             counts[actor] = counts.get(actor, 0) + 1
             found.append(Restart(actor, counts[actor], int(event.ts * 1000), event.detail))
     return found
-
-
-SessionActor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(SessionService)
-"""The Ray actor (threaded: status and stop are served while the loop thread steps)."""

@@ -37,7 +37,7 @@ OUTPUTS_KEPT = 8
 
 
 class SlotService:
-    """The slot's logic; :data:`StrategySlot` is the Ray actor around it.
+    """The slot's logic; :data:`~actors.live.shells.StrategySlot` is the Ray actor around it.
 
     Args:
         choice: The strategy.
@@ -228,7 +228,3 @@ class SlotService:
 
     def stop(self) -> None:
         """Nothing to flush: the slot's state is rebuilt from the feeds."""
-
-
-StrategySlot = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(SlotService)
-"""The Ray actor (a second thread answers heartbeats while a step runs)."""

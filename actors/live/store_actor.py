@@ -1,7 +1,8 @@
 """The store actor: a thin Ray shell over :class:`~actors.adapters.session_store.SessionStore`.
 
-:class:`StoreService` is a plain class (usable in-process and in tests); :data:`StoreActor`
-is it as a Ray actor class reserving no CPU (the store is I/O-bound). The service owns one
+:class:`StoreService` is a plain class (usable in-process and in tests);
+:data:`~actors.live.shells.StoreActor` is it as a Ray actor class reserving no CPU (the store
+is I/O-bound). The service owns one
 session file. A restart (supervisor or Ray) builds a new service on the same file: SQLite in
 WAL mode with ``synchronous = FULL`` keeps every committed batch, and the new instance reads
 the same state (``last_seq`` tells the driver where to resume).
@@ -13,8 +14,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import ray
 
 from actors.adapters.session_store import (
     BatchRecords,
@@ -149,7 +148,3 @@ class StoreService:
         if self._store is None:
             raise StoreError(f"the store actor of {self.path} was stopped")
         return self._store
-
-
-StoreActor = ray.remote(num_cpus=0)(StoreService)
-""":class:`StoreService` as a Ray actor class (no CPU reserved; ``.options`` may override)."""

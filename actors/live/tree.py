@@ -18,11 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from actors.live.candidate import CandidateTrader
-from actors.live.control import SessionControl
-from actors.live.executor import Executor
-from actors.live.feed import MarketFeed
-from actors.live.guardian import RiskGuardian
 from actors.live.names import (
     PREFIX,
     ROOT,
@@ -31,8 +26,15 @@ from actors.live.names import (
     TreeInputs,
     feed_child,
 )
-from actors.live.slot import StrategySlot
-from actors.live.store_actor import StoreActor
+from actors.live.shells import (
+    CandidateTrader,
+    Executor,
+    MarketFeed,
+    RiskGuardian,
+    SessionControl,
+    StoreActor,
+    StrategySlot,
+)
 from actors.live.subscriber import BarSource
 from core.trading.choice import StrategyChoice
 from supervisors import ChildSpec, RestartType, Strategy, SupervisorSpec

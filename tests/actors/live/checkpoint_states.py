@@ -31,7 +31,8 @@ import numpy as np
 
 from actors.live.candidate import CandidateSnapshot
 from actors.live.executor import SNAPSHOT_FINISHED, ExecutorSnapshot
-from actors.live.guardian import GuardianReport, GuardianSnapshot
+from actors.live.guardian import GuardianSnapshot
+from actors.live.reports import GuardianReport
 from actors.live.wal_records import StepRecord
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig

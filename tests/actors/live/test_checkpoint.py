@@ -239,12 +239,32 @@ def test_checkpoint_file_saves_loads_and_replaces_atomically(tmp_path: Path,
                       "payload_bytes": header["payload_bytes"],
                       "payload_crc32": header["payload_crc32"],
                       "schema_version": SCHEMA_VERSIONS["guardian"]}
-    assert SCHEMA_VERSIONS["guardian"] == SCHEMA_VERSIONS["executor"] == 2
+    assert SCHEMA_VERSIONS["guardian"] == 3 and SCHEMA_VERSIONS["executor"] == 2
     # a failed encode leaves the previous checkpoint untouched
     with pytest.raises(CheckpointError, match="GuardianSnapshot.tail"):
         checkpoint.save(dataclasses.replace(steps[0].guardian, tail=object()))
     assert checkpoint.path.read_bytes() == first
     assert [p.name for p in checkpoint.path.parent.iterdir()] == ["guardian.ckpt"]
+
+
+def test_a_guardian_checkpoint_of_schema_2_loads_with_its_reports_class_moved(
+        tmp_path: Path, shared_data: Path) -> None:
+    snapshot = walk_session(shared_data).steps[-1].guardian
+    assert snapshot.reports  # the moved class is in the state
+    checkpoint = Checkpoint(tmp_path, "guardian")
+    checkpoint.save(snapshot)
+    header, _, payload = checkpoint.path.read_bytes().partition(b"\n")
+    tree = json.loads(payload)
+    names = [entry[0] for entry in tree[1]]
+    assert "actors.live.reports:GuardianReport" in names
+    tree[1] = [["actors.live.guardian:GuardianReport", *entry[1:]]
+               if entry[0] == "actors.live.reports:GuardianReport" else entry
+               for entry in tree[1]]
+    old = json.dumps(tree, separators=(",", ":")).encode()
+    head = {**json.loads(header), "schema_version": 2, "payload_bytes": len(old),
+            "payload_crc32": f"{zlib.crc32(old):08x}"}
+    checkpoint.path.write_bytes(json.dumps(head).encode() + b"\n" + old)
+    assert same(Checkpoint(tmp_path, "guardian").load(), snapshot)
 
 
 def test_a_newer_version_is_refused_naming_both_versions(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import ray
 from ray.exceptions import RayActorError
 
 from actors.adapters.session_store import SessionStore, StoreError
-from actors.live.store_actor import StoreActor, StoreService
+from actors.live.shells import StoreActor
+from actors.live.store_actor import StoreService
 from tests.actors.live import make_batch
 
 pytestmark = pytest.mark.usefixtures("ray_session")
