@@ -99,8 +99,22 @@ async def ping_once(handle: Any, timeout_s: float) -> Probe:
     return classify_answer(answer)
 
 
+WATCH_S = 1.0
+"""How long one death watch waits in the child before it answers and is sent again.
+
+Short, because a threaded child that ends itself with ``exit_actor()`` only exits once its
+running calls (the watch among them) have returned.
+"""
+
+
 class Heartbeat:
-    """Heartbeat state of one child incarnation.
+    """Heartbeat state of one child incarnation, and a death watch on it.
+
+    Pings prove that the child makes progress, once per ``interval_s``. A child that has a
+    ``watch(timeout_s)`` method also gets a *death watch*: one call always outstanding that
+    the child answers only after ``timeout_s``. Ray fails a pending call as soon as its actor
+    dies, so a death is noticed at the supervisor's next pass (like an Erlang link), not at
+    the next ping.
 
     Args:
         interval_s: Time between pings.
@@ -115,6 +129,7 @@ class Heartbeat:
         self._max_misses = misses
         self._start_timeout = start_timeout_s
         self._pending: concurrent.futures.Future[Any] | None = None
+        self._watch: concurrent.futures.Future[Any] | None = None
         self._sent_at = -math.inf
         self._started_at = 0.0
         self.answered = False
@@ -134,9 +149,21 @@ class Heartbeat:
         self.answered = answered
         self.misses = 0
         self._send(handle, now)
+        self._watch = _send_watch(handle)
 
     def poll(self, handle: Any, now: float) -> Probe:
-        """Check the ping in flight (without waiting) and send the next one when due."""
+        """Check the death watch and the ping in flight (without waiting); send what is due."""
+        watch = self._watch
+        if watch is not None and watch.done():
+            error = watch.exception()
+            if error is None:
+                self._watch = _send_watch(handle)
+            else:
+                self._watch = None
+                death = classify_failure(error)
+                if death.outcome in (Outcome.DIED, Outcome.EXITED):
+                    self._pending = None
+                    return death
         probe = self._check(now)
         if probe.outcome in (Outcome.DIED, Outcome.EXITED, Outcome.UNHEALTHY):
             self._pending = None
@@ -181,6 +208,15 @@ class Heartbeat:
     def _send(self, handle: Any, now: float) -> None:
         self._pending = handle.ping.remote().future()
         self._sent_at = now
+
+
+def _send_watch(handle: Any) -> concurrent.futures.Future[Any] | None:
+    """A death watch on ``handle``, or None if the child has no ``watch`` method."""
+    try:
+        method = handle.watch
+    except AttributeError:
+        return None
+    return method.remote(WATCH_S).future()
 
 
 def _reason(text: str, limit: int = 300) -> str:

@@ -154,6 +154,11 @@ class Supervisor:
             return DONE
         return self._status.value
 
+    async def watch(self, timeout_s: float) -> str:
+        """A parent's death watch: answers after ``timeout_s`` (fails at once if this dies)."""
+        await asyncio.sleep(timeout_s)
+        return "ok"
+
     def status(self) -> str:
         """This supervisor's :class:`SupervisorStatus` value."""
         return self._status.value

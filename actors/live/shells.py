@@ -14,6 +14,7 @@ service's public methods.
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +29,20 @@ def _forward(name: str) -> Callable[..., Any]:
     return method
 
 
-def _shell(name: str, service: str, methods: tuple[str, ...], doc: str) -> type:
-    """A class named ``name`` in this module whose instances run ``module:Class`` inside."""
+def _watch(self: Any, timeout_s: float) -> str:
+    """The supervisor's death watch: answers after ``timeout_s``, fails at once on death."""
+    time.sleep(timeout_s)
+    return "ok"
+
+
+def _shell(name: str, service: str, methods: tuple[str, ...], doc: str,
+           watched: bool = True) -> type:
+    """A class named ``name`` in this module whose instances run ``module:Class`` inside.
+
+    A threaded shell (``watched``) also has ``watch``, in which one of its threads waits: its
+    supervisor notices its death at once (see :class:`supervisors.health.Heartbeat`). The
+    store serves one call at a time (one SQLite writer), so it has no watch.
+    """
     module_name, class_name = service.split(":")
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
@@ -39,6 +52,8 @@ def _shell(name: str, service: str, methods: tuple[str, ...], doc: str) -> type:
     body: dict[str, Any] = {"__init__": __init__, "__module__": __name__,
                             "__qualname__": name, "__doc__": doc, "service": service,
                             "methods": methods}
+    if watched:
+        body["watch"] = _watch
     body.update({method: _forward(method) for method in methods})
     shell = type(name, (), body)
     globals()[name] = shell  # importable by name: Ray pickles the class by reference
@@ -73,7 +88,7 @@ _STORE = _shell("StoreShell", "actors.live.store_actor:StoreService",
                  "read", "restarts", "sessions", "set_status", "stop", "supervisor_events",
                  "write_summary"),
                 "The session store's single writer "
-                "(:class:`actors.live.store_actor.StoreService`).")
+                "(:class:`actors.live.store_actor.StoreService`).", watched=False)
 _CONTROL = _shell("ControlShell", "actors.live.control:ControlService",
                   ("pid", "ping", "progress", "report", "request_stop", "stop",
                    "stop_requested"),

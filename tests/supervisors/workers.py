@@ -33,6 +33,10 @@ class Worker:
     def echo(self, value):
         return value
 
+    def watch(self, timeout_s: float) -> str:
+        time.sleep(timeout_s)
+        return "ok"
+
     def hang(self) -> None:
         self.hung = True
 

@@ -23,6 +23,8 @@ def test_each_shell_forwards_exactly_its_services_public_methods(shell):
     assert set(shell.methods) == public
     for name in shell.methods:
         assert callable(getattr(shell, name))
+    # every threaded shell carries its supervisor's death watch; the one-call store does not
+    assert hasattr(shell, "watch") == (shell.__name__ != "StoreShell")
 
 
 def test_the_shells_module_imports_none_of_the_services_dependencies():
