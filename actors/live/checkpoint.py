@@ -90,11 +90,11 @@ class Migrations:
         self.schema[(family, from_version)] = upgrade
 
     def upgrade(self, document: Document, path: Path, schema_version: int,
-                owner: str | None = None) -> Document:
+                owner: str) -> Document:
         """Bring ``document`` to :data:`FORMAT_VERSION` and to ``schema_version``.
 
-        ``owner``, when given, must be the document's kind (checked once the format is
-        current, before the owner's schema upgrades apply to it).
+        ``owner`` must be the document's kind (checked once the format is current, before
+        the owner's schema upgrades apply to it).
 
         Raises:
             CheckpointError: A step has no registered upgrade, or the file is another owner's.
@@ -112,7 +112,7 @@ class Migrations:
                 raise CheckpointError(f"format migration from version {version} of {path} "
                                       "did not produce the next version")
         header = document["header"]
-        if owner is not None and header.get("kind") != owner:
+        if header.get("kind") != owner:
             raise CheckpointError(f"checkpoint {path} belongs to {header.get('kind')!r}, "
                                   f"not to {owner!r}")
         family = kind_family(str(header.get("kind", "")))
@@ -233,11 +233,7 @@ class Checkpoint:
 
     def decode(self, data: bytes) -> Any:
         """The state held by the file content ``data`` (see :meth:`load`)."""
-        document = self.upgrade(self.parse(data))
-        kind = document["header"].get("kind")
-        if kind != self.owner:
-            raise CheckpointError(f"checkpoint {self.path} belongs to {kind!r}, "
-                                  f"not to {self.owner!r}")
+        document = self.upgrade(self.parse(data))  # refuses another owner's file
         try:
             return self.codec.from_tree(document["payload"])
         except CheckpointError as exc:

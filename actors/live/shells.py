@@ -35,13 +35,19 @@ def _watch(self: Any, timeout_s: float) -> str:
     return "ok"
 
 
-def _shell(name: str, service: str, methods: tuple[str, ...], doc: str,
-           watched: bool = True) -> type:
-    """A class named ``name`` in this module whose instances run ``module:Class`` inside.
+_SHELLS: list[type] = []
 
-    A threaded shell (``watched``) also has ``watch``, in which one of its threads waits: its
-    supervisor notices its death at once (see :class:`supervisors.health.Heartbeat`). The
-    store serves one call at a time (one SQLite writer), so it has no watch.
+
+def _shell(name: str, service: str, methods: tuple[str, ...], doc: str,
+           max_concurrency: int) -> Any:
+    """The Ray actor class of a shell named ``name`` running ``module:Class`` inside.
+
+    The shell class is defined in this module under ``name`` (Ray pickles it by reference).
+    A threaded shell (``max_concurrency`` > 1: a second thread answers heartbeats, pushes,
+    the kill switch while a step runs) also has ``watch``, in which one of its threads waits:
+    its supervisor notices its death at once (see :class:`supervisors.health.Heartbeat`). The
+    store serves one call at a time (one SQLite writer), so it has no watch. Supervisors own
+    the restarts (``max_restarts=0``).
     """
     module_name, class_name = service.split(":")
 
@@ -52,64 +58,57 @@ def _shell(name: str, service: str, methods: tuple[str, ...], doc: str,
     body: dict[str, Any] = {"__init__": __init__, "__module__": __name__,
                             "__qualname__": name, "__doc__": doc, "service": service,
                             "methods": methods}
-    if watched:
+    if max_concurrency > 1:
         body["watch"] = _watch
     body.update({method: _forward(method) for method in methods})
     shell = type(name, (), body)
-    globals()[name] = shell  # importable by name: Ray pickles the class by reference
-    return shell
+    globals()[name] = shell
+    _SHELLS.append(shell)
+    return ray.remote(num_cpus=0, max_restarts=0, max_concurrency=max_concurrency)(shell)
 
 
-_FEED = _shell("FeedShell", "actors.live.feed:FeedService",
-               ("connect", "info", "pid", "ping", "publish", "replay", "slice", "stop"),
-               "A market feed (:class:`actors.live.feed.FeedService`).")
-_SLOT = _shell("SlotShell", "actors.live.slot:SlotService",
-               ("bar_counts", "connect", "on_bars", "on_batch", "on_step", "pid", "ping",
-                "stop", "strategy_hash", "strategy_id"),
-               "The active strategy slot (:class:`actors.live.slot.SlotService`).")
-_GUARDIAN = _shell("GuardianShell", "actors.live.guardian:GuardianService",
-                   ("bar_counts", "channel_stats", "connect", "denial_counts",
-                    "engage_kill_switch", "finish", "flush", "on_bars", "on_signals", "pid",
-                    "ping", "process_step", "seq_done", "started_at", "stop", "trading_state"),
-                   "The risk guardian (:class:`actors.live.guardian.GuardianService`).")
-_EXECUTOR = _shell("ExecutorShell", "actors.live.executor:ExecutorService",
-                   ("account", "bar_counts", "cancel_all", "events_since", "exchange",
-                    "exchange_batch", "exchange_packed", "halt", "on_bars", "pid", "ping",
-                    "portfolio", "seq_done", "stop", "working_orders"),
-                   "The executor (:class:`actors.live.executor.ExecutorService`).")
-_CANDIDATE = _shell("CandidateShell", "actors.live.candidate:CandidateService",
-                    ("bar_counts", "finish", "on_bars", "on_bars_many", "on_batch", "pid",
-                     "ping", "status", "stop"),
-                    "A paper-trading candidate "
-                    "(:class:`actors.live.candidate.CandidateService`).")
-_STORE = _shell("StoreShell", "actors.live.store_actor:StoreService",
-                ("append_batch", "append_latencies", "append_many", "append_supervision",
-                 "books", "counts", "export", "flush", "last_seq", "open_session", "pid", "ping",
-                 "read", "restarts", "sessions", "set_status", "stop", "supervisor_events",
-                 "write_summary"),
-                "The session store's single writer "
-                "(:class:`actors.live.store_actor.StoreService`).", watched=False)
-_CONTROL = _shell("ControlShell", "actors.live.control:ControlService",
-                  ("pid", "ping", "progress", "report", "request_stop", "stop",
-                   "stop_requested"),
-                  "The session's control point (:class:`actors.live.control.ControlService`).")
-_SESSION = _shell("SessionShell", "actors.live.session_actor:SessionService",
-                  ("pid", "ping", "plan", "request_stop", "started_at", "status", "stop"),
-                  "The session loop (:class:`actors.live.session_actor.SessionService`).")
+MarketFeed = _shell("FeedShell", "actors.live.feed:FeedService",
+                    ("connect", "info", "pid", "ping", "publish", "replay", "slice", "stop"),
+                    "A market feed (:class:`actors.live.feed.FeedService`).", 4)
+StrategySlot = _shell("SlotShell", "actors.live.slot:SlotService",
+                      ("bar_counts", "connect", "on_bars", "on_batch", "on_step", "pid", "ping",
+                       "stop", "strategy_hash", "strategy_id"),
+                      "The active strategy slot (:class:`actors.live.slot.SlotService`).", 8)
+RiskGuardian = _shell("GuardianShell", "actors.live.guardian:GuardianService",
+                      ("bar_counts", "channel_stats", "connect", "denial_counts",
+                       "engage_kill_switch", "finish", "flush", "on_bars", "on_signals", "pid",
+                       "ping", "process_step", "seq_done", "started_at", "stop",
+                       "trading_state"),
+                      "The risk guardian (:class:`actors.live.guardian.GuardianService`).", 8)
+Executor = _shell("ExecutorShell", "actors.live.executor:ExecutorService",
+                  ("account", "bar_counts", "cancel_all", "events_since", "exchange",
+                   "exchange_batch", "exchange_packed", "halt", "on_bars", "pid", "ping",
+                   "portfolio", "seq_done", "stop", "working_orders"),
+                  "The executor (:class:`actors.live.executor.ExecutorService`).", 8)
+CandidateTrader = _shell("CandidateShell", "actors.live.candidate:CandidateService",
+                         ("bar_counts", "finish", "on_bars", "on_bars_many", "on_batch", "pid",
+                          "ping", "status", "stop"),
+                         "A paper-trading candidate "
+                         "(:class:`actors.live.candidate.CandidateService`).", 8)
+StoreActor = _shell("StoreShell", "actors.live.store_actor:StoreService",
+                    ("append_batch", "append_latencies", "append_many", "append_supervision",
+                     "books", "counts", "export", "flush", "last_seq", "open_session", "pid",
+                     "ping", "read", "restarts", "sessions", "set_status", "stop",
+                     "supervisor_events", "write_summary"),
+                    "The session store's single writer "
+                    "(:class:`actors.live.store_actor.StoreService`).", 1)
+SessionControl = _shell("ControlShell", "actors.live.control:ControlService",
+                        ("pid", "ping", "progress", "report", "request_stop", "stop",
+                         "stop_requested"),
+                        "The session's control point "
+                        "(:class:`actors.live.control.ControlService`).", 4)
+SessionActor = _shell("SessionShell", "actors.live.session_actor:SessionService",
+                      ("pid", "ping", "plan", "request_stop", "started_at", "status", "stop"),
+                      "The session loop (:class:`actors.live.session_actor.SessionService`).",
+                      4)
 
-# Threaded actors: a second thread answers heartbeats (and pushes, the kill switch, ...)
-# while a step runs. Supervisors own the restarts (max_restarts=0).
-MarketFeed = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(_FEED)
-StrategySlot = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(_SLOT)
-RiskGuardian = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(_GUARDIAN)
-Executor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(_EXECUTOR)
-CandidateTrader = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=8)(_CANDIDATE)
-StoreActor = ray.remote(num_cpus=0)(_STORE)
-SessionControl = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(_CONTROL)
-SessionActor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=4)(_SESSION)
-
-SHELLS = (_FEED, _SLOT, _GUARDIAN, _EXECUTOR, _CANDIDATE, _STORE, _CONTROL, _SESSION)
-"""Every shell (the test checks each against its service)."""
+SHELLS = tuple(_SHELLS)
+"""Every shell class (the test checks each against its service)."""
 
 __all__ = ["SHELLS", "CandidateTrader", "Executor", "MarketFeed", "RiskGuardian",
            "SessionActor", "SessionControl", "StoreActor", "StrategySlot"]
