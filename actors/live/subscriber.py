@@ -4,8 +4,10 @@ Feeds push each step's slice to their subscribers (:meth:`BarSubscriber.on_bars`
 feed's sequence number). When the actor runs step ``seq`` it asks :meth:`BarSubscriber.batch`
 for the aligned bars: they are normally in the inbox already; a slice that was lost (the
 subscriber was being restarted, a push failed) or that a retried step needs again is fetched
-from the feed's bounded replay buffer, or recomputed by the feed. Gaps and duplicates are
-counted (see :class:`core.trading.inbox.FeedInbox`).
+from the feed's bounded replay buffer, or recomputed by the feed. A step waits for a push only while
+one can still come: a lost slice (see :meth:`core.trading.inbox.FeedInbox.lost`) is replayed
+at once, so a subscriber that restarts behind its feeds catches up at the speed of replays.
+Gaps and duplicates are counted.
 """
 
 from __future__ import annotations
@@ -80,20 +82,22 @@ class BarSubscriber:
               ) -> tuple[MarketBatch, dict[str, str]]:
         """The aligned bars of step ``seq`` (timeline ``[i0, i1)``) and the stopped feeds."""
         segment = self._timeline[i0:i1]
+        inbox = self._inbox
         with self._ready:
-            if seq > self._inbox.taken:  # a retried step's slices were taken: replay at once
-                self._ready.wait_for(lambda: not self._inbox.missing(seq), timeout=wait_s)
-            slices = self._inbox.take(seq)
-            missing = self._inbox.missing(seq) if slices is None else []
+            retried = seq <= inbox.taken  # its slices were taken: replay at once
+            if not retried:
+                self._ready.wait_for(lambda: not inbox.missing(seq) or inbox.lost(seq),
+                                     timeout=wait_s)
+            slices = inbox.take(seq)
+            missing = inbox.missing(seq) if slices is None else []
         if slices is None:
             replayed = self._directory.call_many(
                 [(self._feeds[s], "replay", (seq, i0, i1), {}) for s in missing])
             self.replays += len(replayed)
             with self._ready:
-                self._inbox.rewind(seq)
-                for part in replayed:
-                    self._inbox.offer(part)
-                slices = self._inbox.take(seq)
+                inbox.rewind(seq)
+                inbox.fill(replayed, gap=not retried)
+                slices = inbox.take(seq)
             if slices is None:
                 raise RuntimeError(f"step {seq}: feeds {missing} replayed no usable slice")
         return align_batch(seq, i0, segment, slices, self._venue, self._tf,

@@ -1,12 +1,17 @@
-"""A subscriber's inbox of published feed slices: sequence numbers, gaps and duplicates (pure).
+"""A subscriber's inbox of published feed slices: sequence numbers, losses and duplicates (pure).
 
 Each feed publishes one slice per session step with the step as its sequence number. A
 subscriber offers every slice it receives to its :class:`FeedInbox`: a slice already taken or
-already held is a duplicate (dropped, counted); one past the next expected number reveals a
-gap (the numbers in between were lost, e.g. while the subscriber was being restarted), which
-the subscriber fills by asking the feed to replay them. A step's bars are complete when every
-feed's slice of that step is held. Memory is bounded: slices of steps already taken are
-dropped, and at most ``capacity`` steps are held at once.
+already held is a duplicate (dropped, counted). A step's bars are complete when every feed's
+slice of that step is held. Memory is bounded: slices of steps already taken are dropped, and
+at most ``capacity`` steps are held at once (a later one is dropped as an overflow).
+
+A missing slice that can no longer arrive by push is *lost* (:meth:`FeedInbox.lost`): it was
+published before the first push this inbox received (the subscriber was restarted, or
+started behind), it was dropped as an overflow, or its feed is ``capacity`` steps or more
+past it. The subscriber replays a lost slice at once instead of waiting for a push; a slice
+merely behind a later one is not lost (pushes into a threaded actor may run out of order).
+Replayed slices of a step that was never pushed are counted as gaps.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ class Offer(StrEnum):
 
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
-    GAP = "gap"
-    """Accepted, but numbers between the last one seen and it are missing."""
+    AHEAD = "ahead"
+    """Accepted, but numbers between the last one seen and it are missing (late or lost)."""
     OVERFLOW = "overflow"
     """Dropped: ``capacity`` steps are held already (the subscriber replays it when needed)."""
 
@@ -36,6 +41,7 @@ class InboxStats:
     accepted: int = 0
     duplicates: int = 0
     gaps: int = 0
+    """Slices never pushed (lost or dropped) and replayed."""
     overflows: int = 0
 
 
@@ -51,7 +57,9 @@ class FeedInbox:
         self.symbols = tuple(symbols)
         self.capacity = capacity
         self._held: dict[int, dict[str, FeedSlice]] = {}
+        self._first_seen: dict[str, int] = {}
         self._last_seen: dict[str, int] = {}
+        self._dropped: dict[str, set[int]] = {s: set() for s in self.symbols}
         self._taken = -1
         self.stats = InboxStats()
 
@@ -62,22 +70,47 @@ class FeedInbox:
         if seq <= self._taken or part.symbol in held:
             self.stats.duplicates += 1
             return Offer.DUPLICATE
+        symbol = part.symbol
+        last = self._last_seen.get(symbol)
+        self._last_seen[symbol] = seq if last is None else max(seq, last)
+        self._first_seen[symbol] = min(seq, self._first_seen.get(symbol, seq))
         if seq not in self._held and len(self._held) >= self.capacity:
             self.stats.overflows += 1
+            self._dropped[symbol].add(seq)
             return Offer.OVERFLOW
-        last = self._last_seen.get(part.symbol)
-        verdict = Offer.GAP if last is not None and seq > last + 1 else Offer.ACCEPTED
-        self._last_seen[part.symbol] = max(seq, last if last is not None else seq)
-        self._held.setdefault(seq, {})[part.symbol] = part
+        self._held.setdefault(seq, {})[symbol] = part
         self.stats.accepted += 1
-        if verdict is Offer.GAP:
-            self.stats.gaps += 1
-        return verdict
+        return Offer.AHEAD if last is not None and seq > last + 1 else Offer.ACCEPTED
+
+    def fill(self, parts: Sequence[FeedSlice], *, gap: bool) -> None:
+        """Hold replayed slices of the step about to be taken, whatever the capacity.
+
+        The subscriber asked for them because it needs them now; a full inbox (steps held
+        ahead of a subscriber that is catching up) must not drop them.
+
+        Args:
+            parts: The replayed slices.
+            gap: They were never pushed (counted), as opposed to a retried step's again.
+        """
+        for part in parts:
+            self._held.setdefault(part.seq, {})[part.symbol] = part
+        if gap:
+            self.stats.gaps += len(parts)
 
     def missing(self, seq: int) -> list[str]:
         """Symbols whose slice of step ``seq`` is not held (all of them once it was taken)."""
         held = self._held.get(seq, {})
         return [s for s in self.symbols if s not in held]
+
+    def lost(self, seq: int) -> bool:
+        """True when no slice missing from step ``seq`` can still arrive by push.
+
+        It was published before the first push this inbox got from its feed, dropped as an
+        overflow, or the feed is ``capacity`` steps or more past it (no push is that late).
+        """
+        return all(seq < self._first_seen.get(s, -1) or seq in self._dropped[s]
+                   or seq <= self._last_seen.get(s, -1) - self.capacity
+                   for s in self.missing(seq))
 
     def take(self, seq: int) -> list[FeedSlice] | None:
         """The slices of step ``seq`` in column order, or None while one is missing.
@@ -89,6 +122,8 @@ class FeedInbox:
             return None
         for old in [k for k in self._held if k <= seq]:
             del self._held[old]
+        for dropped in self._dropped.values():
+            dropped.difference_update([k for k in dropped if k <= seq])
         self._taken = max(self._taken, seq)
         return [held[s] for s in self.symbols]
 

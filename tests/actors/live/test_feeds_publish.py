@@ -8,14 +8,14 @@ import pytest
 import ray
 
 from actors.live.tree import SessionNames
-from tests.actors.live.sessions import SHORT, read, run, session_config
+from tests.actors.live.sessions import LONG, read, run, session_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
 def test_subscribers_receive_pushes_and_a_restarted_one_replays(tmp_path, shared_data,
                                                                 baselines):
-    loaded = session_config(tmp_path, shared_data, **SHORT)
+    loaded = session_config(tmp_path, shared_data, **LONG)
     names = SessionNames.build(loaded.config.data.symbols, ["meanrev"])
     namespace = ray.get_runtime_context().namespace
     seen: dict[str, object] = {}
@@ -51,11 +51,13 @@ def test_subscribers_receive_pushes_and_a_restarted_one_replays(tmp_path, shared
         elif "feed_killed_at" in seen and "settled" not in seen and (
                 seq >= seen["feed_killed_at"] + 6):
             seen["settled"] = counts(names.guardian, wait_s=90.0)
-        elif "settled" in seen and "later" not in seen and seq >= seen["feed_killed_at"] + 12:
+            seen["settled_at"] = done()
+        elif "settled" in seen and "later" not in seen and seq >= seen["settled_at"] + 6:
             seen["later"] = counts(names.guardian)
 
     result = run(loaded, "published", on_step=probe)
-    baseline = baselines.get(**SHORT)
+    assert "later" in seen, f"the session ended before the probe was done: {seen}"
+    baseline = baselines.get(**LONG)
     for name, stats in seen["before"].items():
         # two feeds, one slice per step each (and the next step's, published ahead); the
         # candidates' pushes are conflated (what accumulated, every 250 ms)

@@ -1,4 +1,4 @@
-"""A subscriber's inbox: sequence numbers reveal gaps and duplicates; memory stays bounded."""
+"""A subscriber's inbox: sequence numbers reveal losses and duplicates; memory stays bounded."""
 
 from __future__ import annotations
 
@@ -24,16 +24,18 @@ def test_a_step_is_complete_when_every_feed_published_it():
     assert inbox.held_steps == 0
 
 
-def test_duplicates_are_dropped_and_gaps_counted():
+def test_duplicates_are_dropped_and_replayed_losses_counted_as_gaps():
     inbox = FeedInbox(("A",))
     inbox.offer(part("A", 0))
     assert inbox.offer(part("A", 0)) is Offer.DUPLICATE  # held twice
     inbox.take(0)
     assert inbox.offer(part("A", 0)) is Offer.DUPLICATE  # already taken
-    assert inbox.offer(part("A", 3)) is Offer.GAP  # 1 and 2 were lost
+    assert inbox.offer(part("A", 3)) is Offer.AHEAD  # 1 and 2 are late or lost
     assert inbox.take(1) is None and inbox.missing(1) == ["A"]
-    assert inbox.offer(part("A", 1)) is Offer.ACCEPTED  # replayed
+    assert inbox.offer(part("A", 1)) is Offer.ACCEPTED  # it was late
     assert inbox.take(1) is not None
+    inbox.fill([part("A", 2)], gap=True)  # this one was lost: replayed
+    assert inbox.take(2) is not None
     assert inbox.stats.duplicates == 2 and inbox.stats.gaps == 1 and inbox.stats.accepted == 3
 
 
@@ -59,3 +61,28 @@ def test_a_fresh_subscriber_accepts_a_late_step_and_a_replay_of_it():
     assert inbox.take(40) is None and inbox.missing(40) == ["B"]
     assert inbox.offer(part("B", 40)) is Offer.ACCEPTED  # replayed
     assert inbox.take(40) is not None
+
+
+def test_a_slice_is_lost_for_sure_before_the_first_push_dropped_or_far_behind_the_feed():
+    inbox = FeedInbox(("A",), capacity=4)
+    inbox.offer(part("A", 40))  # a subscriber restarted while its feed was at step 40
+    assert inbox.lost(39)  # pushed to its predecessor, if at all
+    inbox.offer(part("A", 42))
+    assert not inbox.lost(41)  # may be a push run out of order
+    for seq in range(43, 47):
+        inbox.offer(part("A", seq))  # 43 and 44 held, 45 and 46 dropped
+    assert inbox.lost(45) and inbox.lost(46) and not inbox.lost(47)
+    assert inbox.lost(41)  # the feed is capacity steps past it
+    inbox.take(44)
+    assert inbox.offer(part("A", 45)) is Offer.ACCEPTED and inbox.take(45) is not None
+    assert inbox.lost(46)  # still dropped: replayed when needed
+
+
+def test_replayed_slices_are_held_even_when_the_inbox_is_full():
+    inbox = FeedInbox(("A",), capacity=2)
+    inbox.offer(part("A", 8))
+    inbox.offer(part("A", 9))
+    assert inbox.offer(part("A", 3)) is Offer.OVERFLOW  # a push: dropped
+    inbox.fill([part("A", 3)], gap=True)  # a replay asked for now: held
+    assert [p.seq for p in inbox.take(3)] == [3]
+    assert inbox.take(8) is not None  # the later steps are still there
