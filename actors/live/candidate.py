@@ -35,7 +35,7 @@ from actors.live.priority import background
 from actors.live.records import book_records
 from actors.live.snapshots import Snapshotter
 from actors.live.store_writer import StoreWriter
-from actors.live.subscriber import BarSource
+from actors.live.subscriber import PUSH_WAIT_S, BarSource
 from actors.live.window import batch_bounds
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
@@ -116,7 +116,6 @@ class CandidateService:
                  store: str = "", session_id: str = "",
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S, bars: BarSource | None = None,
                  snapshot_s: float = 2.0) -> None:
-        self._bars = bars.subscriber(INBOX_STEPS) if bars is not None else None
         if bars is not None:  # an actor: the live path gets the CPU first
             background()
         self.name = name
@@ -129,6 +128,8 @@ class CandidateService:
                                gate=RiskEngine(limits, guardian, backtest.initial_cash))
         self._checkpoint = Checkpoint(state_dir, f"candidate-{name}")
         saved: CandidateSnapshot | None = self._checkpoint.load()
+        self._bars = (bars.subscriber(INBOX_STEPS, joined_late=saved is not None)
+                      if bars is not None else None)
         self._seq_done = -1
         if saved is not None:
             self._book.restore(saved.book)
@@ -238,7 +239,9 @@ class CandidateService:
             try:
                 for seq in range(self._seq_done + 1, min(target, len(self._bounds) - 1) + 1):
                     i0, i1 = self._bounds[seq]
-                    batch, _ = self._bars.batch(seq, i0, i1)
+                    # steps up to a finish target were all published: replay, do not wait
+                    batch, _ = self._bars.batch(
+                        seq, i0, i1, wait_s=0.0 if seq <= self._target else PUSH_WAIT_S)
                     self._step(seq, batch)
                     with self._work:
                         self._work.notify_all()

@@ -94,7 +94,6 @@ class ExecutorService:
                  symbols: Sequence[str], session_id: str = "",
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
                  bars: BarSource | None = None, snapshot_s: float = 1.0) -> None:
-        self._bars = bars.subscriber() if bars is not None else None
         if bars is not None:  # an actor (not an in-process test)
             latency_critical()
         self._state_dir = state_dir
@@ -103,6 +102,8 @@ class ExecutorService:
         self._log = actor_log(session_id, "executor")
         self._checkpoint = Checkpoint(state_dir, "executor")
         saved: ExecutorSnapshot | None = self._checkpoint.load()
+        self._bars = (bars.subscriber(joined_late=saved is not None) if bars is not None
+                      else None)
         self._client = (PaperClient.from_state(saved.client) if saved is not None
                         else PaperClient(backtest, symbols, risk=risk))
         self._seq_done = saved.step - 1 if saved is not None else -1

@@ -126,7 +126,6 @@ class GuardianService:
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S, bars: BarSource | None = None,
                  snapshot_s: float = 1.0, retry_timeout_s: float = 60.0,
                  compiled_channel: bool = True) -> None:
-        self._bars = bars.subscriber() if bars is not None else None
         if bars is not None:  # an actor (not an in-process test)
             latency_critical()
         self._state_dir, self._names, self._namespace = state_dir, dict(names), namespace
@@ -150,6 +149,8 @@ class GuardianService:
         saved: GuardianSnapshot | None = self._checkpoint.load()
         if saved is not None:
             self._restore(saved)
+        self._bars = (bars.subscriber(joined_late=saved is not None) if bars is not None
+                      else None)
         self._journal = Journal(state_dir)
         self._kill_source: str | None = self._kill_applied or _halted_by(state_dir)
         self._signals: dict[int, SlotOutput] = {}
@@ -374,7 +375,8 @@ class GuardianService:
             link = replay_link(records, k, lambda r, op: ExecutorLink(
                 self._channel, r.seq, r.i0, r.i1, first_op=op))
             assert self._bars is not None
-            batch, _ = self._bars.batch(record.seq, record.i0, record.i1)
+            # a journaled step is past: its bars are replayed, not awaited as a push
+            batch, _ = self._bars.batch(record.seq, record.i0, record.i1, wait_s=0.0)
             output = SlotOutput(list(record.signals), list(record.diary), list(record.errors))
             outcome, events = self._step(batch, output, record.stopped, record.kill_switch,
                                          link)

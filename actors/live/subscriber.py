@@ -38,14 +38,16 @@ class BarSubscriber:
         timeline: The session timeline.
         venue: Venue label.
         timeframe_ms: Bar length.
+        capacity: Most steps held at once.
+        joined_late: Restored mid-session (see :class:`core.trading.inbox.FeedInbox`).
     """
 
     def __init__(self, feed_names: Sequence[str], symbols: Sequence[str], namespace: str,
-                 timeline: np.ndarray, venue: str, timeframe_ms: int, capacity: int = 16
-                 ) -> None:
+                 timeline: np.ndarray, venue: str, timeframe_ms: int, capacity: int = 16,
+                 *, joined_late: bool = False) -> None:
         self._feeds = dict(zip(symbols, feed_names, strict=True))
         self._timeline, self._venue, self._tf = timeline, venue, timeframe_ms
-        self._inbox = FeedInbox(symbols, capacity)
+        self._inbox = FeedInbox(symbols, capacity, joined_late=joined_late)
         self._ready = threading.Condition()
         self._directory = ActorDirectory(namespace, REPLAY_TIMEOUT_S)
         self.replays = 0
@@ -124,7 +126,8 @@ class BarSource:
     venue: str
     timeframe_ms: int
 
-    def subscriber(self, capacity: int = 16) -> BarSubscriber:
+    def subscriber(self, capacity: int = 16, *, joined_late: bool = False) -> BarSubscriber:
         """A fresh subscriber (each actor instance builds its own)."""
         return BarSubscriber(self.feed_names, self.symbols, self.namespace, self.timeline,
-                             self.venue, self.timeframe_ms, capacity)
+                             self.venue, self.timeframe_ms, capacity,
+                             joined_late=joined_late)

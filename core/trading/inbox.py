@@ -8,7 +8,8 @@ at most ``capacity`` steps are held at once (a later one is dropped as an overfl
 
 A missing slice that can no longer arrive by push is *lost* (:meth:`FeedInbox.lost`): it was
 published before the first push this inbox received (the subscriber was restarted, or
-started behind), it was dropped as an overflow, or its feed is ``capacity`` steps or more
+started behind; a subscriber restored from its checkpoint treats every slice as lost until
+the first push comes), it was dropped as an overflow, or its feed is ``capacity`` steps or more
 past it. The subscriber replays a lost slice at once instead of waiting for a push; a slice
 merely behind a later one is not lost (pushes into a threaded actor may run out of order).
 Replayed slices of a step that was never pushed are counted as gaps.
@@ -51,11 +52,15 @@ class FeedInbox:
     Args:
         symbols: The feeds' symbols, in column order.
         capacity: Most steps held at once.
+        joined_late: The subscriber was restored mid-session: until a feed's first push
+            arrives, every slice missing from it is lost (it went to the predecessor).
     """
 
-    def __init__(self, symbols: Sequence[str], capacity: int = 16) -> None:
+    def __init__(self, symbols: Sequence[str], capacity: int = 16, *,
+                 joined_late: bool = False) -> None:
         self.symbols = tuple(symbols)
         self.capacity = capacity
+        self.joined_late = joined_late
         self._held: dict[int, dict[str, FeedSlice]] = {}
         self._first_seen: dict[str, int] = {}
         self._last_seen: dict[str, int] = {}
@@ -105,10 +110,12 @@ class FeedInbox:
     def lost(self, seq: int) -> bool:
         """True when no slice missing from step ``seq`` can still arrive by push.
 
-        It was published before the first push this inbox got from its feed, dropped as an
-        overflow, or the feed is ``capacity`` steps or more past it (no push is that late).
+        It was published before the first push this inbox got from its feed (or, joined
+        late, nothing came from that feed yet), dropped as an overflow, or the feed is
+        ``capacity`` steps or more past it (no push is that late).
         """
-        return all(seq < self._first_seen.get(s, -1) or seq in self._dropped[s]
+        return all(seq < self._first_seen.get(s, seq + 1 if self.joined_late else -1)
+                   or seq in self._dropped[s]
                    or seq <= self._last_seen.get(s, -1) - self.capacity
                    for s in self.missing(seq))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import ray
 
@@ -19,6 +21,16 @@ class _Echo:
         return self.label, value
 
 
+def _await_death(actor, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.echo.remote(-1), timeout=timeout_s)
+        except ray.exceptions.RayActorError:
+            return
+    raise AssertionError("the killed actor still answers")
+
+
 def test_a_dead_callee_of_a_fire_and_forget_call_is_looked_up_again():
     namespace = ray.get_runtime_context().namespace
     name = "test-calls/echo"
@@ -27,6 +39,7 @@ def test_a_dead_callee_of_a_fire_and_forget_call_is_looked_up_again():
     directory = ActorDirectory(namespace, timeout_s=30.0)
     assert directory.handle(name)._actor_id == first._actor_id
     ray.kill(first, no_restart=True)
+    _await_death(first)  # ray.kill is asynchronous: a call sent at once may still be served
     sent = submit(directory, [(name, "echo", (1,), {})])
     while not sent.settle():  # the call to the dead actor fails (an ActorDiedError)
         pass

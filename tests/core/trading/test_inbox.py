@@ -86,3 +86,14 @@ def test_replayed_slices_are_held_even_when_the_inbox_is_full():
     inbox.fill([part("A", 3)], gap=True)  # a replay asked for now: held
     assert [p.seq for p in inbox.take(3)] == [3]
     assert inbox.take(8) is not None  # the later steps are still there
+
+
+def test_a_restored_subscriber_treats_slices_as_lost_until_the_first_push():
+    inbox = FeedInbox(("A", "B"), joined_late=True)
+    assert inbox.lost(7)  # pushed to its predecessor: nothing will come
+    inbox.offer(part("A", 9))
+    assert inbox.lost(8)  # before A's first push, and B has pushed nothing to it yet
+    assert inbox.missing(9) == ["B"] and inbox.lost(9)
+    inbox.offer(part("B", 10))
+    assert inbox.lost(9) and not inbox.lost(11)  # both feeds push to it now
+    assert not FeedInbox(("A",)).lost(0)  # a cold start waits for its first push
