@@ -6,6 +6,7 @@ find the session's named actors and call them; they never start Ray themselves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -32,6 +33,26 @@ def _actor(name: str, namespace: str) -> Any:
     except ValueError:
         raise NoSessionError(f"no running session found (actor {name!r} is not in Ray "
                              f"namespace {namespace!r})") from None
+
+
+def _remove_dead_tree(namespace: str) -> int:
+    """``stop`` when the session's actors are gone but its root supervisor is not.
+
+    A tree whose children kept failing escalates: the root stops them and stays, so that
+    ``status`` can show why. ``stop`` then removes it (the session's files and checkpoints
+    stay, for ``resume``).
+
+    Raises:
+        NoSessionError: There is no tree either.
+    """
+    root = _actor(supervisor_actor_name(PREFIX, ROOT), namespace)
+    with contextlib.suppress(Exception):
+        ray.get(root.stop.remote(), timeout=60)
+    with contextlib.suppress(Exception):
+        ray.kill(root, no_restart=True)
+    print("the session's actors had stopped (its supervision tree gave up); removed what was "
+          "left of the tree: `python -m actors.main resume ID` continues the session")
+    return 0
 
 
 def run_control(command: str, config: AppConfig) -> int:
@@ -63,7 +84,10 @@ def run_control(command: str, config: AppConfig) -> int:
                 print(json.dumps(ray.get(control.progress.remote(), timeout=30), indent=2))
             return 0
         if command == "stop":
-            control = _actor(child_actor_name(PREFIX, f"{ROOT}/ops", "control"), namespace)
+            try:
+                control = _actor(child_actor_name(PREFIX, f"{ROOT}/ops", "control"), namespace)
+            except NoSessionError:
+                return _remove_dead_tree(namespace)
             ray.get(control.request_stop.remote("stop command"), timeout=30)
             print("stop requested: the session finishes its current step, flushes its state "
                   "and writes session.md")

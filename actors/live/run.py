@@ -265,12 +265,7 @@ class _Follower:
                 except Exception:  # noqa: BLE001 - restarting, or the tree is gone
                     self._handle = None
                     gone_since = gone_since or time.monotonic()
-                    if (_root_alive(self.plan.inputs.namespace) is None
-                            and time.monotonic() - gone_since > GONE_GRACE_S):
-                        raise SessionError(
-                            f"session {self.plan.inputs.session_id} is no longer running and "
-                            "did not finish; continue it with `python -m actors.main resume "
-                            f"{self.plan.inputs.session_id}`") from None
+                    self._check_tree(time.monotonic() - gone_since)
                     time.sleep(POLL_S)
                     continue
                 if view is not None:
@@ -283,6 +278,36 @@ class _Follower:
             return None
         finally:
             restore()
+
+    def _check_tree(self, unreachable_s: float) -> None:
+        """Raise once the session cannot come back: its tree is gone or gave up.
+
+        Raises:
+            SessionError: The root supervisor is gone (for :data:`GONE_GRACE_S`), or it
+                escalated or stopped without the session's result (a child kept failing).
+        """
+        session_id = self.plan.inputs.session_id
+        resume = f"`python -m actors.main resume {session_id}`"
+        root = _root_alive(self.plan.inputs.namespace)
+        if root is None:
+            if unreachable_s > GONE_GRACE_S:
+                raise SessionError(f"session {session_id} is no longer running and did not "
+                                   f"finish; continue it with {resume}")
+            return
+        try:
+            state = ray.get(root.status.remote(), timeout=10)
+        except Exception:  # noqa: BLE001 - the root is being restarted: look again later
+            return
+        if state not in ("escalated", "stopped") or _read_result(self.folder) is not None:
+            return
+        detail = ""
+        with contextlib.suppress(Exception):
+            events = ray.get(root.events.remote(0), timeout=10)
+            detail = next((f": {e.detail}" for e in reversed(events)
+                           if str(e.kind) == "escalated"), "")
+        raise SessionError(f"session {session_id} failed: its supervision tree {state}"
+                           f"{detail}; the actors' logs say why; once the cause is fixed, "
+                           f"continue it with {resume} (after `python -m actors.main stop`)")
 
     def _install_signals(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
@@ -452,6 +477,9 @@ def _start_and_follow(plan: SessionPlan, *, quiet: bool, on_step: StepHook | Non
     follower = _Follower(plan, quiet=quiet, on_step=on_step, stop_on_interrupt=True)
     try:
         result = follower.follow()
+    except SessionError:
+        _stop_tree(namespace)  # what is left of a tree that gave up
+        raise
     finally:
         _wait_tree_gone(namespace)
     if not quiet and result is not None:

@@ -133,7 +133,8 @@ class SessionLoop:
                                   for name in (*names.feeds, names.guardian, names.slot)])
         connected = time.perf_counter()
         clock = SimClock(int(timeline[0]))
-        resumed_at = self._catch_up(pos.next_seq)
+        done = self.directory.call(names.guardian, "seq_done")
+        resumed_at = max(pos.next_seq, done)  # catching up: see the note below run()
         if self._on_ready is not None:
             self._on_ready({"ping_s": pinged - begun, "connect_s": connected - pinged,
                             "catch_up_s": time.perf_counter() - connected,
@@ -179,9 +180,10 @@ class SessionLoop:
                          "order": timings.get("order", 0.0),
                          "journal": timings.get("journal", 0.0),
                          "ack": (acked - step_start) * 1e3}
-            self._latency.record(latencies)
-            self._latencies.put(seq, [BatchRecords(book="live", latencies=tuple(
-                LatencySample(stage, ms) for stage, ms in sorted(latencies.items())))])
+            if seq > done:  # a step done before (answered from its report) has no latency
+                self._latency.record(latencies)
+                self._latencies.put(seq, [BatchRecords(book="live", latencies=tuple(
+                    LatencySample(stage, ms) for stage, ms in sorted(latencies.items())))])
             pos.stopped = list(report.stopped)
             pos.next_seq, pos.steps, pos.bars = seq + 1, seq + 1, i1 * len(self._symbols)
             pos.sim_time_ms, pos.equity = clock.now_ms(), report.equity
@@ -205,17 +207,12 @@ class SessionLoop:
         pos.retries = dict(self.directory.retries)
         return pos
 
-    def _catch_up(self, next_seq: int) -> int:
-        """The step to go on from after a restart.
-
-        The session's snapshot is written off the acknowledgement path, so it may be some
-        steps behind the guardian. Those steps are done: the session goes on from the
-        guardian's last step (which the guardian answers again from its report), not step by
-        step through the others (a paced session would wait for each). What it skips is its
-        own bookkeeping of the steps between (latency samples), never a trade.
-        """
-        done = self.directory.call(self.plan.names.guardian, "seq_done")
-        return max(next_seq, done)
+    # Catching up after a restart: the session's snapshot is written off the acknowledgement
+    # path, so it may be some steps behind the guardian. Those steps are done: the session
+    # goes on from the guardian's last step (which the guardian answers again from its
+    # report, before its bars' close in a paced session: no latency is recorded for it), not
+    # step by step through the others (a paced session would wait for each). What it skips
+    # is its own bookkeeping of the steps between (latency samples), never a trade.
 
     def _publish(self, seq: int, due_s: float | None = None) -> None:
         """Ask every feed to publish step ``seq`` (not awaited: a lost publish is replayed).

@@ -119,8 +119,14 @@ def build_summary(store: SessionStore, session_id: str, book: str = "live", *,
         fills, events = store.fills(book), store.risk_events(book)
         restarts = Counter(r.actor for r in store.restarts())
     recorder = LatencyRecorder()
+    unusable = 0
     for sample in samples:
-        recorder.add(sample.stage, sample.ms)
+        if math.isfinite(sample.ms) and sample.ms >= 0:
+            recorder.add(sample.stage, sample.ms)
+        else:  # never let one bad measurement stop the session's end
+            unusable += 1
+    if unusable:
+        info = {**(info or {}), "latency samples left out": f"{unusable} (negative or NaN)"}
     return summarize_session(session_id, ts, equity, book=book, fills=fills,
                              risk_events=events, restarts=restarts, latency=recorder.stats(),
                              initial_equity=initial_equity, info=info, data=data)

@@ -129,3 +129,15 @@ def test_a_store_error_names_the_file_when_the_folder_is_unwritable(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="session file"):
         export_session(store, blocker / "sub")
+
+
+def test_a_bad_latency_sample_is_left_out_of_the_summary_not_fatal(tmp_path):
+    from actors.adapters.session_store import LatencySample
+
+    store = fill_store(tmp_path / "s.sqlite", range(2))
+    store.append_batch(2, BatchRecords(book="live", latencies=(
+        LatencySample("ack", -3.0), LatencySample("ack", -0.5), LatencySample("ack", 4.0))))
+    summary = build_summary(store, "sess-1")
+    ack = next(s for s in summary.latency if s.stage == "ack")
+    assert ack.count == 1 and ack.p50 == 4.0
+    assert dict(summary.info)["latency samples left out"] == "2 (negative or NaN)"  # NaN never gets stored
