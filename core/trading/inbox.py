@@ -7,11 +7,11 @@ slice of that step is held. Memory is bounded: slices of steps already taken are
 at most ``capacity`` steps are held at once (a later one is dropped as an overflow).
 
 A missing slice that can no longer arrive by push is *lost* (:meth:`FeedInbox.lost`): it was
-published before the first push this inbox received (the subscriber was restarted, or
-started behind; a subscriber restored from its checkpoint treats every slice as lost until
-the first push comes), it was dropped as an overflow, or its feed is ``capacity`` steps or more
-past it. The subscriber replays a lost slice at once instead of waiting for a push; a slice
-merely behind a later one is not lost (pushes into a threaded actor may run out of order).
+dropped as an overflow, its feed is ``capacity`` steps or more past it, or (for a subscriber
+restored mid-session from its checkpoint) it was published before the first push that
+subscriber received from the feed. The subscriber replays a lost slice at once instead of
+waiting for a push; a slice merely behind a later one is not lost (pushes into a threaded
+actor may run out of order, also the first ones of a session).
 Replayed slices of a step that was never pushed are counted as gaps.
 """
 
@@ -110,11 +110,12 @@ class FeedInbox:
     def lost(self, seq: int) -> bool:
         """True when no slice missing from step ``seq`` can still arrive by push.
 
-        It was published before the first push this inbox got from its feed (or, joined
-        late, nothing came from that feed yet), dropped as an overflow, or the feed is
-        ``capacity`` steps or more past it (no push is that late).
+        Joined late, it was published before the first push this inbox got from its feed
+        (or nothing came from that feed yet). It was dropped as an overflow, or the feed is
+        ``capacity`` steps or more past it (no push is that late). A subscriber that started
+        with the session waits for every push: its first pushes may arrive out of order.
         """
-        return all(seq < self._first_seen.get(s, seq + 1 if self.joined_late else -1)
+        return all((self.joined_late and seq < self._first_seen.get(s, seq + 1))
                    or seq in self._dropped[s]
                    or seq <= self._last_seen.get(s, -1) - self.capacity
                    for s in self.missing(seq))

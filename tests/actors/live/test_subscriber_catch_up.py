@@ -26,9 +26,9 @@ def test_steps_the_feeds_published_past_are_replayed_not_waited_for(shared_data)
         for name, symbol in zip(names, SYMBOLS, strict=True)]
     try:
         subscriber = BarSubscriber(names, SYMBOLS, namespace, timeline, "BINANCE", 3_600_000,
-                                   capacity=4)
-        # A restarted subscriber whose feeds are already at step 40: steps 10..39 will
-        # never be pushed to it again, and steps 45.. overflowed its inbox.
+                                   capacity=4, joined_late=True)
+        # A subscriber restored from its checkpoint whose feeds are already at step 40:
+        # steps 10..39 will never be pushed to it, and steps 44.. overflowed its inbox.
         for seq in range(40, 50):
             for feed in feeds:
                 subscriber.on_bars(ray.get(feed.replay.remote(seq, seq, seq + 1)))
