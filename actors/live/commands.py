@@ -6,7 +6,6 @@ find the session's named actors and call them; they never start Ray themselves.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from typing import Any
@@ -15,6 +14,7 @@ import ray
 
 from actors.live.follow import status_line
 from actors.live.names import PREFIX, ROOT, SessionNames
+from actors.live.tree_handle import stop_tree
 from actors.research.ray_runtime import connect
 from configs.app import AppConfig
 from core.errors import EvotraderError
@@ -45,11 +45,9 @@ def _remove_dead_tree(namespace: str) -> int:
     Raises:
         NoSessionError: There is no tree either.
     """
-    root = _actor(supervisor_actor_name(PREFIX, ROOT), namespace)
-    with contextlib.suppress(Exception):
-        ray.get(root.stop.remote(), timeout=60)
-    with contextlib.suppress(Exception):
-        ray.kill(root, no_restart=True)
+    if not stop_tree(namespace):
+        raise NoSessionError(f"no running session found (no supervision tree in Ray "
+                             f"namespace {namespace!r})")
     print("the session's actors had stopped (its supervision tree gave up); removed what was "
           "left of the tree: `python -m actors.main resume ID` continues the session")
     return 0

@@ -40,12 +40,12 @@ from actors.live.plan import (
 from actors.live.session_actor import result_path
 from actors.live.shells import SessionActor
 from actors.live.tree import PREFIX, ROOT, build_tree
+from actors.live.tree_handle import root_supervisor, stop_tree
 from actors.research.ray_runtime import RayHandle, connect
 from configs.app import AppConfig
 from configs.loader import LoadedConfig
 from core.errors import EvotraderError, UsageError
 from supervisors import start_supervisor
-from supervisors.naming import supervisor_actor_name
 
 GCS_TASK_EVENTS_ENV = "RAY_task_events_max_num_task_in_gcs"
 GCS_TASK_EVENTS = 10_000
@@ -150,13 +150,6 @@ def start_local_daemon(config: AppConfig) -> None:
 
 # --- starting a tree ------------------------------------------------------------------------
 
-def _root_alive(namespace: str) -> Any | None:
-    try:
-        return ray.get_actor(supervisor_actor_name(PREFIX, ROOT), namespace=namespace)
-    except ValueError:
-        return None
-
-
 def _start_tree(plan: SessionPlan) -> Any:
     """Start the supervision tree with the session actor as its last child.
 
@@ -164,7 +157,7 @@ def _start_tree(plan: SessionPlan) -> Any:
         UsageError: Another session's tree is alive in this namespace.
     """
     ns = plan.inputs.namespace
-    if _root_alive(ns) is not None:
+    if root_supervisor(ns) is not None:
         raise UsageError(f"a session is already running in Ray namespace {ns!r}; follow it "
                          "with `python -m actors.main attach` or stop it with "
                          "`python -m actors.main stop`")
@@ -175,17 +168,6 @@ def _start_tree(plan: SessionPlan) -> Any:
 
     spec = build_tree(plan.inputs, plan.names, session_factory=session_factory)
     return start_supervisor(spec, prefix=PREFIX, namespace=ns)
-
-
-def _stop_tree(namespace: str) -> None:
-    """Stop every actor of the tree (children first), then the root."""
-    root = _root_alive(namespace)
-    if root is None:
-        return
-    with contextlib.suppress(Exception):  # a dying tree must not hide the result
-        ray.get(root.stop.remote(), timeout=120)
-    with contextlib.suppress(Exception):
-        ray.kill(root, no_restart=True)
 
 
 def _plan(loaded: LoadedConfig, session_id: str) -> SessionPlan:
@@ -288,7 +270,7 @@ class _Follower:
         """
         session_id = self.plan.inputs.session_id
         resume = f"`python -m actors.main resume {session_id}`"
-        root = _root_alive(self.plan.inputs.namespace)
+        root = root_supervisor(self.plan.inputs.namespace)
         if root is None:
             if unreachable_s > GONE_GRACE_S:
                 raise SessionError(f"session {session_id} is no longer running and did not "
@@ -348,9 +330,9 @@ def _read_result(folder: Path) -> dict[str, Any] | None:
 
 def _wait_tree_gone(namespace: str, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while _root_alive(namespace) is not None and time.monotonic() < deadline:
+    while root_supervisor(namespace) is not None and time.monotonic() < deadline:
         time.sleep(POLL_S)
-    _stop_tree(namespace)
+    stop_tree(namespace)
 
 
 # --- entry points ---------------------------------------------------------------------------
@@ -478,7 +460,7 @@ def _start_and_follow(plan: SessionPlan, *, quiet: bool, on_step: StepHook | Non
     try:
         result = follower.follow()
     except SessionError:
-        _stop_tree(namespace)  # what is left of a tree that gave up
+        stop_tree(namespace)  # what is left of a tree that gave up
         raise
     finally:
         _wait_tree_gone(namespace)

@@ -133,8 +133,8 @@ class SessionLoop:
                                   for name in (*names.feeds, names.guardian, names.slot)])
         connected = time.perf_counter()
         clock = SimClock(int(timeline[0]))
-        done = self.directory.call(names.guardian, "seq_done")
-        resumed_at = max(pos.next_seq, done)  # catching up: see the note below run()
+        done = self._guardian_done()
+        resumed_at = max(pos.next_seq, done)
         if self._on_ready is not None:
             self._on_ready({"ping_s": pinged - begun, "connect_s": connected - pinged,
                             "catch_up_s": time.perf_counter() - connected,
@@ -207,12 +207,17 @@ class SessionLoop:
         pos.retries = dict(self.directory.retries)
         return pos
 
-    # Catching up after a restart: the session's snapshot is written off the acknowledgement
-    # path, so it may be some steps behind the guardian. Those steps are done: the session
-    # goes on from the guardian's last step (which the guardian answers again from its
-    # report, before its bars' close in a paced session: no latency is recorded for it), not
-    # step by step through the others (a paced session would wait for each). What it skips
-    # is its own bookkeeping of the steps between (latency samples), never a trade.
+    def _guardian_done(self) -> int:
+        """The guardian's last step: a restarted session goes on from it.
+
+        The session's snapshot is written off the acknowledgement path, so it may be some
+        steps behind the guardian. Those steps are done: the session goes on from the
+        guardian's last step (which the guardian answers again from its report, before its
+        bars' close in a paced session: no latency is recorded for it), not step by step
+        through the others (a paced session would wait for each). What it skips is its own
+        bookkeeping of the steps between (latency samples), never a trade.
+        """
+        return int(self.directory.call(self.plan.names.guardian, "seq_done"))
 
     def _publish(self, seq: int, due_s: float | None = None) -> None:
         """Ask every feed to publish step ``seq`` (not awaited: a lost publish is replayed).
