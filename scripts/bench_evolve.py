@@ -33,7 +33,8 @@ two columns of one market, ~70,000 common bars, ``<data>/ohlcv/BINANCE_{BTC,ETH}
   throughput lost by moving the same serial work into Ray tasks. ``ray_overhead_fraction_cpu``
   = 1 - (in-process CPU seconds / CPU seconds of the whole Ray process tree: driver, workers,
   raylet, GCS) for the 1-worker runs: the same overhead counted in CPU time, which a busy
-  neighbour disturbs less than wall time. ``scaling_bound_2workers`` is the best 2-worker
+  neighbour disturbs less than wall time (NaN when either CPU time is under five clock ticks,
+  as in a tiny run). ``scaling_bound_2workers`` is the best 2-worker
   scaling the farm's batching allows for this workload: the in-process per-genome times plus
   the measured per-task overhead, list-scheduled in batch order on two idle workers.
 * **Memory.** Populations of two sizes (64 and 512 genomes; 32 and 256 with ``--quick``) are
@@ -121,6 +122,8 @@ products go through OpenBLAS, whose threads change both the speed and the last b
 correlation measure; the default-threads loop is timed too (``..._default_blas``)."""
 ACTIVE_WORKER_CPU_S = 0.02
 """A worker process that used less CPU than this during a phase is counted as idle."""
+CPU_RESOLUTION_S = 5.0 / os.sysconf("SC_CLK_TCK")
+"""CPU times (clock ticks) below this are too coarse for a ratio: the figure is NaN then."""
 
 # (comparison, threshold(s), shown goal) per figure with a goal in the issue.
 GOALS: dict[str, tuple[str, tuple[float, ...], str]] = {
@@ -822,7 +825,9 @@ def summarize_rounds(series: dict[str, Series], probes: list[float],
         figures[f"ray_1worker_{label}_cpu_ms_per_alpha"] = (
             series["1worker"].median_cpu(role) / n * 1e3)
     figures["ray_2workers_cpu_ms_per_alpha"] = series["2workers"].median_cpu() / n * 1e3
-    figures["ray_overhead_fraction_cpu"] = 1.0 - cpu_in / cpu_1
+    # Below a few clock ticks the CPU counters say nothing (a tiny run can read 0 s).
+    figures["ray_overhead_fraction_cpu"] = (
+        1.0 - cpu_in / cpu_1 if min(cpu_in, cpu_1) >= CPU_RESOLUTION_S else math.nan)
     for name, s in series.items():
         times = sorted(x.seconds for x in s.samples)
         figures[f"seconds_{name}_min"], figures[f"seconds_{name}_max"] = times[0], times[-1]
