@@ -4,7 +4,9 @@ Allowed transitions::
 
     INITIALIZED      -> ACCEPTED | DENIED | REJECTED
     ACCEPTED         -> PARTIALLY_FILLED | FILLED | CANCELED | REJECTED
-    PARTIALLY_FILLED -> FILLED | CANCELED
+    PARTIALLY_FILLED -> PARTIALLY_FILLED | FILLED | CANCELED
+
+(a real venue reports each further partial fill of a working order as a new update).
 
 DENIED, REJECTED, FILLED and CANCELED are terminal. Every transition yields an
 :class:`~core.trading.messages.OrderUpdate`; an :class:`Order` is a frozen value, so a
@@ -23,7 +25,8 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
         {OrderStatus.ACCEPTED, OrderStatus.DENIED, OrderStatus.REJECTED}),
     OrderStatus.ACCEPTED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
                                      OrderStatus.CANCELED, OrderStatus.REJECTED}),
-    OrderStatus.PARTIALLY_FILLED: frozenset({OrderStatus.FILLED, OrderStatus.CANCELED}),
+    OrderStatus.PARTIALLY_FILLED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
+                                             OrderStatus.CANCELED}),
 }
 """Status -> the statuses it may move to (terminal statuses have no entry)."""
 
