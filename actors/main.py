@@ -1,7 +1,8 @@
 """Command-line entry point of the live system.
 
 ``python -m actors.main [--config FILE] [--mode sim] [--start T] [--until T | --duration D]
-[--speed X] [--detach] [run | attach | status | stop | kill-switch | resume ID]``
+[--speed X] [--detach] [--live --i-acknowledge-risk] [run | attach | status | stop |
+kill-switch | resume ID]``
 
 ``run`` (the default) connects to a running Ray cluster (``ray start --head``) or starts a
 local one, starts a SIM session as supervised actors (the stepping loop itself is the
@@ -13,7 +14,9 @@ session actor, see ``actors/live``) and follows it to its end, writing
 configuration, prints it with secrets redacted, its config id and its sources, and exits 0.
 Usage and configuration errors print
 ``error: ...`` lines on stderr and exit 2; any other project error exits with its
-``exit_code``.
+``exit_code``. A mode is checked before anything connects (``configs.modes``): TESTNET and
+LIVE need the exchange key in the environment, LIVE also ``mode = "live"`` in the
+configuration and both ``--live`` and ``--i-acknowledge-risk``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from actors.cli import run_command
 from configs.loader import LoadedConfig, load_config, with_overrides
+from configs.modes import check_trading_mode
 from configs.secrets import redact_text
 from core.errors import UsageError
 
@@ -59,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "cluster and return (a local Ray is started as a `ray start` daemon)")
     parser.add_argument("--mode", choices=("sim", "paper", "testnet", "live"),
                         help="trading mode (this release runs sim only)")
+    parser.add_argument("--live", action="store_true", help="trade real money: needs "
+                        'mode = "live" in the configuration and --i-acknowledge-risk')
+    parser.add_argument("--i-acknowledge-risk", dest="acknowledge_risk", action="store_true",
+                        help="confirm that a LIVE session trades real money")
     parser.add_argument("--start", metavar="TIME", help="first bar replayed (date, ISO time "
                         "or epoch ms; default: end of data minus the duration)")
     window = parser.add_mutually_exclusive_group()
@@ -115,14 +123,13 @@ def session_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def _loaded(args: argparse.Namespace) -> LoadedConfig:
-    loaded = load_config(args.config)
-    overrides = session_overrides(args)
-    return with_overrides(loaded, overrides) if overrides else loaded
-
-
 def _run(args: argparse.Namespace) -> int:
-    loaded = _loaded(args)
+    configured = load_config(args.config)
+    overrides = session_overrides(args)
+    loaded = with_overrides(configured, overrides) if overrides else configured
+    check_trading_mode(configured.config.app.mode, loaded.config.app.mode,
+                       live_flag=args.live, acknowledged=args.acknowledge_risk,
+                       secrets=loaded.secrets)
     from actors.adapters.logging import configure_logging
 
     configure_logging(

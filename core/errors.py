@@ -91,6 +91,31 @@ class PermanentExchangeError(ExchangeError):
     """The venue refused the request for good (bad symbol, auth, invalid order): not retried."""
 
 
+class OrderOutcomeUnknownError(TemporaryExchangeError):
+    """A create's answer never came, or the venue said its execution status is unknown.
+
+    The order may exist: it is looked up by client order id, never sent again blindly.
+    """
+
+
+class VenueClockError(TemporaryExchangeError):
+    """The venue refused a request's timestamp (outside its receive window): resync, resend."""
+
+
+class OrderNotFoundError(PermanentExchangeError):
+    """The venue confirmed it has no such order (Binance -2013 / -2011)."""
+
+
+class DuplicateOrderError(PermanentExchangeError):
+    """The venue already has an order with this client order id: look it up."""
+
+
+class OrderRejectedError(PermanentExchangeError):
+    """The venue refused an order for good; ``reason`` is a stable code for the record."""
+
+    reason = "venue_rejected"
+
+
 class BacktestError(EvotraderError):
     """Inputs to the backtester are inconsistent (shapes, dtypes, parameters). Not retried."""
 

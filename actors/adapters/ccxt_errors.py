@@ -15,6 +15,26 @@ BadSymbol, AuthenticationError, PermissionDenied,           PermanentExchangeErr
 InvalidOrder, BadRequest, any other ExchangeError/BaseError
 ==========================================================  ==========================
 
+The venue's own error code refines the class (Binance's code table, checked first, one
+ordered table :data:`VENUE_CODES`): ccxt maps a filter failure (-1013) to a generic
+``BadRequest``, has no class for "Duplicate order sent." (-2010), and raises ``ExchangeError``
+or a network error for -1006/-1007 ("execution status unknown"), which means the order may
+exist. The translated error carries ``venue_code`` and ``venue_message``; an
+:class:`~core.errors.OrderRejectedError` carries a stable ``reason`` code.
+
+==================================================  ==========================================
+Binance code and message                            project
+==================================================  ==========================================
+-1006, -1007 (execution status unknown)             OrderOutcomeUnknownError
+-1021 (timestamp outside recvWindow)                VenueClockError
+-1003, -1015 (too many requests / orders)           RateLimitError
+-2013, -2011 (order does not exist / unknown)       OrderNotFoundError
+-2010 "Duplicate order sent."                       DuplicateOrderError
+-2010 "... insufficient balance ..."                OrderRejectedError ``insufficient_balance``
+-1013 "Filter failure: X"                           OrderRejectedError ``filter_failure_x``
+-2010 other, -1111, -1116, -1117, -1013 other       OrderRejectedError ``venue_rejected`` / ...
+==================================================  ==========================================
+
 One refinement: ccxt raises the generic ``ExchangeError`` for an error body it has no
 specific class for, even on a 5xx answer (Binance's ``503 {"code": -1008, "msg": "Server is
 currently overloaded..."}``). A server-side failure is temporary, so when the exchange was
@@ -42,11 +62,16 @@ from urllib.parse import urlsplit, urlunsplit
 import ccxt
 
 from core.errors import (
+    DuplicateOrderError,
     ExchangeError,
+    OrderNotFoundError,
+    OrderOutcomeUnknownError,
+    OrderRejectedError,
     PermanentExchangeError,
     RateLimitError,
     TemporaryExchangeError,
     UsageError,
+    VenueClockError,
 )
 
 REDACTED = "<redacted>"
@@ -74,6 +99,54 @@ _MAPPING: tuple[tuple[type[BaseException], type[ExchangeError]], ...] = (
     (ccxt.ExchangeError, PermanentExchangeError),
     (ccxt.BaseError, PermanentExchangeError),
 )
+
+
+# (code, message pattern or None, project class, reject reason), checked in order.
+VENUE_CODES: tuple[tuple[int, re.Pattern[str] | None, type[ExchangeError], str], ...] = (
+    (-1006, None, OrderOutcomeUnknownError, ""),
+    (-1007, None, OrderOutcomeUnknownError, ""),
+    (-1021, None, VenueClockError, ""),
+    (-1003, None, RateLimitError, ""),
+    (-1015, None, RateLimitError, ""),
+    (-2013, None, OrderNotFoundError, ""),
+    (-2011, re.compile(r"(?i)unknown order"), OrderNotFoundError, ""),
+    (-2010, re.compile(r"(?i)duplicate order"), DuplicateOrderError, ""),
+    (-2010, re.compile(r"(?i)insufficient balance"), OrderRejectedError, "insufficient_balance"),
+    (-1013, re.compile(r"(?i)filter failure"), OrderRejectedError, "filter_failure"),
+    (-2010, None, OrderRejectedError, "venue_rejected"),
+    (-2011, None, OrderRejectedError, "cancel_rejected"),
+    (-1111, None, OrderRejectedError, "bad_precision"),
+    (-1116, None, OrderRejectedError, "bad_order_type"),
+    (-1117, None, OrderRejectedError, "bad_side"),
+    (-1013, None, OrderRejectedError, "venue_rejected"),
+)
+_CODE_IN_TEXT = re.compile(r'"code"\s*:\s*(-?\d+)')
+_MSG_IN_TEXT = re.compile(r'"msg"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def venue_error_code(exc: BaseException, exchange: Any = None) -> tuple[int | None, str]:
+    """The venue's error code and message behind a ccxt exception, when it gave one."""
+    body = getattr(exchange, "last_json_response", None)
+    if isinstance(body, dict) and isinstance(body.get("code"), int) and body["code"] < 0:
+        return int(body["code"]), str(body.get("msg", ""))
+    text = str(exc)
+    code = _CODE_IN_TEXT.search(text)
+    if code is None:
+        return None, ""
+    msg = _MSG_IN_TEXT.search(text)
+    return int(code.group(1)), msg.group(1) if msg else ""
+
+
+def _by_venue_code(code: int | None, message: str) -> tuple[type[ExchangeError], str] | None:
+    if code is None:
+        return None
+    for known, pattern, project_class, reason in VENUE_CODES:
+        if known == code and (pattern is None or pattern.search(message)):
+            if reason == "filter_failure":
+                name = re.search(r"(?i)filter failure:\s*([A-Z_]+)", message)
+                reason = f"filter_failure_{name.group(1).lower()}" if name else reason
+            return project_class, reason
+    return None
 
 
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -143,10 +216,18 @@ def translate(exc: BaseException, *, context: str = "", exchange: Any = None) ->
             break
     if target is PermanentExchangeError and _is_server_failure(exc, exchange):
         target = TemporaryExchangeError
+    code, message = venue_error_code(exc, exchange)
+    by_code = _by_venue_code(code, message)
+    if by_code is not None:
+        target = by_code[0]
     text = scrub(str(exc), _credentials(exchange)).strip() or "no message"
     prefix = f"{context}: " if context else ""
     error = target(f"{prefix}{type(exc).__name__}: {text}")
     error.ccxt_class = type(exc).__name__  # type: ignore[attr-defined]
+    error.venue_code = code  # type: ignore[attr-defined]
+    error.venue_message = scrub(message, _credentials(exchange))  # type: ignore[attr-defined]
+    if by_code is not None and by_code[1]:
+        error.reason = by_code[1]  # type: ignore[attr-defined]
     if target is RateLimitError and exchange is not None:
         error.retry_after_s = _retry_after_s(exchange)  # type: ignore[attr-defined]
     return error
@@ -165,6 +246,8 @@ def ccxt_errors(context: str = "", *, exchange: Any = None) -> Iterator[None]:
     """
     if exchange is not None and hasattr(exchange, "last_http_status"):
         exchange.last_http_status = None  # only the answers inside this block count
+    if exchange is not None and hasattr(exchange, "last_json_response"):
+        exchange.last_json_response = None
     try:
         yield
     except ccxt.BaseError as exc:

@@ -204,3 +204,24 @@ def test_session_options_are_validated(tmp_path):
     assert both.returncode == 2
     mode = _run_main(tmp_path, "--mode", "paper", "--duration", "5d")
     assert mode.returncode == 2 and "SIM sessions only" in mode.stderr
+
+
+def test_live_and_testnet_refuse_before_connecting_anywhere(tmp_path):
+    key, secret = "TESTKEY" + "k" * 20, "TESTSECRET" + "s" * 30
+    unreachable = {"EVOTRADER_RAY__ADDRESS": "127.0.0.1:9"}  # would fail differently
+    live_config = str(REPO / "configs" / "live.toml")
+    no_flags = _run_main(tmp_path, "--config", live_config, **unreachable,
+                         EVOTRADER_EXCHANGE_API_KEY=key, EVOTRADER_EXCHANGE_API_SECRET=secret)
+    assert no_flags.returncode == 2
+    assert "--live flag" in no_flags.stderr and "--i-acknowledge-risk" in no_flags.stderr
+    cli_only = _run_main(tmp_path, "--mode", "live", "--live", "--i-acknowledge-risk",
+                         **unreachable, EVOTRADER_DATA__SYNTHETIC_FALLBACK="false")
+    assert cli_only.returncode == 2 and 'mode = "live" in the configuration' in cli_only.stderr
+    keyless = _run_main(tmp_path, "--mode", "testnet", **unreachable,
+                        EVOTRADER_DATA__SYNTHETIC_FALLBACK="false")
+    assert keyless.returncode == 2
+    assert "EVOTRADER_EXCHANGE_API_KEY and EVOTRADER_EXCHANGE_API_SECRET" in keyless.stderr
+    for done in (no_flags, cli_only, keyless):
+        assert "Traceback" not in done.stderr
+        assert key not in done.stderr + done.stdout and secret not in done.stderr + done.stdout
+    assert not (tmp_path / "sessions").exists()
