@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import ccxt
 import pytest
 
 from actors.adapters.ccxt_errors import ccxt_errors, scrub, translate
 from actors.adapters.ccxt_ohlcv import make_exchange
+from actors.adapters.parquet_store import ParquetStore
 from actors.adapters.retry import RetryPolicy, backoff_delay, retry_call
+from actors.emulator import EmulatorConfig, EmulatorServer, FaultRule
+from core.data.candles import Candles
 from core.errors import (
     ExchangeError,
     PermanentExchangeError,
     RateLimitError,
     TemporaryExchangeError,
     UsageError,
-)
-from tests.actors.exchange_emulator import (
-    BinanceSpotEmulator,
-    Fault,
-    Reply,
-    binance_error,
-    gateway_error,
-    overloaded,
-    rate_limited,
 )
 
 KLINES = "/api/v3/klines"
@@ -90,43 +85,53 @@ def test_credentials_never_reach_messages() -> None:
 
 
 # ----------------------------------------------------------------------------- over HTTP
+@pytest.fixture(scope="module")
+def btc_bars(shared_data: Path) -> dict[str, Candles]:
+    return {"BTC/USDT": ParquetStore(shared_data).read("BINANCE", "BTC/USDT", "1h",
+                                                       end_ms=1_515_000_000_000)}
+
+
 @pytest.fixture
-def emulator() -> Iterator[BinanceSpotEmulator]:
-    with BinanceSpotEmulator() as emulator:
-        emulator.list_market("BTC/USDT")
+def emulator(btc_bars: dict[str, Candles]) -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(timeframe="1h"), btc_bars) as emulator:
         yield emulator
 
 
 @pytest.mark.parametrize(
-    ("reply", "expected", "ccxt_name"),
+    ("fault", "expected", "ccxt_name"),
     [
-        (rate_limited(KLINES, 1, retry_after_s=7).reply, RateLimitError, "DDoSProtection"),
-        (Reply.json({"code": -1003, "msg": "Way too much request weight used; IP banned"}, 418),
+        ({"kind": "http_429", "retry_after_s": 7}, RateLimitError, "DDoSProtection"),
+        ({"kind": "reject", "status": 418, "code": -1003,
+          "msg": "Way too much request weight used; IP banned"},
          RateLimitError, "DDoSProtection"),
-        (gateway_error(KLINES, 1, 502).reply, TemporaryExchangeError, "ExchangeNotAvailable"),
-        (gateway_error(KLINES, 1, 504).reply, TemporaryExchangeError, "RequestTimeout"),
-        (overloaded(KLINES, 1).reply, TemporaryExchangeError, "ExchangeError"),
-        (binance_error(-1121, "Invalid symbol."), PermanentExchangeError, "BadSymbol"),
-        (binance_error(-2015, "Invalid API-key, IP, or permissions for action.", 401),
+        ({"kind": "http_5xx", "status": 502}, TemporaryExchangeError, "ExchangeNotAvailable"),
+        ({"kind": "http_5xx", "status": 504}, TemporaryExchangeError, "RequestTimeout"),
+        ({"kind": "http_5xx", "status": 503, "overloaded": True}, TemporaryExchangeError,
+         "ExchangeError"),
+        ({"kind": "reject", "code": -1121, "msg": "Invalid symbol."}, PermanentExchangeError,
+         "BadSymbol"),
+        ({"kind": "reject", "status": 401, "code": -2015,
+          "msg": "Invalid API-key, IP, or permissions for action."},
          PermanentExchangeError, "AuthenticationError"),
     ],
 )
 def test_real_ccxt_errors_over_http(
-    emulator: BinanceSpotEmulator, reply: Reply, expected: type[ExchangeError], ccxt_name: str
+    emulator: EmulatorServer, fault: dict[str, object], expected: type[ExchangeError],
+    ccxt_name: str
 ) -> None:
     exchange = make_exchange("binance", api_url=emulator.url, rate_limit_ms=1)
     exchange.load_markets()
-    emulator.add_fault(Fault(KLINES, 1, reply))
+    emulator.add_fault(FaultRule.model_validate({**fault, "endpoint": KLINES, "nth": 1}))
     with pytest.raises(ExchangeError) as caught, ccxt_errors("fetch", exchange=exchange):
         exchange.fetch_ohlcv("BTC/USDT", "1h", since=0, limit=10)
     assert type(caught.value) is expected
     assert caught.value.ccxt_class == ccxt_name
-    if reply.status == 429:
+    if fault["kind"] == "http_429":
         assert caught.value.retry_after_s == 7.0
 
 
-def test_unreachable_venue_is_temporary() -> None:
-    with BinanceSpotEmulator() as emulator:
+def test_unreachable_venue_is_temporary(btc_bars: dict[str, Candles]) -> None:
+    with EmulatorServer(EmulatorConfig(timeframe="1h"), btc_bars) as emulator:
         url = emulator.url  # the port is free again once the emulator stops
     exchange = make_exchange("binance", api_url=url, timeout_ms=2000)
     with pytest.raises(TemporaryExchangeError, match="NetworkError|RequestTimeout"), \

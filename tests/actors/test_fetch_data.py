@@ -11,19 +11,10 @@ import pytest
 from actors.adapters.ccxt_ohlcv import OhlcvDownloader, make_exchange
 from actors.adapters.parquet_store import ParquetStore
 from actors.adapters.retry import RetryPolicy
+from actors.emulator import EmulatorConfig, EmulatorServer, FaultRule, Reply, Request
 from core.data.candles import Candles
 from core.data.gaps import find_gaps
 from core.errors import DataValidationError, PermanentExchangeError, TemporaryExchangeError
-from tests.actors.exchange_emulator import (
-    BinanceSpotEmulator,
-    Fault,
-    Reply,
-    Request,
-    binance_error,
-    gateway_error,
-    overloaded,
-    rate_limited,
-)
 
 H = 3_600_000
 SERVED_FROM = 1_675_209_600_000  # 2023-02-01: the emulator also knows bars before --since
@@ -44,11 +35,14 @@ def reference(shared_data: Path) -> dict[str, Candles]:
 
 
 @pytest.fixture
-def emulator(reference: dict[str, Candles]) -> Iterator[BinanceSpotEmulator]:
-    with BinanceSpotEmulator() as emulator:
-        for symbol, candles in reference.items():
-            emulator.add_series(symbol, "1h", candles)
+def emulator(reference: dict[str, Candles]) -> Iterator[EmulatorServer]:
+    """The venue at DATA_END: every served bar has closed."""
+    with EmulatorServer(EmulatorConfig(timeframe="1h", start_ms=DATA_END), reference) as emulator:
         yield emulator
+
+
+def klines_fault(kind: str, nth: int, **settings: object) -> FaultRule:
+    return FaultRule.model_validate({"kind": kind, "endpoint": KLINES, "nth": nth, **settings})
 
 
 class Sleeps(list):
@@ -58,7 +52,7 @@ class Sleeps(list):
         self.append(seconds)
 
 
-def downloader(emulator: BinanceSpotEmulator, store: ParquetStore, sleeps: Sleeps,
+def downloader(emulator: EmulatorServer, store: ParquetStore, sleeps: Sleeps,
                attempts: int = 4, **kwargs: object) -> OhlcvDownloader:
     exchange = make_exchange("binance", api_url=emulator.url, rate_limit_ms=1)
     return OhlcvDownloader(
@@ -75,19 +69,19 @@ def assert_stored_equals_reference(store: ParquetStore, reference: Candles, symb
     assert find_gaps(stored).to_dict() == find_gaps(expected).to_dict()
 
 
-def start_times(emulator: BinanceSpotEmulator) -> list[int]:
+def start_times(emulator: EmulatorServer) -> list[int]:
     return [int(r.params["startTime"]) for r in emulator.requests(KLINES)]
 
 
 def test_download_through_429_and_5xx(
-    tmp_path: Path, emulator: BinanceSpotEmulator, reference: dict[str, Candles]
+    tmp_path: Path, emulator: EmulatorServer, reference: dict[str, Candles]
 ) -> None:
     bars = len(reference["BTC/USDT"].between(SINCE))
     pages = -(-bars // PAGE)
-    emulator.add_fault(rate_limited(KLINES, 3, retry_after_s=1))
-    emulator.add_fault(gateway_error(KLINES, 6, 502))
+    emulator.add_fault(klines_fault("http_429", 3, retry_after_s=1))
+    emulator.add_fault(klines_fault("http_5xx", 6, status=502))
     # BTC: pages + 1 empty page + 2 retries; then ETH's 2nd page gets a 503
-    emulator.add_fault(overloaded(KLINES, pages + 1 + 2 + 2))
+    emulator.add_fault(klines_fault("http_5xx", pages + 1 + 2 + 2, status=503, overloaded=True))
     store, sleeps = ParquetStore(tmp_path), Sleeps()
     lines: list[str] = []
     fetch = downloader(emulator, store, sleeps, log=lines.append)
@@ -116,9 +110,9 @@ def test_download_through_429_and_5xx(
 
 
 def test_resume_after_a_permanent_error(
-    tmp_path: Path, emulator: BinanceSpotEmulator, reference: dict[str, Candles]
+    tmp_path: Path, emulator: EmulatorServer, reference: dict[str, Candles]
 ) -> None:
-    emulator.add_fault(Fault(KLINES, 4, binance_error(-1121, "Invalid symbol.")))
+    emulator.add_fault(klines_fault("reject", 4, code=-1121, msg="Invalid symbol."))
     store, sleeps = ParquetStore(tmp_path), Sleeps()
     with pytest.raises(PermanentExchangeError, match="BadSymbol: binance .*Invalid symbol"):
         downloader(emulator, store, sleeps).download("BTC/USDT", "1h", SINCE)
@@ -140,7 +134,7 @@ def test_resume_after_a_permanent_error(
 
 
 def test_until_then_resume_gives_the_same_file(
-    tmp_path: Path, emulator: BinanceSpotEmulator, reference: dict[str, Candles]
+    tmp_path: Path, emulator: EmulatorServer, reference: dict[str, Candles]
 ) -> None:
     store, sleeps = ParquetStore(tmp_path), Sleeps()
     middle = SINCE + 777 * H
@@ -152,7 +146,7 @@ def test_until_then_resume_gives_the_same_file(
     assert_stored_equals_reference(store, reference["ETH/USDT"], "ETH/USDT")
 
 
-def test_unknown_symbol_fails_at_once(tmp_path: Path, emulator: BinanceSpotEmulator) -> None:
+def test_unknown_symbol_fails_at_once(tmp_path: Path, emulator: EmulatorServer) -> None:
     store, sleeps = ParquetStore(tmp_path), Sleeps()
     with pytest.raises(PermanentExchangeError, match="BadSymbol: binance does not have market "
                                                      "symbol DOGE/BTC"):
@@ -162,9 +156,9 @@ def test_unknown_symbol_fails_at_once(tmp_path: Path, emulator: BinanceSpotEmula
 
 
 def test_temporary_errors_give_up_after_the_attempts(
-    tmp_path: Path, emulator: BinanceSpotEmulator
+    tmp_path: Path, emulator: EmulatorServer
 ) -> None:
-    emulator.add_fault(gateway_error(KLINES, 2, 503, times=10))
+    emulator.add_fault(klines_fault("http_5xx", 2, status=503, count=10))
     store, sleeps = ParquetStore(tmp_path), Sleeps()
     with pytest.raises(TemporaryExchangeError) as caught:
         downloader(emulator, store, sleeps, attempts=3).download("BTC/USDT", "1h", SINCE)
@@ -177,10 +171,10 @@ def test_still_forming_candle_is_dropped(
     tmp_path: Path, reference: dict[str, Candles]
 ) -> None:
     now = SINCE + 100 * H + 25 * 60_000  # 25 minutes into the bar opened at SINCE + 100h
-    with BinanceSpotEmulator(now_ms=now) as emulator:
-        emulator.add_series("BTC/USDT", "1h", reference["BTC/USDT"])
+    config = EmulatorConfig(timeframe="1h", start_ms=now, serve_forming=True)  # as Binance does
+    with EmulatorServer(config, {"BTC/USDT": reference["BTC/USDT"]}) as emulator:
         store = ParquetStore(tmp_path)
-        report = downloader(emulator, store, Sleeps(), now_ms=emulator.now_ms).download(
+        report = downloader(emulator, store, Sleeps(), now_ms=emulator.clock.now_ms).download(
             "BTC/USDT", "1h", SINCE)
     assert report.dropped_forming == 1 and report.until_ms == now
     assert store.last_timestamp("BINANCE", "BTC/USDT", "1h") == SINCE + 99 * H
@@ -188,7 +182,7 @@ def test_still_forming_candle_is_dropped(
 
 
 def test_corrupt_bars_from_the_venue_are_refused(
-    tmp_path: Path, emulator: BinanceSpotEmulator
+    tmp_path: Path, emulator: EmulatorServer
 ) -> None:
     def broken_klines(request: Request) -> Reply:  # high below low in the 3rd row
         start = int(request.params["startTime"])

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from actors.adapters.parquet_store import ParquetStore
+from actors.emulator import EmulatorConfig, EmulatorServer, FaultRule
 from core.data.candles import Candles
-from tests.actors.exchange_emulator import BinanceSpotEmulator, gateway_error, rate_limited
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "fetch_data.py"
@@ -33,10 +33,9 @@ def reference(shared_data: Path) -> dict[str, Candles]:
 
 
 @pytest.fixture
-def emulator(reference: dict[str, Candles]) -> Iterator[BinanceSpotEmulator]:
-    with BinanceSpotEmulator() as emulator:
-        for symbol, candles in reference.items():
-            emulator.add_series(symbol, "1h", candles)
+def emulator(reference: dict[str, Candles]) -> Iterator[EmulatorServer]:
+    """The venue at DATA_END: every served bar has closed."""
+    with EmulatorServer(EmulatorConfig(timeframe="1h", start_ms=DATA_END), reference) as emulator:
         yield emulator
 
 
@@ -56,10 +55,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_fetch_resume_and_exit_codes(
-    tmp_path: Path, emulator: BinanceSpotEmulator, reference: dict[str, Candles]
+    tmp_path: Path, emulator: EmulatorServer, reference: dict[str, Candles]
 ) -> None:
-    emulator.add_fault(gateway_error(KLINES, 2, 502))
-    emulator.add_fault(rate_limited(KLINES, 4, retry_after_s=0))
+    emulator.add_fault(FaultRule(kind="http_5xx", endpoint=KLINES, nth=2, status=502))
+    emulator.add_fault(FaultRule(kind="http_429", endpoint=KLINES, nth=4, retry_after_s=0))
     data = tmp_path / "data"
     args = ("--exchange", "binance", "--symbols", "BTC/USDT,ETH/USDT", "--timeframe", "1h",
             "--since", "2023-03-01", "--data", str(data), "--api-url", emulator.url,
@@ -129,7 +128,7 @@ def test_bad_usage_exits_2(
 
 def test_default_data_folder_is_relative_to_cwd(
     script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    emulator: BinanceSpotEmulator, capsys: pytest.CaptureFixture[str],
+    emulator: EmulatorServer, capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     argv = ["--exchange", "binance", "--symbols", "eth/usdt", "--timeframe", "1h", "--since",
