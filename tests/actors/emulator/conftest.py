@@ -1,8 +1,6 @@
 """Fixtures: a Binance emulator on 127.0.0.1 replaying real 1m candles, and ccxt clients for it.
 
-Other test folders can use the helpers directly::
-
-    from tests.actors.emulator.conftest import connect, start_emulator
+The helpers behind them live in :mod:`tests.actors.emulator.support`.
 """
 
 from __future__ import annotations
@@ -14,16 +12,10 @@ from typing import Any
 import ccxt
 import pytest
 
-from actors.adapters.ccxt_errors import make_exchange
 from actors.adapters.parquet_store import ParquetStore
-from actors.emulator import EmulatorConfig, EmulatorServer
+from actors.emulator import EmulatorServer
 from core.data.candles import Candles
-
-MINUTE = 60_000
-FIRST_BAR = 1_747_699_200_000  # 2025-05-20 00:00 UTC, the first stored 1m bar
-START = FIRST_BAR + 1000 * MINUTE  # venue time at start: 1000 closed bars of history
-BARS = 3000  # bars served per symbol (enough for every test, quick to load)
-SYMBOLS = ("BTC/USDT", "ETH/USDT")
+from tests.actors.emulator.support import BARS, FIRST_BAR, MINUTE, SYMBOLS, connect, start_emulator
 
 
 @pytest.fixture(scope="session")
@@ -32,28 +24,6 @@ def candles_1m(shared_data: Path) -> dict[str, Candles]:
     store = ParquetStore(shared_data)
     return {s: store.read("BINANCE", s, "1m", end_ms=FIRST_BAR + BARS * MINUTE)
             for s in SYMBOLS}
-
-
-def start_emulator(candles: dict[str, Candles], **settings: Any) -> EmulatorServer:
-    """A started emulator on the given candles (manual clock at START unless told)."""
-    server_options = settings.pop("server_options", {})
-    settings.setdefault("start_ms", START)
-    settings.setdefault("timeframe", "1m")
-    return EmulatorServer(EmulatorConfig(**settings), candles, **server_options).start()
-
-
-def connect(emulator: EmulatorServer, *, timeout_ms: int = 5000, signed: bool = True,
-            load: bool = True) -> ccxt.binance:
-    """A real ccxt binance client talking to ``emulator``, signing with the venue clock."""
-    exchange = make_exchange("binance", api_url=emulator.url, rate_limit=False,
-                             timeout_ms=timeout_ms)
-    if signed:
-        exchange.apiKey = emulator.config.api_key
-        exchange.secret = emulator.config.api_secret
-        exchange.nonce = emulator.clock.now_ms  # the venue's clock, as a session's Clock would
-    if load:
-        exchange.load_markets()
-    return exchange
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from actors.emulator import EmulatorServer
-from tests.actors.emulator.conftest import MINUTE, START, connect
+from tests.actors.emulator.support import MINUTE, START, connect
 
 
 def test_clock_control_over_http(emulator: EmulatorServer) -> None:

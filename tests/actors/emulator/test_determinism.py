@@ -8,8 +8,7 @@ import ccxt
 import pytest
 
 from actors.emulator import FaultRule
-from tests.actors.emulator.conftest import connect
-from tests.actors.emulator.test_orders import signed
+from tests.actors.emulator.support import connect, signed
 
 RULES = (
     FaultRule(kind="partial_fill", probability=0.5, fraction=0.3),

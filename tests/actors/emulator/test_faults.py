@@ -11,7 +11,7 @@ import requests
 
 from actors.emulator import EmulatorServer, FaultRule, load_fault_file
 from core.errors import UsageError
-from tests.actors.emulator.conftest import MINUTE, START, connect
+from tests.actors.emulator.support import MINUTE, START, connect
 
 ORDER = "/api/v3/order"
 

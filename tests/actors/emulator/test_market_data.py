@@ -11,7 +11,7 @@ import requests
 
 from actors.emulator import EmulatorServer, MarketSpec
 from core.data.candles import Candles
-from tests.actors.emulator.conftest import MINUTE, START, connect
+from tests.actors.emulator.support import MINUTE, START, connect
 
 
 def test_load_markets_parses_precision_and_limits(make_emulator) -> None:

@@ -17,7 +17,7 @@ from core.backtest.layout import O_CASH, O_FEE, O_PRICE, O_QTY, P_HALF_SPREAD, P
 from core.backtest.market import MarketArrays
 from core.backtest.params import build_params
 from core.data.candles import Candles
-from tests.actors.emulator.conftest import MINUTE, START, connect
+from tests.actors.emulator.support import MINUTE, START, connect
 
 COSTS = CostsConfig(maker_fee_bps=2.0, taker_fee_bps=7.5, half_spread_bps=3.0,
                     impact_coef=0.8, impact_exponent=0.5, max_slippage_bps=80.0)

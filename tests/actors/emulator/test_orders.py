@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from urllib.parse import urlencode
 
 import ccxt
 import pytest
-import requests
 
 from actors.emulator import EmulatorServer
-from actors.emulator.signing import sign
-from tests.actors.emulator.conftest import START, connect
-
-
-def signed(emulator: EmulatorServer, method: str, path: str, **params: str) -> requests.Response:
-    """A raw signed request (for parameters ccxt would never send)."""
-    query = urlencode({**params, "timestamp": str(emulator.clock.now_ms())})
-    query += "&signature=" + sign(query, emulator.config.api_secret)
-    return requests.request(method, f"{emulator.url}{path}?{query}", timeout=5,
-                            headers={"X-MBX-APIKEY": emulator.config.api_key})
+from tests.actors.emulator.support import START, connect, signed
 
 
 def test_create_fetch_cancel_by_client_id(exchange: ccxt.binance,

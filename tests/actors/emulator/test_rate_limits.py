@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from actors.emulator import RateLimits
-from tests.actors.emulator.conftest import connect
+from tests.actors.emulator.support import connect
 
 
 class FakeWall:

@@ -9,7 +9,7 @@ import requests
 from actors.emulator import EmulatorServer
 from actors.emulator.http import Request
 from actors.emulator.signing import sign, total_params
-from tests.actors.emulator.conftest import START, connect
+from tests.actors.emulator.support import START, connect
 
 # Binance's documented example (SIGNED endpoint security, HMAC key and secret)
 DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
