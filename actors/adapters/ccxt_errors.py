@@ -129,7 +129,8 @@ def venue_error_code(exc: BaseException, exchange: Any = None) -> tuple[int | No
     body = getattr(exchange, "last_json_response", None)
     if isinstance(body, dict) and isinstance(body.get("code"), int) and body["code"] < 0:
         return int(body["code"]), str(body.get("msg", ""))
-    text = str(exc)
+    raw = getattr(exchange, "last_http_response", None)
+    text = f"{raw if isinstance(raw, str) else ''} {exc}"
     code = _CODE_IN_TEXT.search(text)
     if code is None:
         return None, ""
@@ -248,6 +249,7 @@ def ccxt_errors(context: str = "", *, exchange: Any = None) -> Iterator[None]:
         exchange.last_http_status = None  # only the answers inside this block count
     if exchange is not None and hasattr(exchange, "last_json_response"):
         exchange.last_json_response = None
+        exchange.last_http_response = None
     try:
         yield
     except ccxt.BaseError as exc:

@@ -144,7 +144,7 @@ class VenueOrders:
         self.recv_window_ms = recv_window_ms
         self._orders: dict[str, TrackedOrder] = {}
         self._by_venue_client: dict[str, str] = {}
-        self._by_venue_order: dict[str, str] = {}
+        self._by_venue_order: dict[tuple[str, str], str] = {}  # (symbol, venue id) -> ours
         self._trade_keys: set[tuple[str, str]] = set()
         self._trade_order: list[tuple[str, str]] = []
         self.external_trades: list[VenueTrade] = []
@@ -201,8 +201,15 @@ class VenueOrders:
                                                 not_found=0)
         return [update]
 
-    def report(self, report: VenueOrderReport, reason: str = "") -> list[OrderUpdate]:
+    def report(self, report: VenueOrderReport, reason: str = "", ack_ts: int | None = None
+               ) -> list[OrderUpdate]:
         """Apply the venue's word on one of our orders; the updates it causes.
+
+        Args:
+            report: What the venue says.
+            reason: Reason for a cancel (ours: a kill switch, the end of the session).
+            ack_ts: Time of the ACCEPTED update a first answer implies (default: the
+                report's; a create's answer acknowledges the decision's bar).
 
         Raises:
             KeyError: The report is about an order this session did not send.
@@ -210,8 +217,8 @@ class VenueOrders:
         """
         coid = self._by_venue_client[report.venue_client_id]
         tracked = self._orders[coid]
-        if report.venue_order_id:
-            self._by_venue_order[report.venue_order_id] = coid
+        if report.venue_order_id:  # venue order ids are unique per symbol only
+            self._by_venue_order[(report.symbol, report.venue_order_id)] = coid
         target = VENUE_STATUS.get(report.status.upper())
         if target is None:
             raise ValueError(f"order {coid}: unknown venue status {report.status!r}")
@@ -219,7 +226,9 @@ class VenueOrders:
         updates: list[OrderUpdate] = []
         filled = max(order.filled_quantity, float(report.filled_quantity))
         if order.status is OrderStatus.INITIALIZED and target is not OrderStatus.REJECTED:
-            order, update = order.transition(OrderStatus.ACCEPTED, report.ts, filled_quantity=0.0)
+            order, update = order.transition(
+                OrderStatus.ACCEPTED, report.ts if ack_ts is None else ack_ts,
+                filled_quantity=0.0)
             updates.append(update)
         if target is OrderStatus.CANCELED and report.status.upper() != "CANCELED":
             reason = reason or report.status.lower()
@@ -264,7 +273,7 @@ class VenueOrders:
                 continue
             self._trade_keys.add(key)
             self._trade_order.append(key)
-            coid = self._by_venue_order.get(trade.venue_order_id)
+            coid = self._by_venue_order.get((trade.symbol, trade.venue_order_id))
             if coid is None:
                 self.external_trades.append(trade)
                 continue
@@ -276,9 +285,9 @@ class VenueOrders:
                               reason=request.kind))
         return fills
 
-    def knows_order(self, venue_order_id: str) -> bool:
-        """Whether ``venue_order_id`` is one of ours."""
-        return venue_order_id in self._by_venue_order
+    def knows_order(self, symbol: str, venue_order_id: str) -> bool:
+        """Whether the venue's order ``venue_order_id`` on ``symbol`` is one of ours."""
+        return (symbol, venue_order_id) in self._by_venue_order
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -297,7 +306,8 @@ class VenueOrders:
             book._orders[coid] = tracked
             book._by_venue_client[tracked.venue_client_id] = coid
             if tracked.venue_order_id:
-                book._by_venue_order[tracked.venue_order_id] = coid
+                book._by_venue_order[(tracked.order.request.symbol,
+                                      tracked.venue_order_id)] = coid
         book._trade_order = list(state.trade_keys)
         book._trade_keys = set(state.trade_keys)
         book.external_trades = list(state.external_trades)

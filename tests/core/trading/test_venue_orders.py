@@ -104,3 +104,18 @@ def test_state_round_trip_keeps_orders_trades_and_lookups() -> None:
     assert again.trades([trade("1", 0.2)]) == []
     assert [f.quantity for f in again.trades([trade("2", 0.3)])] == [0.3]
     assert again.rejected("E1", 70_000, "x") == []  # working: a cancel, not a reject, ends it
+
+
+def test_venue_order_ids_are_unique_per_symbol_only() -> None:
+    book = VenueOrders()
+    book.sending(request("E1"), "v1", 60_000)
+    eth = OrderRequest("E2", "strat", "ETH/USDT", "core", 60_000, Side.BUY, 1.0, 10.0, 1.0,
+                       10.0, False)
+    book.sending(eth, "v2", 60_000)
+    book.report(report("FILLED", 0.5, vid="v1", oid="1"))
+    book.report(VenueOrderReport("v2", "1", "ETH/USDT", "FILLED", 1.0, 61_000))
+    eth_trade = VenueTrade("1", "1", "ETH/USDT", Side.BUY, 1.0, 10.0, 0.0, False, 61_000)
+    fills = book.trades([trade("1", 0.5, oid="1"), eth_trade])
+    assert [(f.client_order_id, f.symbol) for f in fills] == [("E1", "BTC/USDT"),
+                                                              ("E2", "ETH/USDT")]
+    assert book.knows_order("ETH/USDT", "1") and not book.knows_order("LTC/USDT", "1")

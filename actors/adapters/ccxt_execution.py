@@ -1,0 +1,484 @@
+"""The ccxt execution client: a real venue account behind the executor.
+
+:class:`CcxtExecutionClient` implements :class:`~core.trading.execution.ExecutionClient` over a
+ccxt exchange (Binance spot; the local emulator in tests and offline runs). The pure rules live
+in ``core``: orders are shaped to the venue's lot, tick and notional rules before they leave
+(:mod:`core.trading.venue_rules`: a quantity that rounds to nothing is a recorded REJECTED
+update with its reason, never an exception), the venue client id is salted with the session
+(:mod:`core.trading.venue_ids`), and the order book is driven by the venue's answers
+(:mod:`core.trading.venue_orders`). This module does the talking:
+
+- **One order per client id.** A create is sent once. Only an answer that proves the venue
+  did not process it is followed by a resend of the same id: 429/418 (rate limited) and -1021
+  (timestamp refused, after a clock resync). Anything else without a definite answer
+  (timeout, dropped connection, 5xx, -1006/-1007) leaves the order UNKNOWN; it is looked up
+  by client id, at once and at every :meth:`CcxtExecutionClient.poll`, never resent. A
+  duplicate-id answer (-2010) is looked up too: the venue has it.
+- **Intent before send.** ``before_send(request, sent_ms)`` is called before a create leaves
+  (the executor makes it durable); a client restored from an older state is told those ids
+  (:meth:`CcxtExecutionClient.recover_intents`) and looks them up before anything is sent.
+- **Retries** only for temporary errors of reads and cancels, with capped exponential backoff
+  and seeded jitter; rate limits follow the venue's own headers
+  (:class:`~core.trading.rate_limits.VenueRateLimiter`) and ``Retry-After``.
+- **Fills from trades.** Fills come from the venue's trade list (the create's ``FULL`` answer
+  first, ``fetch_my_trades`` as the authority), one per trade id; fees are converted to the
+  quote asset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from actors.adapters.ccxt_errors import ccxt_errors
+from actors.adapters.ccxt_venue import market_rules, order_report, venue_trade
+from core.errors import (
+    DuplicateOrderError,
+    OrderNotFoundError,
+    OrderRejectedError,
+    PermanentExchangeError,
+    RateLimitError,
+    TemporaryExchangeError,
+    VenueClockError,
+)
+from core.trading.execution import AccountReport, EventPage, EventsLostError, ExecutionEvent
+from core.trading.messages import Fill, OrderRequest, OrderStatus, OrderUpdate
+from core.trading.rate_limits import RateLimits, VenueRateLimiter
+from core.trading.venue_ids import venue_client_order_id
+from core.trading.venue_orders import (
+    VenueOrderReport,
+    VenueOrders,
+    VenueOrdersState,
+    VenueTrade,
+)
+from core.trading.venue_rules import MarketRules, RuleDenial, shape_order
+
+OUTCOME_UNKNOWN = "outcome_unknown"
+"""Reason on the update answered for a create whose outcome is not known yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueClientPolicy:
+    """How the client treats the venue.
+
+    Attributes:
+        attempts: Calls allowed per read or cancel (temporary errors are retried), and sends
+            allowed per create when the venue proved it did not process it.
+        base_delay_s: Backoff after the first failure.
+        max_delay_s: Cap of the backoff (``Retry-After`` may exceed it).
+        jitter: Random extra fraction of each backoff (seeded by the session).
+        not_found_confirmations: Venue "not found" answers before an UNKNOWN create is
+            declared not placed.
+        recv_window_ms: ``recvWindow`` sent with signed requests; also the time after which a
+            create can no longer reach the venue.
+        resolve_attempts: Lookups of an UNKNOWN create made at once (more at each poll).
+        resolve_spacing_s: Time between those lookups.
+        limits: The account's request limits.
+        event_capacity: Events kept for :meth:`CcxtExecutionClient.events_since`.
+    """
+
+    attempts: int = 5
+    base_delay_s: float = 0.2
+    max_delay_s: float = 10.0
+    jitter: float = 0.25
+    not_found_confirmations: int = 3
+    recv_window_ms: int = 5_000
+    resolve_attempts: int = 2
+    resolve_spacing_s: float = 0.2
+    limits: RateLimits = field(default_factory=RateLimits)
+    event_capacity: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class VenueClientState:
+    """The client's durable state (the executor snapshots it).
+
+    Attributes:
+        orders: The order book.
+        last_trade_ids: Per symbol, the newest trade id read (``fetch_my_trades`` goes on
+            after it).
+        last_event: Number of the last event produced.
+    """
+
+    orders: VenueOrdersState
+    last_trade_ids: tuple[tuple[str, int], ...]
+    last_event: int
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class CcxtExecutionClient:
+    """A venue account through ccxt (see the module doc).
+
+    Args:
+        exchange: A ccxt exchange with credentials, markets not yet loaded.
+        session_salt: The session id (salts the venue client ids).
+        symbols: Traded symbols (unified).
+        timeframe_ms: Bar length: events carry the open time of the bar they happened in.
+        policy: Retries, lookups and limits.
+        state: A snapshot to continue from (None: a new account view).
+        before_send: Called with the request and the send time before a create leaves.
+        clock_ms: The venue's time in ms (the session clock; the wall clock against a real
+            venue). Signed requests carry it as their timestamp.
+        sleep: Sleep function (injected in tests).
+    """
+
+    def __init__(self, exchange: Any, session_salt: str, symbols: Sequence[str],
+                 timeframe_ms: int, policy: VenueClientPolicy | None = None,
+                 state: VenueClientState | None = None,
+                 before_send: Callable[[OrderRequest, int], None] | None = None,
+                 clock_ms: Callable[[], int] = _wall_ms,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.policy = policy or VenueClientPolicy()
+        self._ex = exchange
+        self._salt = session_salt
+        self.symbols = tuple(symbols)
+        self.timeframe_ms = int(timeframe_ms)
+        self._before_send = before_send
+        self._now = clock_ms
+        self._sleep = sleep
+        self._rng = random.Random(zlib.crc32(session_salt.encode()))
+        self._limiter = VenueRateLimiter(self.policy.limits)
+        self._rules: dict[str, MarketRules] = {}
+        self._events: deque[tuple[int, ExecutionEvent]] = deque(
+            maxlen=self.policy.event_capacity)
+        if state is None:
+            self.orders = VenueOrders(self.policy.not_found_confirmations,
+                                      self.policy.recv_window_ms)
+            self._last_trade: dict[str, int] = {}
+            self._last_event = 0
+        else:
+            self.orders = VenueOrders.from_state(state.orders,
+                                                 self.policy.not_found_confirmations,
+                                                 self.policy.recv_window_ms)
+            self._last_trade = dict(state.last_trade_ids)
+            self._last_event = state.last_event
+        self._ex.options["recvWindow"] = self.policy.recv_window_ms
+        self._ex.nonce = clock_ms
+        self._started = False
+
+    # --- set-up ----------------------------------------------------------------------------
+
+    def rules(self, symbol: str) -> MarketRules:
+        """The venue's rules for ``symbol`` (markets are loaded on first use).
+
+        Raises:
+            PermanentExchangeError: The venue does not list ``symbol``.
+        """
+        if not self._rules:
+            markets = self._call("load_markets", self._ex.load_markets, weight=20)
+            for name in self.symbols:
+                if name not in markets:
+                    raise PermanentExchangeError(f"the venue does not list {name}")
+                self._rules[name] = market_rules(markets[name])
+        return self._rules[symbol]
+
+    def state(self) -> VenueClientState:
+        """The durable state (see :class:`VenueClientState`)."""
+        return VenueClientState(self.orders.state(), tuple(sorted(self._last_trade.items())),
+                                self._last_event)
+
+    def start(self) -> None:
+        """Load the markets and, for a new account view, note each symbol's newest trade.
+
+        Trades up to that one predate the session; later ones are ours or external. Done
+        before anything is sent (every public operation calls it first).
+        """
+        if self._started:
+            return
+        for symbol in self.symbols:
+            self.rules(symbol)
+            if symbol not in self._last_trade:
+                newest = self._call(f"fetch_my_trades {symbol}",
+                                    lambda s=symbol: self._ex.fetch_my_trades(s, None, 1),
+                                    weight=20)
+                self._last_trade[symbol] = max((int(t["id"]) for t in newest), default=-1)
+        self._started = True
+
+    def recover_intents(self, intents: Sequence[tuple[OrderRequest, int]]
+                        ) -> list[OrderUpdate]:
+        """Creates that may have left after the state was saved: look them up first.
+
+        Args:
+            intents: ``(request, sent_ms)`` of each id passed to ``before_send`` that the
+                state may not know.
+
+        Returns:
+            The updates the lookups caused (an id the venue does not have stays UNKNOWN until
+            it is declared not placed: it is never sent again).
+        """
+        self.start()
+        updates: list[OrderUpdate] = []
+        for request, sent_ms in intents:
+            coid = request.client_order_id
+            if self.orders.get(coid) is not None:
+                continue
+            self.orders.sending(request, venue_client_order_id(self._salt, coid), sent_ms)
+            updates += self._resolve(coid, attempts=1)
+        return updates
+
+    # --- the contract ----------------------------------------------------------------------
+
+    def submit(self, requests: Sequence[OrderRequest]) -> list[OrderUpdate]:
+        """See :meth:`~core.trading.execution.ExecutionClient.submit` and the module doc."""
+        self.start()
+        answers: list[OrderUpdate] = []
+        for request in requests:
+            coid = request.client_order_id
+            if self.orders.get(coid) is None:
+                self._create(request)
+            answers.append(self._answer(coid))
+        return answers
+
+    def cancel(self, client_order_ids: Sequence[str] | None, ts: int, reason: str
+               ) -> list[OrderUpdate]:
+        """Cancel working orders by client id (None: every working one)."""
+        self.start()
+        ids = ([t.order.client_order_id for t in self.orders.working()]
+               if client_order_ids is None else list(client_order_ids))
+        updates: list[OrderUpdate] = []
+        for coid in ids:
+            tracked = self.orders.get(coid)
+            if tracked is None or not tracked.order.is_working:
+                continue
+            symbol = tracked.order.request.symbol
+            params = {"origClientOrderId": tracked.venue_client_id}
+            try:
+                answer = self._call(f"cancel_order {symbol}",
+                                    lambda s=symbol, p=params: self._ex.cancel_order(None, s, p))
+            except OrderNotFoundError:  # finished meanwhile: learn how
+                updates += self._resolve(coid, attempts=1)
+                continue
+            updates += self._emit_updates(self.orders.report(self._report(answer, symbol),
+                                                             reason=reason), [])
+        return updates
+
+    def poll(self) -> list[ExecutionEvent]:
+        """Ask the venue about every unresolved or working order and the new trades.
+
+        Returns:
+            The events this produced (also numbered for :meth:`events_since`).
+        """
+        self.start()
+        first = self._last_event
+        updates: list[OrderUpdate] = []
+        for tracked in self.orders.needing_query():
+            updates += self._lookup(tracked.order.client_order_id)
+        fills = self._read_trades()
+        self._emit_updates(updates, fills)
+        return [event for n, event in self._events if n > first]
+
+    def account(self) -> AccountReport:
+        """Balances on the venue: quote cash and each symbol's base asset as a position."""
+        balance = self._call("fetch_balance", self._ex.fetch_balance, weight=20)
+        totals = balance.get("total") or {}
+        quote = self.rules(self.symbols[0]).quote
+        positions = tuple(sorted(
+            (symbol, "", float(totals.get(self.rules(symbol).base) or 0.0))
+            for symbol in self.symbols if float(totals.get(self.rules(symbol).base) or 0.0)))
+        working = tuple(t.order.client_order_id for t in self.orders.working())
+        return AccountReport(ts=None, index=-1, cash=float(totals.get(quote) or 0.0),
+                             positions=positions, working=working,
+                             last_event=self._last_event)
+
+    def events_since(self, since: int) -> EventPage:
+        """See :meth:`~core.trading.execution.ExecutionClient.events_since`."""
+        if since >= self._last_event:
+            return EventPage((), self._last_event)
+        first = self._events[0][0] if self._events else self._last_event + 1
+        if since + 1 < first:
+            raise EventsLostError(f"events after {since} asked, but the oldest kept is "
+                                  f"{first}; reconcile from the venue")
+        newest = islice(reversed(self._events), self._last_event - since)
+        return EventPage(tuple(event for _, event in newest)[::-1], self._last_event)
+
+    # --- orders ----------------------------------------------------------------------------
+
+    def _create(self, request: OrderRequest) -> None:
+        coid = request.client_order_id
+        rules = self.rules(request.symbol)
+        shaped = shape_order(request.quantity, request.reference_price, rules)
+        venue_id = venue_client_order_id(self._salt, coid)
+        self.orders.sending(request, venue_id, self._now())
+        if isinstance(shaped, RuleDenial):
+            self._emit_updates(self.orders.rejected(coid, request.ts, shaped.reason), [])
+            return
+        if self._before_send is not None:
+            self._before_send(request, self.orders.get(coid).sent_ms)
+        side = request.side.value.lower()
+        params = {"newClientOrderId": venue_id, "newOrderRespType": "FULL"}
+        try:
+            answer = self._call(
+                f"create_order {request.symbol}",
+                lambda: self._ex.create_order(request.symbol, "market", side, shaped.quantity,
+                                              None, params),
+                orders=1, retry=False)
+        except DuplicateOrderError:
+            self._resolve(coid, attempts=1)
+        except OrderRejectedError as error:
+            self._emit_updates(self.orders.rejected(coid, request.ts, error.reason), [])
+        except PermanentExchangeError as error:
+            reason = getattr(error, "reason", "") or "venue_error"
+            self._emit_updates(self.orders.rejected(coid, request.ts, reason), [])
+        except TemporaryExchangeError:
+            self.orders.outcome_unknown(coid)
+            self._resolve(coid, attempts=self.policy.resolve_attempts)
+        else:
+            # the answer acknowledges the decision taken at the close of the request's bar
+            updates = self.orders.report(self._report(answer, request.symbol),
+                                         ack_ts=request.ts)
+            fills = self.orders.trades(self._answer_trades(answer, rules))
+            self._emit_updates(updates, fills)
+
+    def _answer(self, coid: str) -> OrderUpdate:
+        tracked = self.orders.get(coid)
+        assert tracked is not None
+        if tracked.unknown:
+            return OrderUpdate(coid, tracked.order.request.ts, tracked.order.status,
+                               tracked.order.filled_quantity, OUTCOME_UNKNOWN)
+        return tracked.order.last_update()
+
+    def _answer_trades(self, answer: dict[str, Any], rules: MarketRules) -> list[VenueTrade]:
+        """The trades in a create's ``FULL`` answer.
+
+        Their order, side and time are the order's (ccxt leaves them empty there).
+        """
+        trades = []
+        for trade in answer.get("trades") or []:
+            if trade.get("id") is None:
+                continue  # only trades with the venue's id: fetch_my_trades brings the rest
+            trade = {**trade, "order": trade.get("order") or answer.get("id"),
+                     "side": trade.get("side") or answer.get("side"),
+                     "timestamp": trade.get("timestamp") or answer.get("timestamp")}
+            trades.append(self._on_bar(venue_trade(trade, rules)))
+        return trades
+
+    def _bar(self, ms: int) -> int:
+        """Open time of the bar ``ms`` falls in (events carry bar times, as the paper's)."""
+        return int(ms) - int(ms) % self.timeframe_ms
+
+    def _on_bar(self, trade: VenueTrade) -> VenueTrade:
+        return dataclasses.replace(trade, ts=self._bar(trade.ts))
+
+    def _report(self, answer: dict[str, Any], symbol: str) -> VenueOrderReport:
+        """A venue answer as a report stamped with its bar."""
+        report = order_report(answer, symbol, self._now())
+        return dataclasses.replace(report, ts=self._bar(report.ts))
+
+    def _lookup(self, coid: str) -> list[OrderUpdate]:
+        """One targeted query by client id; the updates it causes (not yet emitted)."""
+        tracked = self.orders.get(coid)
+        assert tracked is not None
+        symbol = tracked.order.request.symbol
+        params = {"origClientOrderId": tracked.venue_client_id}
+        try:
+            answer = self._call(f"fetch_order {symbol}",
+                                lambda: self._ex.fetch_order(None, symbol, params))
+        except OrderNotFoundError:
+            return self.orders.not_found(coid, self._now())  # venue ms, as sent_ms
+        except TemporaryExchangeError:
+            return []  # no answer is not "not found": asked again at the next poll
+        return self.orders.report(self._report(answer, symbol),
+                                  ack_ts=tracked.order.request.ts)
+
+    def _resolve(self, coid: str, attempts: int) -> list[OrderUpdate]:
+        """Look an order up now (up to ``attempts`` times while its outcome is unknown)."""
+        updates: list[OrderUpdate] = []
+        for attempt in range(max(1, attempts)):
+            if attempt:
+                self._sleep(self.policy.resolve_spacing_s)
+            updates += self._lookup(coid)
+            tracked = self.orders.get(coid)
+            if tracked is not None and not tracked.unknown:
+                break
+        fills = self._read_trades() if updates else []
+        return self._emit_updates(updates, fills)
+
+    def _read_trades(self) -> list[Fill]:
+        """The account's trades after the last one read, on every symbol, as fills."""
+        fills: list[Fill] = []
+        for symbol in self.symbols:
+            rules = self.rules(symbol)
+            params = {"fromId": self._last_trade.get(symbol, -1) + 1}
+            try:
+                trades = self._call(f"fetch_my_trades {symbol}",
+                                    lambda s=symbol, p=params: self._ex.fetch_my_trades(
+                                        s, None, 1000, p), weight=20)
+            except TemporaryExchangeError:
+                continue
+            parsed = [self._on_bar(venue_trade(t, rules)) for t in trades]
+            if parsed:
+                self._last_trade[symbol] = max(int(t.trade_id) for t in parsed)
+            fills += self.orders.trades(parsed)
+        return fills
+
+    # --- events ----------------------------------------------------------------------------
+
+    def _emit(self, event: ExecutionEvent) -> None:
+        self._last_event += 1
+        self._events.append((self._last_event, event))
+
+    def _emit_updates(self, updates: list[OrderUpdate], fills: list[Fill]
+                      ) -> list[OrderUpdate]:
+        """Emit acceptances, then fills, then the rest (fills precede FILLED)."""
+        for update in updates:
+            if update.status is OrderStatus.ACCEPTED:
+                self._emit(update)
+        for fill in fills:
+            self._emit(fill)
+        for update in updates:
+            if update.status is not OrderStatus.ACCEPTED:
+                self._emit(update)
+        return updates
+
+    # --- calls -----------------------------------------------------------------------------
+
+    def _call(self, context: str, fn: Callable[[], Any], *, weight: int = 1, orders: int = 0,
+              retry: bool = True) -> Any:
+        """One venue call under the rate limiter; retries as the module doc says."""
+        failure = 0
+        while True:
+            wait_ms = self._limiter.delay_ms(self._now(), weight, orders)
+            if wait_ms:
+                self._sleep(wait_ms / 1000.0)
+            try:
+                with ccxt_errors(context, exchange=self._ex):
+                    result = fn()
+                self._observe()
+                return result
+            except RateLimitError as error:  # refused unprocessed: a resend is safe
+                self._observe()
+                status = getattr(self._ex, "last_http_status", None) or 429
+                self._limiter.refused(status, getattr(error, "retry_after_s", None),
+                                      self._now())
+                failure += 1
+                if failure >= self.policy.attempts:
+                    raise
+            except VenueClockError:  # refused unprocessed: resync, then a resend is safe
+                failure += 1
+                if failure >= self.policy.attempts:
+                    raise
+                with ccxt_errors("load_time_difference", exchange=self._ex):
+                    self._ex.load_time_difference()
+            except TemporaryExchangeError:
+                self._observe()
+                failure += 1
+                if not retry or failure >= self.policy.attempts:
+                    raise
+                delay = min(self.policy.max_delay_s,
+                            self.policy.base_delay_s * 2.0 ** (failure - 1))
+                self._sleep(delay * (1.0 + self.policy.jitter * self._rng.random()))
+
+    def _observe(self) -> None:
+        headers = getattr(self._ex, "last_response_headers", None)
+        if headers:
+            self._limiter.observe(headers, self._now())
