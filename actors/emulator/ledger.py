@@ -120,13 +120,16 @@ class Ledger:
         """(free, locked) of ``asset``."""
         return self.free.get(asset, 0.0), self.locked.get(asset, 0.0)
 
-    def reserve(self, asset: str, amount: float, holders: int = 1) -> Reservation:
-        """Lock ``amount`` of free ``asset``.
+    def reserve(self, asset: str, amount: float, holders: int = 1, cap: bool = False
+                ) -> Reservation:
+        """Lock ``amount`` of free ``asset`` (with ``cap``, at most what is free).
 
         Raises:
-            BinanceError: -2010 insufficient balance.
+            BinanceError: -2010 insufficient balance (never with ``cap``).
         """
         free = self.free.get(asset, 0.0)
+        if cap:
+            amount = max(min(amount, free), 0.0)
         if amount > free:
             raise insufficient_balance()
         self.free[asset] = free - amount

@@ -184,9 +184,9 @@ class Venue:
         self._record(order, "NEW")
         if first > 0:
             self._book(order, series, first, price, False, now)
-        if order.remaining > 0.0:
+        if order.remaining > 0.0:  # checked above; capped against float rounding
             order.reservation = self._reserve(order, order.remaining, base_price=o * (
-                1.0 + self.model.max_slippage))
+                1.0 + self.model.max_slippage), cap=True)
             order.due_bar = k + 1
 
     def _start_marketable_limit(self, order: Order, series: Series, k: int, now: int) -> None:
@@ -225,18 +225,19 @@ class Venue:
         fee = 0.0 if self.config.buy_fee_in_base else self._fee_lock
         return qty * price * (1.0 + fee)
 
-    def _reserve(self, order: Order, qty: float, base_price: float | None = None
-                 ) -> Reservation:
+    def _reserve(self, order: Order, qty: float, base_price: float | None = None,
+                 cap: bool = False) -> Reservation:
+        """Lock what a working order needs: the base to sell, or the quote (fee included)."""
         series = self.market.series[order.symbol]
         if not order.is_buy:
-            return self.ledger.reserve(series.base, qty)
+            return self.ledger.reserve(series.base, qty, cap=cap)
         if base_price is None:
             if order.price is not None:
                 base_price = order.price
             else:
                 assert order.stop_price is not None
                 base_price = order.stop_price * (1.0 + self.model.max_slippage)
-        return self.ledger.reserve(series.quote, self._buy_lock(qty, base_price))
+        return self.ledger.reserve(series.quote, self._buy_lock(qty, base_price), cap=cap)
 
     def _record(self, order: Order, status: str) -> None:
         order.order_id = self.ledger.next_order_id(order.symbol)
@@ -316,18 +317,20 @@ class Venue:
         fill = evaluate(order, o, h, low, qty, self._ref_volume(series, j), self.model)
         open_ms, close_ms = int(series.ts[j]), int(series.ts[j]) + self.market.tf_ms - 1
         time = open_ms if fill.at_open else close_ms
-        if order.type in STOP_TYPES and not order.triggered and (fill.rest or fill.price):
+        if order.type in STOP_TYPES and not order.triggered and (
+                fill.rest or fill.price is not None):
             order.triggered, order.working_time = True, time
             self._expire_siblings(order, time)
         if fill.rest:
             order.rest_from = j + 1
             return
-        if fill.price is None or qty <= 0.0:
+        if fill.price is None:
             return
-        self._book(order, series, qty, fill.price, fill.maker, time)
-        if order.is_open:
+        if qty > 0.0:
+            self._book(order, series, qty, fill.price, fill.maker, time)
+        if order.is_open:  # a partial fill: the rest from the next bar
             if order.type in ("STOP_LOSS", "TAKE_PROFIT"):
-                order.due_bar = j + 1
+                order.due_bar = j + 1  # a triggered stop is a market order
             order.rest_from = j + 1
 
     def _expire_siblings(self, order: Order, time: int) -> None:
@@ -400,8 +403,7 @@ class Venue:
         """
         with self.lock:
             now = self.sync()
-            list_id = self.ledger.next_list_id()
-            orders = [self._admit(new, now, effects, list_id) for new in legs]
+            orders = [self._admit(new, now, effects, -1) for new in legs]
             if orders[0].client_order_id and \
                     orders[0].client_order_id == orders[1].client_order_id:
                 raise duplicate_order()
@@ -418,8 +420,9 @@ class Venue:
                 reservation = self.ledger.reserve(series.quote, amount, holders=2)
             else:
                 reservation = self.ledger.reserve(series.base, orders[0].qty, holders=2)
+            list_id = self.ledger.next_list_id()
             for order in orders:
-                order.reservation = reservation
+                order.reservation, order.order_list_id = reservation, list_id
                 self._record(order, "NEW")
             order_list = OrderList(series.market_id, list_id,
                                    list_client_id or self.ledger.generated_client_id(),
