@@ -16,7 +16,7 @@ Example::
 
     config = EmulatorConfig(data_dir=Path("../shared/data"), symbols=("BTC/USDT",))
     with EmulatorServer(config) as emulator:        # started on 127.0.0.1, a free port
-        exchange.urls["api"] = ...emulator.url...   # see tests/actors/emulator/conftest.py
+        exchange = make_exchange("binance", api_url=emulator.url)  # + apiKey, secret
         emulator.clock.advance_bars(1)
         emulator.faults.add(FaultRule(kind="drop_after_accept"))
         emulator.ledger.orders("BTC/USDT")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
-from actors.emulator import EmulatorServer
+from actors.emulator import EmulatorConfig, EmulatorServer
+from core.errors import UsageError
 from tests.actors.emulator.support import MINUTE, START, connect
 
 
@@ -44,3 +46,16 @@ def test_ledger_balances_and_request_log(emulator: EmulatorServer) -> None:
     assert "signature" not in log[0]["params"]
     assert requests.get(f"{emulator.url}/emulator/nothing", timeout=5).status_code == 404
     assert requests.get(f"{emulator.url}/api/v3/nothing", timeout=5).status_code == 404
+
+
+def test_python_api_loads_candles_from_a_data_folder(shared_data) -> None:
+    config = EmulatorConfig(data_dir=shared_data, symbols=("ETH/USDT",), timeframe="5m",
+                            warmup_bars=50, balances={"USDT": 100.0})
+    with EmulatorServer(config) as emulator:
+        state = emulator.clock.state()
+        assert state["bars"]["ETH/USDT"]["closed"] == 50  # the default start: after warmup
+        exchange = connect(emulator)
+        assert exchange.fetch_balance()["USDT"]["free"] == 100.0
+        assert len(exchange.fetch_ohlcv("ETH/USDT", "5m", limit=1000)) == 50
+    with pytest.raises(UsageError, match="needs candles"):
+        EmulatorServer(EmulatorConfig())
