@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "cluster and return (a local Ray is started as a `ray start` daemon)")
     parser.add_argument("--mode", choices=("sim", "paper", "testnet", "live"),
                         help="trading mode (this release runs sim only)")
+    parser.add_argument("--exchange-url", metavar="URL", help="point ccxt at this API host "
+                        "(e.g. the local emulator, http://127.0.0.1:8765) in any mode")
     parser.add_argument("--live", action="store_true", help="trade real money: needs "
                         'mode = "live" in the configuration and --i-acknowledge-risk')
     parser.add_argument("--i-acknowledge-risk", dest="acknowledge_risk", action="store_true",
@@ -120,6 +122,8 @@ def session_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {"session": session} if session else {}
     if args.mode is not None:
         overrides["app"] = {"mode": args.mode}
+    if getattr(args, "exchange_url", None) is not None:
+        overrides["exchange"] = {"api_url": args.exchange_url}
     return overrides
 
 

@@ -90,6 +90,9 @@ class SessionConfig(StrictModel):
                                    "and the executor go through a Ray compiled graph (a "
                                    "shared-memory channel, ~0.3 ms a round trip) with plain "
                                    "actor calls behind it; false: plain calls only (~1 ms).")
+    bar_timeout_s: float = Field(30.0, gt=0.0, le=3600.0, description="PAPER/LIVE: how long "
+                                 "after a bar's close its feed waits for the venue to list it; "
+                                 "past that the feed stops (the stale-data breaker trips).")
     stuck_after_s: float = Field(30.0, gt=0.0, le=3600.0, description="An actor whose current "
                                  "step has run longer than this fails its heartbeat (alive but "
                                  "no progress) and is restarted by its supervisor.")

@@ -25,6 +25,7 @@ the candles) travel with its bars: each slice carries the rate settled at each b
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -43,6 +44,7 @@ from actors.adapters.data_source import available_symbols, load_funding
 from actors.adapters.files import read_table
 from actors.live.logs import actor_log
 from actors.live.priority import latency_critical
+from actors.live.venue_spec import VenueFeedSpec
 from core.data import generate_synthetic
 from core.data.candles import Candles, SeriesMeta
 from core.data.funding import align_funding
@@ -87,6 +89,11 @@ class FeedInfo:
     error_ts: int | None
 
 
+def _venue_label(spec: VenueFeedSpec | None) -> str:
+    assert spec is not None
+    return f"live {spec.exchange_id}" + (f" at {spec.api_url}" if spec.api_url else "")
+
+
 def series_path(data_dir: Path, venue: str, symbol: str, timeframe: str) -> Path:
     """Where the Parquet store keeps ``(venue, symbol, timeframe)``."""
     base, quote = parse_symbol(symbol)
@@ -117,11 +124,24 @@ class FeedService:
                  synthetic_fallback: bool = False, synthetic_bars: int = 5000,
                  seed: int = 7, session_id: str = "", timeline: np.ndarray | None = None,
                  subscribers: Sequence[str] = (), conflated: Sequence[str] = (),
-                 namespace: str = "", conflate_s: float = CONFLATE_S) -> None:
+                 namespace: str = "", conflate_s: float = CONFLATE_S,
+                 live: VenueFeedSpec | None = None) -> None:
         self.symbol = symbol
         self.timeframe_ms = timeframe_to_ms(timeframe)
+        self._live: Any = None
+        if live is not None:
+            from actors.live.venue_bars import VenueBars  # ccxt: live feeds only
+
+            self._live = VenueBars(live, symbol, self.timeframe_ms)
+        self._live_error: tuple[str, int] | None = None
         path = series_path(Path(data_dir), venue, symbol, timeframe)
-        if path.is_file():
+        if self._live is not None:
+            candles = Candles(meta=SeriesMeta(venue=venue, symbol=symbol, timeframe=timeframe,
+                                              source=_venue_label(live)),
+                              timestamp=np.zeros(0, np.int64),
+                              **{name: np.zeros(0) for name in OHLCV})
+            self.synthetic = False
+        elif path.is_file():
             candles, self.synthetic = self._read(path, venue, symbol, timeframe), False
         elif synthetic_fallback and not available_symbols(Path(data_dir), venue, timeframe):
             candles = generate_synthetic(symbol=symbol, timeframe=timeframe,
@@ -133,7 +153,8 @@ class FeedService:
         self.source = candles.meta.source
         self._ts = candles.timestamp
         self._columns = {name: getattr(candles, name) for name in OHLCV}
-        self._funding = self._load_funding(Path(data_dir), venue, symbol, candles)
+        self._funding = (None if self._live is not None
+                         else self._load_funding(Path(data_dir), venue, symbol, candles))
         self._good, self._error, self._error_ts = self._check(candles)
         good = self._ts[: self._good]
         on_timeline = (np.isin(good, timeline) if timeline is not None
@@ -153,6 +174,7 @@ class FeedService:
         if self._conflated:
             threading.Thread(target=self._conflate, args=(conflate_s,), daemon=True,
                              name="feed-conflate").start()
+        self._session_id = session_id
         if not session_id:  # a probe in the driver (planning), not the session's actor
             return
         latency_critical()
@@ -224,6 +246,8 @@ class FeedService:
 
         The slice carries the feed's error when the range reaches the first corrupt bar.
         """
+        if self._live is not None:
+            return self._live_slice(start_ms, end_ms, seq, i0, i1, None)
         ts = self._ts[: self._good]
         lo, hi = np.searchsorted(ts, [start_ms, end_ms])
         reached = self._error_ts is not None and end_ms > self._error_ts
@@ -257,12 +281,16 @@ class FeedService:
             The number of subscribers it was pushed to at once. A subscriber that is down
             misses the push and replays the slice when it needs it.
         """
-        part = self._buffered(seq, i0, i1)
-        ref = ray.put(part) if len(part.ts) > INLINE_BARS else part
+        if self._live is None:
+            part = self._buffered(seq, i0, i1)
         if due_s is not None:
             wait = due_s - time.time()
             if wait > 0:
                 time.sleep(wait)
+        if self._live is not None:  # a live bar is read once it has closed on the venue
+            part = self._buffered(seq, i0, i1, deadline_s=time.time()
+                                  + self._live.spec.bar_timeout_s)
+        ref = ray.put(part) if len(part.ts) > INLINE_BARS else part
         sent = 0
         for name in self._subscribers:
             handle = self._subscriber(name)
@@ -320,7 +348,8 @@ class FeedService:
         """Step ``seq``'s slice again (from the buffer, else recomputed: the same bars)."""
         return self._buffered(seq, i0, i1)
 
-    def _buffered(self, seq: int, i0: int, i1: int) -> FeedSlice:
+    def _buffered(self, seq: int, i0: int, i1: int, deadline_s: float | None = None
+                  ) -> FeedSlice:
         key = (seq, i0, i1)
         with self._lock:
             part = self._buffer.get(key)
@@ -328,12 +357,42 @@ class FeedService:
             assert self._timeline is not None, "a publishing feed needs the session timeline"
             start = int(self._timeline[i0])
             end = int(self._timeline[i1 - 1]) + self.timeframe_ms
-            part = self.slice(start, end, seq, i0, i1)
+            part = (self._live_slice(start, end, seq, i0, i1, deadline_s)
+                    if self._live is not None else self.slice(start, end, seq, i0, i1))
             with self._lock:
                 self._buffer[key] = part
                 while len(self._buffer) > REPLAY_BUFFER:
                     self._buffer.popitem(last=False)
         return part
+
+    def _live_slice(self, start_ms: int, end_ms: int, seq: int, i0: int, i1: int,
+                    deadline_s: float | None) -> FeedSlice:
+        """The venue's closed bars of ``[start_ms, end_ms)``; after a failure, none.
+
+        The first bar the venue fails to give (missing past the deadline, corrupt, refused)
+        stops the feed's good stream for good, as a corrupt stored bar does.
+        """
+        assert self._live is not None
+        prev_close = self._live.close_before(start_ms)
+        if prev_close is None and start_ms > 0:
+            before, _ = self._live.read(start_ms - self.timeframe_ms, start_ms)
+            row = before.get(start_ms - self.timeframe_ms)
+            prev_close = row[3] if row is not None else None
+        if self._live_error is not None and end_ms > self._live_error[1]:
+            end_ms = max(start_ms, self._live_error[1])
+        part, error = self._live.slice(start_ms, end_ms, seq, i0, i1, deadline_s, prev_close)
+        if error is not None and self._live_error is None:
+            self._live_error = (error, int(part.error_ts or start_ms))
+            self._log_error(error)
+        if self._live_error is not None:
+            part = dataclasses.replace(part, error=self._live_error[0],
+                                       error_ts=self._live_error[1])
+        return part
+
+    def _log_error(self, error: str) -> None:
+        if self._session_id:
+            actor_log(self._session_id, f"feed {self.symbol}").error(
+                "the venue's bars stopped: the feed stops there", error=error)
 
     def _subscriber(self, name: str) -> Any:
         with self._handles_lock:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from actors.live.venue_spec import VenueFeedSpec
 from configs.app import AppConfig
 from configs.guardian import GuardianConfig
 from core.trading.choice import StrategyChoice
@@ -75,3 +76,5 @@ class TreeInputs:
     timeframe_ms: int
     live: StrategyChoice
     candidates: tuple[tuple[str, StrategyChoice], ...]
+    live_feed: VenueFeedSpec | None = None
+    """Where the feeds read live bars (PAPER and later modes); None: stored bars (SIM)."""

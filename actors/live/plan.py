@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from actors.live.live_plan import LIVE_MODES, live_timeline, venue_feed_spec
 from actors.live.names import SessionNames, TreeInputs
 from actors.live.window import Window, batch_bounds, resolve_window
 from configs.app import AppConfig
@@ -83,6 +84,8 @@ def plan_session(loaded: LoadedConfig, session_id: str, folder: Path, namespace:
     config = loaded.config
     data = config.data
     data_dir = str(data.resolve_dir())
+    if config.app.mode in LIVE_MODES:
+        return _plan_live(loaded, session_id, folder, namespace, data_dir)
     infos = []
     for symbol in data.symbols:
         try:
@@ -109,6 +112,28 @@ def plan_session(loaded: LoadedConfig, session_id: str, folder: Path, namespace:
                         timeline=timeline, timeframe_ms=tf_ms, live=live, candidates=candidates)
     labels = {i.symbol: ("SYNTHETIC " if i.synthetic else "") + i.source for i in infos}
     return SessionPlan(names, inputs, window, timeline, labels, loaded.config_id, str(folder))
+
+
+def _plan_live(loaded: LoadedConfig, session_id: str, folder: Path, namespace: str,
+               data_dir: str) -> SessionPlan:
+    """The plan of a session on live bars (its window fixed by :func:`fix_live_window`)."""
+    config = loaded.config
+    timeline = live_timeline(config)
+    tf_ms = timeframe_to_ms(config.data.timeframe)
+    names = SessionNames.build(config.data.symbols, [c.name for c in config.session.candidates])
+    spec = venue_feed_spec(config)
+    inputs = TreeInputs(
+        session_id=session_id, namespace=namespace, config=config, guardian=config.guardian,
+        data_dir=data_dir, state_dir=str(folder / "state"),
+        store_path=str(folder / "session.sqlite"), timeline=timeline, timeframe_ms=tf_ms,
+        live=strategy_choice("live", config.strategy.name, dict(config.strategy.params)),
+        candidates=tuple((c.name, strategy_choice(c.name, c.strategy, dict(c.params), c.alpha))
+                         for c in config.session.candidates),
+        live_feed=spec)
+    label = f"live {spec.exchange_id}" + (f" at {spec.api_url}" if spec.api_url else "")
+    window = Window(int(timeline[0]), int(timeline[-1]) + tf_ms)
+    return SessionPlan(names, inputs, window, timeline,
+                       {s: label for s in config.data.symbols}, loaded.config_id, str(folder))
 
 
 def write_resume_record(folder: Path, loaded: LoadedConfig, session_id: str) -> Path:

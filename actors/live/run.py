@@ -30,6 +30,7 @@ import ray
 
 from actors.live.calls import SessionError
 from actors.live.follow import ProgressView
+from actors.live.live_plan import LIVE_MODES, fix_live_window
 from actors.live.plan import (
     SessionPlan,
     new_session_id,
@@ -172,9 +173,9 @@ def _start_tree(plan: SessionPlan) -> Any:
 
 def _plan(loaded: LoadedConfig, session_id: str) -> SessionPlan:
     config = loaded.config
-    if config.app.mode != "sim":
+    if config.app.mode not in ("sim", "paper"):
         raise UsageError(f"mode {config.app.mode!r} is not available yet: this release runs "
-                         "SIM sessions only (set [app] mode = \"sim\" or --mode sim)")
+                         "SIM and PAPER sessions (set [app] mode or --mode)")
     folder = (Path(config.session.sessions_dir) / session_id).resolve()
     expected = (ray.get_runtime_context().namespace if ray.is_initialized()
                 else config.ray.namespace)
@@ -358,6 +359,8 @@ def run_session(loaded: LoadedConfig, *, session_id: str | None = None,
             already running in the namespace.
         SessionError: The session's tree went away without finishing.
     """
+    if loaded.config.app.mode in LIVE_MODES:
+        loaded = fix_live_window(loaded)  # recorded as fixed: resume plans the same steps
     session_id = session_id or new_session_id(loaded.config_id)
     plan = _plan(loaded, session_id)  # data errors before Ray starts
     handle = connect_cluster(loaded.config, detach=detach)

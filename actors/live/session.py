@@ -139,8 +139,9 @@ class SessionLoop:
             self._on_ready({"ping_s": pinged - begun, "connect_s": connected - pinged,
                             "catch_up_s": time.perf_counter() - connected,
                             "first_step": resumed_at})
-        anchor = time.perf_counter() - (self._pacing.step_seconds(bounds[resumed_at][0], tf)
-                                        if resumed_at < len(bounds) else 0.0)
+        anchor = (self._venue_anchor() if self.plan.inputs.live_feed is not None
+                  else time.perf_counter() - (self._pacing.step_seconds(bounds[resumed_at][0], tf)
+                                              if resumed_at < len(bounds) else 0.0))
         published = -1
         loop_start = time.perf_counter()
         elapsed_before = pos.elapsed_s
@@ -206,6 +207,23 @@ class SessionLoop:
         pos.elapsed_s = elapsed_before + time.perf_counter() - loop_start
         pos.retries = dict(self.directory.retries)
         return pos
+
+    def _venue_anchor(self) -> float:
+        """``perf_counter`` time at which the first bar of a live session closes on the venue.
+
+        Step ``i`` is then due ``i`` bars later on the venue's clock, whatever the session's
+        restarts: a step whose bar closed already is published at once.
+        """
+        from actors.live.venue_bars import VenueBars  # ccxt: live sessions only
+
+        inputs = self.plan.inputs
+        assert inputs.live_feed is not None and self._pacing.speed
+        bars = VenueBars(inputs.live_feed, self._symbols[0], inputs.timeframe_ms)
+        asked = time.perf_counter()
+        now_ms = bars.venue_now_ms()
+        heard = time.perf_counter()
+        first_close_ms = int(self.plan.timeline[0]) + inputs.timeframe_ms
+        return (asked + heard) / 2 + (first_close_ms - now_ms) / 1000 / self._pacing.speed
 
     def _guardian_done(self) -> int:
         """The guardian's last step: a restarted session goes on from it.

@@ -92,7 +92,8 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
             inputs.data_dir, data.venue, symbol, data.timeframe,
             synthetic_fallback=data.synthetic_fallback, synthetic_bars=data.synthetic_bars,
             seed=config.app.seed, session_id=inputs.session_id, timeline=inputs.timeline,
-            subscribers=latency_critical, conflated=names.candidates, namespace=ns)
+            subscribers=latency_critical, conflated=names.candidates, namespace=ns,
+            live=inputs.live_feed)
 
     market = SupervisorSpec("market", children=tuple(
         child(feed_child(s), feed_factory(s)) for s in symbols),

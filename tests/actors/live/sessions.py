@@ -18,15 +18,28 @@ SESSION_FILES = ("orders.csv", "fills.csv", "positions.csv", "equity.csv",
 def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, ...] = (
         "BTC/USDT", "ETH/USDT"), duration: str = "30d", until: str | None = "2025-06-01",
         candidates: list[dict[str, Any]] | None = None, extra: str = "",
-        batch_bars: int = 96, speed: float | None = None) -> LoadedConfig:
+        batch_bars: int = 96, speed: float | None = None, mode: str = "sim",
+        timeframe: str | None = None, exchange_url: str | None = None,
+        start: str | None = None) -> LoadedConfig:
     """A session config in ``tmp_path`` (offline, real data, small batches)."""
     names = ", ".join(f'"{s}"' for s in symbols)
     lines = [
-        "[app]", 'mode = "sim"',
+        "[app]", f'mode = "{mode}"',
         "[data]", f'dir = "{data_dir}"', f"symbols = [{names}]",
-        "[session]", f'duration = "{duration}"', f'sessions_dir = "{tmp_path / "sessions"}"',
+    ]
+    if timeframe is not None:
+        lines.append(f'timeframe = "{timeframe}"')
+    if mode != "sim":
+        lines.append("synthetic_fallback = false")
+    if exchange_url is not None:
+        lines += ["[exchange]", f'api_url = "{exchange_url}"']
+    lines += [
+        "[session]", f'duration = "{duration}"',
+        f'sessions_dir = "{tmp_path / "sessions"}"',
         f"batch_bars = {batch_bars}", "retry_timeout_s = 60.0", "heartbeat_s = 0.5",
     ]
+    if start is not None:
+        lines.append(f'start = "{start}"')
     if until is not None:
         lines.append(f'until = "{until}"')
     if speed is not None:

@@ -1,0 +1,26 @@
+"""Where a live feed reads its bars: a plain value, cheap to import (no ccxt)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFeedSpec:
+    """Where a live feed reads its bars (sent to the feed actor).
+
+    Attributes:
+        exchange_id: ccxt exchange id.
+        api_url: Override of ccxt's API host (the local emulator), or None.
+        timeframe: Bar timeframe, e.g. ``"1m"``.
+        timeout_ms: HTTP timeout per request.
+        bar_timeout_s: How long after a bar's close the feed waits for the venue to list it.
+        poll_s: Time between two reads while waiting.
+    """
+
+    exchange_id: str
+    api_url: str | None
+    timeframe: str
+    timeout_ms: int = 10_000
+    bar_timeout_s: float = 30.0
+    poll_s: float = 0.2
