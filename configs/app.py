@@ -181,6 +181,14 @@ class ExchangeConfig(StrictModel):
     retry_backoff_s: float = Field(
         1.0, ge=0.0, le=300.0, description="First retry delay, s; doubles on each retry."
     )
+    reconcile_s: float = Field(
+        60.0, gt=0.0, le=86_400.0, description="TESTNET/LIVE: least time between two "
+        "reconciliations of the venue's balances, open orders and trades with the book."
+    )
+    reconcile_dust_quote: float = Field(
+        0.01, ge=0.0, le=1e6, description="Largest quote-balance difference reconciliation "
+        "tolerates (rounding dust)."
+    )
 
 
 class StoreConfig(StrictModel):

@@ -89,16 +89,30 @@ def ray_session():
     Starting Ray costs ~7-11 s and ~0.6 GB, so tests share it; it is shut down at session end.
     Yields the :class:`actors.research.ray_runtime.RayHandle`.
     """
+    from actors.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
     from actors.research.ray_runtime import connect
 
     _fill_numba_cache()
-    handle = connect(
-        None,
-        num_cpus=RAY_TEST_CPUS,
-        object_store_memory=RAY_TEST_OBJECT_STORE,
-        namespace="evotrader-tests",
-        include_dashboard=False,
-    )
+    # The cluster's processes hold the emulator's test key in their environment, as an
+    # operator's `ray start` holds the venue key; this test process does not.
+    keys = {"EVOTRADER_EXCHANGE_API_KEY": DEFAULT_API_KEY,
+            "EVOTRADER_EXCHANGE_API_SECRET": DEFAULT_API_SECRET}
+    saved = {name: os.environ.get(name) for name in keys}
+    os.environ.update(keys)
+    try:
+        handle = connect(
+            None,
+            num_cpus=RAY_TEST_CPUS,
+            object_store_memory=RAY_TEST_OBJECT_STORE,
+            namespace="evotrader-tests",
+            include_dashboard=False,
+        )
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     try:
         yield handle
     finally:

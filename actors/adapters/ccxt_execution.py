@@ -112,6 +112,23 @@ class VenueClientState:
     last_event: int
 
 
+@dataclass(frozen=True, slots=True)
+class VenueView:
+    """The venue's side of a reconciliation.
+
+    Attributes:
+        balances: Total (free + locked) per asset.
+        open_orders: ``(symbol, client id)`` of every order open on the venue.
+        working: ``(symbol, venue client id)`` of our orders working in our book.
+        unseen: Trades of orders this session did not send.
+    """
+
+    balances: dict[str, float]
+    open_orders: tuple[tuple[str, str], ...]
+    working: tuple[tuple[str, str], ...]
+    unseen: tuple[VenueTrade, ...]
+
+
 def _wall_ms() -> int:
     return int(time.time() * 1000)
 
@@ -262,8 +279,26 @@ class CcxtExecutionClient:
                                                              reason=reason), [])
         return updates
 
-    def poll(self) -> list[ExecutionEvent]:
-        """Ask the venue about every unresolved or working order and the new trades.
+    def refuse(self, requests: Sequence[OrderRequest], reason: str) -> list[OrderUpdate]:
+        """Record requests that must not leave (the account is halted): REJECTED, unsent.
+
+        An id already sent keeps its status (a retry of a step sent before the halt).
+        """
+        answers: list[OrderUpdate] = []
+        for request in requests:
+            coid = request.client_order_id
+            if self.orders.get(coid) is None:
+                self.orders.sending(request, venue_client_order_id(self._salt, coid),
+                                    self._now())
+                self._emit_updates(self.orders.rejected(coid, request.ts, reason), [])
+            answers.append(self._answer(coid))
+        return answers
+
+    def poll(self, trades: bool = True) -> list[ExecutionEvent]:
+        """Ask the venue about every unresolved or working order (and the new trades).
+
+        Args:
+            trades: Also read the account's new trades on every symbol.
 
         Returns:
             The events this produced (also numbered for :meth:`events_since`).
@@ -273,9 +308,26 @@ class CcxtExecutionClient:
         updates: list[OrderUpdate] = []
         for tracked in self.orders.needing_query():
             updates += self._lookup(tracked.order.client_order_id)
-        fills = self._read_trades()
+        fills = self._read_trades() if trades else []
         self._emit_updates(updates, fills)
         return [event for n, event in self._events if n > first]
+
+    def venue_view(self) -> VenueView:
+        """What reconciliation compares: balances, open orders, ours working, foreign trades."""
+        self.start()
+        balance = self._call("fetch_balance", self._ex.fetch_balance, weight=20)
+        totals = {str(k): float(v or 0.0) for k, v in (balance.get("total") or {}).items()}
+        open_orders: list[tuple[str, str]] = []
+        for symbol in self.symbols:
+            listed = self._call(f"fetch_open_orders {symbol}",
+                                lambda s=symbol: self._ex.fetch_open_orders(s), weight=6)
+            for order in listed:
+                info = order.get("info") or {}
+                open_orders.append((symbol, str(order.get("clientOrderId")
+                                                or info.get("clientOrderId", ""))))
+        working = [(t.order.request.symbol, t.venue_client_id) for t in self.orders.working()]
+        return VenueView(totals, tuple(open_orders), tuple(working),
+                         tuple(self.orders.external_trades))
 
     def account(self) -> AccountReport:
         """Balances on the venue: quote cash and each symbol's base asset as a position."""

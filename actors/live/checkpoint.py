@@ -47,7 +47,8 @@ FORMAT_VERSION = 1
 CODE_VERSION = "0.1.0"
 """Version of the code writing checkpoints (``pyproject.toml``; no package metadata in actors)."""
 
-SCHEMA_VERSIONS: dict[str, int] = {"guardian": 3, "executor": 2, "candidate": 2, "session": 2}
+SCHEMA_VERSIONS: dict[str, int] = {"guardian": 3, "executor": 2, "candidate": 2, "session": 2,
+                                   "venue_executor": 1}
 """Current schema version of the state of each owner family (1 for a family not listed).
 
 guardian 3: its step reports' class moved to :mod:`actors.live.reports` (same fields).

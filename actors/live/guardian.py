@@ -408,6 +408,10 @@ class GuardianService:
             account = ray.get(pending, timeout=5.0)
         except Exception:  # noqa: BLE001 - the executor restarted: next time
             return
+        if account.halted and self._kill_source is None:  # the executor failed closed
+            self._log.error("the executor refuses new orders: halting")
+            self._kill_source = "executor_halted"
+            return
         if account.last_event != start.cursor:
             return  # taken after the step's first exchange: not comparable
         problems = Portfolio.from_state(start.portfolio).reconcile(account)

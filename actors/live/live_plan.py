@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from actors.live.venue_bars import VenueBars
-from actors.live.venue_spec import VenueFeedSpec
+from actors.live.venue_spec import VenueExecutionSpec, VenueFeedSpec
 from configs.app import AppConfig
 from configs.loader import LoadedConfig, with_overrides
 from configs.session import parse_duration_ms
@@ -37,6 +37,19 @@ def venue_feed_spec(config: AppConfig) -> VenueFeedSpec:
     return VenueFeedSpec(exchange_id=exchange.id, api_url=exchange.api_url,
                          timeframe=config.data.timeframe, timeout_ms=exchange.timeout_ms,
                          bar_timeout_s=config.session.bar_timeout_s)
+
+
+def venue_execution_spec(config: AppConfig) -> VenueExecutionSpec | None:
+    """Where the executor trades: the venue in TESTNET and LIVE, None (paper) otherwise."""
+    if config.app.mode not in ("testnet", "live"):
+        return None
+    exchange = config.exchange
+    return VenueExecutionSpec(exchange_id=exchange.id, api_url=exchange.api_url,
+                              sandbox=config.app.mode == "testnet",
+                              timeout_ms=exchange.timeout_ms,
+                              speed=config.session.speed or 1.0,
+                              reconcile_s=exchange.reconcile_s,
+                              dust_quote=exchange.reconcile_dust_quote)
 
 
 def venue_now_ms(config: AppConfig) -> int:

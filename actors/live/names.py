@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from actors.live.venue_spec import VenueFeedSpec
+from actors.live.venue_spec import VenueExecutionSpec, VenueFeedSpec
 from configs.app import AppConfig
 from configs.guardian import GuardianConfig
 from core.trading.choice import StrategyChoice
@@ -78,3 +78,5 @@ class TreeInputs:
     candidates: tuple[tuple[str, StrategyChoice], ...]
     live_feed: VenueFeedSpec | None = None
     """Where the feeds read live bars (PAPER and later modes); None: stored bars (SIM)."""
+    venue_execution: VenueExecutionSpec | None = None
+    """Where the executor trades (TESTNET, LIVE); None: the paper client."""

@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from actors.live.live_plan import LIVE_MODES, live_timeline, venue_feed_spec
+from actors.live.live_plan import (
+    LIVE_MODES,
+    live_timeline,
+    venue_execution_spec,
+    venue_feed_spec,
+)
 from actors.live.names import SessionNames, TreeInputs
 from actors.live.window import Window, batch_bounds, resolve_window
 from configs.app import AppConfig
@@ -129,7 +134,7 @@ def _plan_live(loaded: LoadedConfig, session_id: str, folder: Path, namespace: s
         live=strategy_choice("live", config.strategy.name, dict(config.strategy.params)),
         candidates=tuple((c.name, strategy_choice(c.name, c.strategy, dict(c.params), c.alpha))
                          for c in config.session.candidates),
-        live_feed=spec)
+        live_feed=spec, venue_execution=venue_execution_spec(config))
     label = f"live {spec.exchange_id}" + (f" at {spec.api_url}" if spec.api_url else "")
     window = Window(int(timeline[0]), int(timeline[-1]) + tf_ms)
     return SessionPlan(names, inputs, window, timeline,

@@ -171,15 +171,8 @@ def _start_tree(plan: SessionPlan) -> Any:
     return start_supervisor(spec, prefix=PREFIX, namespace=ns)
 
 
-def _check_available(config: AppConfig) -> None:
-    if config.app.mode not in ("sim", "paper"):
-        raise UsageError(f"mode {config.app.mode!r} is not available yet: this release runs "
-                         "SIM and PAPER sessions (set [app] mode or --mode)")
-
-
 def _plan(loaded: LoadedConfig, session_id: str) -> SessionPlan:
     config = loaded.config
-    _check_available(config)
     folder = (Path(config.session.sessions_dir) / session_id).resolve()
     expected = (ray.get_runtime_context().namespace if ray.is_initialized()
                 else config.ray.namespace)
@@ -363,7 +356,6 @@ def run_session(loaded: LoadedConfig, *, session_id: str | None = None,
             already running in the namespace.
         SessionError: The session's tree went away without finishing.
     """
-    _check_available(loaded.config)
     if loaded.config.app.mode in LIVE_MODES:
         loaded = fix_live_window(loaded)  # recorded as fixed: resume plans the same steps
     session_id = session_id or new_session_id(loaded.config_id)

@@ -85,6 +85,12 @@ Executor = _shell("ExecutorShell", "actors.live.executor:ExecutorService",
                    "exchange_batch", "exchange_packed", "halt", "on_bars", "pid", "ping",
                    "portfolio", "seq_done", "stop", "working_orders"),
                   "The executor (:class:`actors.live.executor.ExecutorService`).", 8)
+VenueExecutor = _shell("VenueExecutorShell", "actors.live.venue_executor:VenueExecutorService",
+                       ("account", "bar_counts", "cancel_all", "events_since", "exchange",
+                        "exchange_packed", "halt", "on_bars", "pid", "ping", "portfolio",
+                        "seq_done", "stop", "working_orders"),
+                       "The executor on a real venue "
+                       "(:class:`actors.live.venue_executor.VenueExecutorService`).", 8)
 CandidateTrader = _shell("CandidateShell", "actors.live.candidate:CandidateService",
                          ("bar_counts", "finish", "on_bars", "on_bars_many", "on_batch", "pid",
                           "ping", "status", "stop"),
@@ -111,4 +117,4 @@ SHELLS = tuple(_SHELLS)
 """Every shell class (the test checks each against its service)."""
 
 __all__ = ["SHELLS", "CandidateTrader", "Executor", "MarketFeed", "RiskGuardian",
-           "SessionActor", "SessionControl", "StoreActor", "StrategySlot"]
+           "SessionActor", "SessionControl", "StoreActor", "StrategySlot", "VenueExecutor"]

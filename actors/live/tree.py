@@ -34,6 +34,7 @@ from actors.live.shells import (
     SessionControl,
     StoreActor,
     StrategySlot,
+    VenueExecutor,
 )
 from actors.live.subscriber import BarSource
 from core.trading.choice import StrategyChoice
@@ -99,7 +100,10 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
         child(feed_child(s), feed_factory(s)) for s in symbols),
         strategy=Strategy.ONE_FOR_ONE, **knobs)
 
-    guardian_opts, executor_opts = _options(RiskGuardian, ns), _options(Executor, ns)
+    guardian_opts = _options(RiskGuardian, ns)
+    executor_opts = _options(Executor if inputs.venue_execution is None else VenueExecutor, ns)
+    executor_venue = ({} if inputs.venue_execution is None else
+                      {"venue": inputs.venue_execution, "timeframe_ms": inputs.timeframe_ms})
     slot_opts = _options(StrategySlot, ns)
     guardian_names = {"executor": names.executor, "slot": names.slot, "store": names.store}
     trading = SupervisorSpec("trading", children=(
@@ -111,7 +115,8 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
             compiled_channel=session.compiled_channel)),
         child("executor", lambda n: executor_opts(n).remote(
             inputs.state_dir, config.backtest, limits, symbols,
-            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars)),
+            session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars,
+            **executor_venue)),
         child("slot", lambda n: slot_opts(n).remote(
             inputs.live, symbols, names.feeds, ns, inputs.timeline, data.venue,
             inputs.timeframe_ms, session_id=inputs.session_id, state_dir=inputs.state_dir,

@@ -24,3 +24,28 @@ class VenueFeedSpec:
     timeout_ms: int = 10_000
     bar_timeout_s: float = 30.0
     poll_s: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class VenueExecutionSpec:
+    """Where and how the executor trades on a real venue (TESTNET, LIVE).
+
+    Keys are not here: the executor reads them from its own environment.
+
+    Attributes:
+        exchange_id: ccxt exchange id.
+        api_url: Override of ccxt's API host (the local emulator), or None.
+        sandbox: Use the venue's testnet (``set_sandbox_mode``) when no ``api_url`` is given.
+        timeout_ms: HTTP timeout per request.
+        speed: The venue clock's rate against the wall clock (1 for a real venue).
+        reconcile_s: Least time between two reconciliations of the venue with the book.
+        dust_quote: Largest quote difference reconciliation tolerates.
+    """
+
+    exchange_id: str
+    api_url: str | None
+    sandbox: bool
+    timeout_ms: int = 10_000
+    speed: float = 1.0
+    reconcile_s: float = 60.0
+    dust_quote: float = 0.01

@@ -202,10 +202,6 @@ def test_session_options_are_validated(tmp_path):
     assert bad.returncode == 2 and "bad duration" in bad.stderr
     both = _run_main(tmp_path, "--duration", "5d", "--until", "2025-01-01")
     assert both.returncode == 2
-    mode = _run_main(tmp_path, "--mode", "testnet", "--duration", "5d",
-                     EVOTRADER_EXCHANGE_API_KEY="k" * 20, EVOTRADER_EXCHANGE_API_SECRET="s" * 20,
-                     EVOTRADER_DATA__SYNTHETIC_FALLBACK="false")
-    assert mode.returncode == 2 and "SIM and PAPER sessions" in mode.stderr
     nowhere = _run_main(tmp_path, "--mode", "paper", "--exchange-url", "http://127.0.0.1:9",
                         EVOTRADER_DATA__SYNTHETIC_FALLBACK="false")
     assert nowhere.returncode == 2

@@ -1,0 +1,88 @@
+"""TESTNET/LIVE through the ccxt executor against the Binance emulator over real HTTP."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from actors.adapters.parquet_store import ParquetStore
+from actors.emulator import DEFAULT_API_KEY, DEFAULT_API_SECRET, EmulatorConfig, EmulatorServer
+from actors.live.run import SessionResult
+from tests.actors.live.sessions import run, session_config
+
+MINUTE = 60_000
+FIRST_BAR = 1_747_699_200_000  # 2025-05-20 00:00 UTC, the first stored 1m bar
+SPEED = 240.0  # one 1m bar every 0.25 s
+SYMBOLS = ("BTC/USDT", "ETH/USDT")
+STRATEGY = '[strategy]\nname = "momentum"\nparams = { fast = 3, slow = 7 }\n'
+
+
+def emulator_for(shared_data: Path, **settings) -> EmulatorServer:
+    store = ParquetStore(shared_data)
+    candles = {s: store.read("BINANCE", s, "1m", end_ms=FIRST_BAR + 2000 * MINUTE)
+               for s in SYMBOLS}
+    config = EmulatorConfig(symbols=SYMBOLS, timeframe="1m", speed=SPEED,
+                            start_ms=FIRST_BAR + 600 * MINUTE + 30_000, **settings)
+    return EmulatorServer(config, candles).start()
+
+
+def venue_session(tmp_path: Path, shared_data: Path, url: str, minutes: int = 40,
+                  extra: str = "") -> SessionResult:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    loaded = session_config(tmp_path, shared_data, symbols=SYMBOLS, duration=f"{minutes}m",
+                            until=None, mode="testnet", timeframe="1m", speed=SPEED,
+                            exchange_url=url, candidates=[], extra=STRATEGY + extra)
+    return run(loaded, "venue")
+
+
+def rows(folder: Path, name: str) -> list[dict[str, str]]:
+    with open(folder / name, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_testnet_session_trades_on_the_venue_and_the_store_equals_its_ledger(
+        tmp_path: Path, shared_data: Path, ray_session) -> None:
+    emulator = emulator_for(shared_data)
+    try:
+        result = venue_session(tmp_path, shared_data, emulator.url)
+        assert result.stop_reason == "end of data"
+        fills = rows(result.folder, "fills.csv")
+        trades = emulator.ledger.trades()
+        assert len(fills) >= 2 and len(fills) == len(trades)
+        for fill, trade in zip(sorted(fills, key=lambda f: (f["ts"], f["symbol"])),
+                               sorted(trades, key=lambda t: (t.time, t.symbol)), strict=True):
+            assert float(fill["quantity"]) == pytest.approx(trade.qty, abs=0)
+            assert float(fill["price"]) == pytest.approx(trade.price, rel=1e-12)
+            assert float(fill["fee"]) == pytest.approx(trade.commission, rel=1e-12)
+        orders = emulator.ledger.orders()
+        ids = [o.client_order_id for o in orders]
+        assert len(ids) == len(set(ids))  # one order per client id
+        assert not (result.folder / "state" / "reconcile.json").exists()
+        summary = (result.folder / "session.md").read_text()
+        assert "final trading state: ACTIVE" in summary
+        # the venue's key never reaches a session file
+        for path in result.folder.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert DEFAULT_API_KEY.encode() not in data
+                assert DEFAULT_API_SECRET.encode() not in data
+    finally:
+        emulator.stop()
+
+
+def test_a_position_opened_behind_our_back_halts_the_session(
+        tmp_path: Path, shared_data: Path, ray_session) -> None:
+    emulator = emulator_for(shared_data, balances={"USDT": 10_000.0, "BTC": 0.5})
+    try:
+        result = venue_session(tmp_path, shared_data, emulator.url, minutes=8)
+        record = json.loads((result.folder / "state" / "reconcile.json").read_text())
+        assert record["reason"] == "reconcile_mismatch"
+        assert any(d.startswith("position BTC/USDT: venue 0.50000000, book 0.00000000")
+                   for d in record["differences"])
+        assert "final trading state: HALTED" in (result.folder / "session.md").read_text()
+        assert emulator.ledger.orders() == []  # nothing was sent
+    finally:
+        emulator.stop()
