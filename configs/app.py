@@ -185,6 +185,11 @@ class ExchangeConfig(StrictModel):
         60.0, gt=0.0, le=86_400.0, description="TESTNET/LIVE: least time between two "
         "reconciliations of the venue's balances, open orders and trades with the book."
     )
+    max_order_lag_bars: int = Field(
+        0, ge=0, le=1000, description="TESTNET/LIVE: an order is sent only while the venue is "
+        "at most this many bars past the bar it was decided for (older: REJECTED "
+        "stale_decision, never sent)."
+    )
     reconcile_dust_quote: float = Field(
         0.01, ge=0.0, le=1e6, description="Largest quote-balance difference reconciliation "
         "tolerates (rounding dust)."

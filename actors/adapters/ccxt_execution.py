@@ -105,11 +105,14 @@ class VenueClientState:
         last_trade_ids: Per symbol, the newest trade id read (``fetch_my_trades`` goes on
             after it).
         last_event: Number of the last event produced.
+        events: ``(number, event)`` of the events kept with the state (those not yet
+            consumed by the caller, see :meth:`CcxtExecutionClient.state`).
     """
 
     orders: VenueOrdersState
     last_trade_ids: tuple[tuple[str, int], ...]
     last_event: int
+    events: tuple[tuple[int, ExecutionEvent], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +182,7 @@ class CcxtExecutionClient:
                                                  self.policy.recv_window_ms)
             self._last_trade = dict(state.last_trade_ids)
             self._last_event = state.last_event
+            self._events.extend(state.events)
         self._ex.options["recvWindow"] = self.policy.recv_window_ms
         self._ex.nonce = clock_ms
         self._started = False
@@ -199,10 +203,17 @@ class CcxtExecutionClient:
                 self._rules[name] = market_rules(markets[name])
         return self._rules[symbol]
 
-    def state(self) -> VenueClientState:
-        """The durable state (see :class:`VenueClientState`)."""
+    def state(self, keep_after: int | None = None) -> VenueClientState:
+        """The durable state (see :class:`VenueClientState`).
+
+        Args:
+            keep_after: Keep the events numbered above it (the ones the caller has not
+                consumed yet) in the state; None keeps none.
+        """
+        kept = () if keep_after is None else tuple(
+            (n, e) for n, e in self._events if n > keep_after)
         return VenueClientState(self.orders.state(), tuple(sorted(self._last_trade.items())),
-                                self._last_event)
+                                self._last_event, kept)
 
     def start(self) -> None:
         """Load the markets and, for a new account view, note each symbol's newest trade.

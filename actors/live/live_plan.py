@@ -49,7 +49,8 @@ def venue_execution_spec(config: AppConfig) -> VenueExecutionSpec | None:
                               timeout_ms=exchange.timeout_ms,
                               speed=config.session.speed or 1.0,
                               reconcile_s=exchange.reconcile_s,
-                              dust_quote=exchange.reconcile_dust_quote)
+                              dust_quote=exchange.reconcile_dust_quote,
+                              max_order_lag_bars=exchange.max_order_lag_bars)
 
 
 def venue_now_ms(config: AppConfig) -> int:

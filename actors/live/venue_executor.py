@@ -13,8 +13,10 @@ What differs is where the truth is. A simulated venue is replayed; a real one ca
   bar's open); events carry the open time of their bar, and an exchange commits only those
   up to the bar it runs to (an order submitted at a close is acknowledged at once; its fill is
   committed with the next bar, where the paper client would produce it).
-- **Nothing after the end.** An order decided at the session's last close would fill after
-  the session; it is recorded REJECTED ``session_end`` and never sent.
+- **Nothing stale, nothing after the end.** An order whose fill would come after the
+  session's last bar is recorded REJECTED ``session_end``, one decided on a bar the venue is
+  more than ``max_order_lag_bars`` past (catching up after a restart) REJECTED
+  ``stale_decision``; neither is sent, and neither counts as a venue reject.
 - **Reconciliation that fails closed.** At start and every ``reconcile_s`` the venue's
   balances, open orders and trades are compared with the book
   (:func:`~core.trading.venue_reconcile.reconcile_venue`). A difference halts the executor:
@@ -51,14 +53,12 @@ from configs.secrets import Secrets
 from core.errors import UsageError
 from core.trading.execution import AccountReport, Exchange, ExecutionEvent
 from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot
+from core.trading.orders import RECONCILE_MISMATCH, SESSION_END, STALE_DECISION
 from core.trading.portfolio import Portfolio, PortfolioState
 from core.trading.replay import ExchangeRequest
 from core.trading.venue_reconcile import Difference, reconcile_venue
 
 RECONCILE_FILE = "reconcile.json"
-RECONCILE_MISMATCH = "reconcile_mismatch"
-SESSION_END = "session_end"
-"""Reason of the orders decided at the session's last close (never sent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +141,7 @@ class VenueExecutorService:
         if bars is not None:
             latency_critical()
         self._state_dir, self._venue = state_dir, venue
+        self._timeframe_ms = int(timeframe_ms)
         self._lock = threading.RLock()
         self._progress = Progress(stuck_after_s)
         self._log = actor_log(session_id, "executor")
@@ -242,13 +243,13 @@ class VenueExecutorService:
     def _apply(self, batch: MarketBatch, request: ExchangeRequest) -> Exchange:
         for order in request.submit:
             self._book.announce(order)
-        # an order decided at the session's last close would fill after the session (a
-        # simulated venue never fills it: it is cancelled at the end); it is not sent
-        final = [r for r in request.submit if self._final_ts is not None
-                 and r.ts >= self._final_ts]
-        sending = [r for r in request.submit if r not in final]
-        if final:
-            self._client.refuse(final, SESSION_END)
+        sending = []
+        for order in request.submit:
+            reason = self._not_sent(order.ts)
+            if reason:
+                self._client.refuse([order], reason)
+            else:
+                sending.append(order)
         if sending:
             if self._halted:
                 self._client.refuse(sending, self._halted)
@@ -266,6 +267,22 @@ class VenueExecutorService:
             committed.append(event)
         self._apply_to_book(request.since, committed, batch)
         return Exchange(tuple(committed), request.since + len(committed))
+
+    def _not_sent(self, decision_ts: int) -> str:
+        """Why an order decided at the close of bar ``decision_ts`` must not leave.
+
+        Its fill would come after the session's last bar (a simulated venue never fills it:
+        it is cancelled at the end), or the venue is already past the bar it was meant for (a
+        decision on stale bars, e.g. while catching up after a restart). "" if it may leave.
+        """
+        tf = self._timeframe_ms
+        venue_bar = self._clock.now_ms() // tf * tf
+        if self._final_ts is not None and (decision_ts >= self._final_ts
+                                           or venue_bar > self._final_ts):
+            return SESSION_END
+        if venue_bar - (decision_ts + tf) > self._venue.max_order_lag_bars * tf:
+            return STALE_DECISION
+        return ""
 
     def _apply_to_book(self, since: int, events: Sequence[ExecutionEvent],
                        batch: MarketBatch) -> None:
@@ -373,10 +390,16 @@ class VenueExecutorService:
     def stop(self) -> None:
         """Everything is saved after every exchange: nothing to flush."""
 
+    def _applied_floor(self) -> int:
+        """Events above this may still be asked for: the last reply's ``since``."""
+        floors = [request.since for request, _ in self._cache.values()]
+        return min([self._applied, *floors])
+
     def _save(self) -> None:
         last = tuple(self._cache.values())
         self._checkpoint.save(VenueExecutorSnapshot(
-            self._step, self._ops, last, self._client.state(), self._book.state,
+            self._step, self._ops, last, self._client.state(keep_after=self._applied_floor()),
+            self._book.state,
             self._applied, self._halted))
         self._intents.clear()
 

@@ -40,6 +40,7 @@ class VenueExecutionSpec:
         speed: The venue clock's rate against the wall clock (1 for a real venue).
         reconcile_s: Least time between two reconciliations of the venue with the book.
         dust_quote: Largest quote difference reconciliation tolerates.
+        max_order_lag_bars: Bars the venue may be past an order's fill bar when it is sent.
     """
 
     exchange_id: str
@@ -49,3 +50,4 @@ class VenueExecutionSpec:
     speed: float = 1.0
     reconcile_s: float = 60.0
     dust_quote: float = 0.01
+    max_order_lag_bars: int = 0

@@ -30,6 +30,15 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 """Status -> the statuses it may move to (terminal statuses have no entry)."""
 
+SESSION_END = "session_end"
+"""REJECTED reason of an order whose fill would come after the session's last bar."""
+STALE_DECISION = "stale_decision"
+"""REJECTED reason of an order decided on a bar the venue is already well past."""
+RECONCILE_MISMATCH = "reconcile_mismatch"
+"""REJECTED reason of an order refused while the venue and the book disagree."""
+NOT_SENT_REASONS = frozenset({SESSION_END, STALE_DECISION, RECONCILE_MISMATCH})
+"""Reasons of REJECTED updates for orders refused before they left (not venue rejects)."""
+
 WORKING = frozenset({OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
 """Statuses of an order still live at the venue (it may fill or be cancelled)."""
 

@@ -54,6 +54,7 @@ from core.trading.messages import (
     Side,
     TradingState,
 )
+from core.trading.orders import NOT_SENT_REASONS
 
 TOLERANCE = 1e-9
 """Relative slack of every limit comparison (rounding of quantity * price)."""
@@ -324,14 +325,17 @@ class RiskEngine:
     def on_execution(self, updates: Sequence[OrderUpdate]) -> list[RiskEvent]:
         """Feed the execution's order updates, in order, to the reject breaker.
 
-        A ``REJECTED`` update counts as a venue reject (:meth:`on_reject`); a fill, partial or
-        full, ends a run of rejects (:meth:`on_fill`).
+        A ``REJECTED`` update counts as a venue reject (:meth:`on_reject`), unless the order
+        was never sent (a reason of :data:`NOT_SENT_REASONS`); a fill, partial or full, ends a
+        run of rejects (:meth:`on_fill`).
 
         Returns:
             The breaker's events, if it tripped.
         """
         events: list[RiskEvent] = []
         for update in updates:
+            if update.status is OrderStatus.REJECTED and update.reason in NOT_SENT_REASONS:
+                continue  # refused before it left: not a venue reject
             if update.status is OrderStatus.REJECTED:
                 events += self.on_reject(update.ts, update.client_order_id, update.reason)
             elif update.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):

@@ -20,7 +20,7 @@ def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, 
         candidates: list[dict[str, Any]] | None = None, extra: str = "",
         batch_bars: int = 96, speed: float | None = None, mode: str = "sim",
         timeframe: str | None = None, exchange_url: str | None = None,
-        start: str | None = None) -> LoadedConfig:
+        start: str | None = None, exchange_extra: str = "") -> LoadedConfig:
     """A session config in ``tmp_path`` (offline, real data, small batches)."""
     names = ", ".join(f'"{s}"' for s in symbols)
     lines = [
@@ -32,7 +32,7 @@ def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, 
     if mode != "sim":
         lines.append("synthetic_fallback = false")
     if exchange_url is not None:
-        lines += ["[exchange]", f'api_url = "{exchange_url}"']
+        lines += ["[exchange]", f'api_url = "{exchange_url}"', exchange_extra]
     lines += [
         "[session]", f'duration = "{duration}"',
         f'sessions_dir = "{tmp_path / "sessions"}"',

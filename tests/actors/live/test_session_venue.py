@@ -30,11 +30,18 @@ def emulator_for(shared_data: Path, **settings) -> EmulatorServer:
 
 
 def venue_session(tmp_path: Path, shared_data: Path, url: str, minutes: int = 40,
-                  extra: str = "") -> SessionResult:
+                  extra: str = "", max_lag_bars: int = 1000) -> SessionResult:
+    """A TESTNET session on the emulator.
+
+    The paced emulator runs on while the session's tree starts (a few seconds: tens of bars
+    at this speed), so the session begins behind the venue; ``max_lag_bars`` lets its orders
+    leave while it catches up (the default of the configuration, 0, refuses them).
+    """
     tmp_path.mkdir(parents=True, exist_ok=True)
     loaded = session_config(tmp_path, shared_data, symbols=SYMBOLS, duration=f"{minutes}m",
                             until=None, mode="testnet", timeframe="1m", speed=SPEED,
-                            exchange_url=url, candidates=[], extra=STRATEGY + extra)
+                            exchange_url=url, candidates=[], extra=STRATEGY + extra,
+                            exchange_extra=f"max_order_lag_bars = {max_lag_bars}")
     return run(loaded, "venue")
 
 
@@ -84,5 +91,20 @@ def test_a_position_opened_behind_our_back_halts_the_session(
                    for d in record["differences"])
         assert "final trading state: HALTED" in (result.folder / "session.md").read_text()
         assert emulator.ledger.orders() == []  # nothing was sent
+    finally:
+        emulator.stop()
+
+
+def test_orders_decided_on_bars_the_venue_is_past_are_never_sent(
+        tmp_path: Path, shared_data: Path, ray_session) -> None:
+    emulator = emulator_for(shared_data)
+    try:
+        result = venue_session(tmp_path, shared_data, emulator.url, max_lag_bars=0)
+        orders = rows(result.folder, "orders.csv")
+        refused = [o for o in orders if o["status"] == "REJECTED"]
+        assert refused and {o["reason"] for o in refused} <= {"stale_decision", "session_end"}
+        assert len(emulator.ledger.orders()) == sum(
+            o["status"] in ("FILLED", "PARTIALLY_FILLED") for o in orders)
+        assert "final trading state: ACTIVE" in (result.folder / "session.md").read_text()
     finally:
         emulator.stop()

@@ -372,3 +372,18 @@ def test_execution_updates_feed_the_reject_breaker_and_fills_reset_it():
     events = gate.on_execution([update(6, rejected)])
     assert [e.reason for e in events][:1] == ["consecutive_rejects"]
     assert gate.state is TradingState.HALTED
+
+
+def test_orders_refused_before_they_left_are_not_venue_rejects() -> None:
+    from configs.guardian import GuardianConfig
+    from core.trading.messages import OrderStatus, OrderUpdate
+    from core.trading.orders import NOT_SENT_REASONS
+    from core.trading.risk import RiskEngine
+
+    engine = RiskEngine(RiskLimits(), GuardianConfig(max_consecutive_rejects=2), 1_000.0)
+    refused = [OrderUpdate(f"E{i}", 1000, OrderStatus.REJECTED, 0.0, reason)
+               for i, reason in enumerate(sorted(NOT_SENT_REASONS) * 2)]
+    assert engine.on_execution(refused) == []
+    venue = [OrderUpdate(f"V{i}", 1000, OrderStatus.REJECTED, 0.0, "insufficient_balance")
+             for i in range(2)]
+    assert [e.kind for e in engine.on_execution(venue)] != []
