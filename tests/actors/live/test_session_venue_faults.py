@@ -1,0 +1,106 @@
+"""Faults of the venue and kills of the executor never double an order or lose a fill."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import ray
+
+from actors.emulator import EmulatorServer
+from actors.live.chaos import ChaosMonkey
+from actors.live.tree import SessionNames
+from tests.actors.live.test_session_venue import SYMBOLS, emulator_for, rows, venue_session
+
+FAULTS = [
+    {"kind": "http_429", "endpoint": "/api/v3/order", "method": "POST", "probability": 0.15,
+     "retry_after_s": 1},
+    {"kind": "http_5xx", "endpoint": "/api/v3/order", "method": "POST", "probability": 0.1,
+     "status": 503, "processed": True},
+    {"kind": "unknown_status", "endpoint": "/api/v3/order", "method": "POST",
+     "probability": 0.1, "code": -1007, "processed": False},
+    {"kind": "drop_after_accept", "probability": 0.1},
+    {"kind": "partial_fill", "probability": 0.2, "fraction": 0.5},
+    {"kind": "connection_reset", "endpoint": "/api/v3/order", "method": "GET",
+     "probability": 0.1},
+    {"kind": "http_5xx", "endpoint": "/api/v3/myTrades", "probability": 0.1, "status": 502},
+]
+
+
+def assert_store_equals_ledger(folder: Path, emulator: EmulatorServer) -> None:
+    fills = rows(folder, "fills.csv")
+    trades = emulator.ledger.trades()
+    assert len(fills) == len(trades)
+    key = lambda qty, price: (round(qty, 10), round(price, 6))  # noqa: E731
+    assert Counter(key(float(f["quantity"]), float(f["price"])) for f in fills) == Counter(
+        key(t.qty, t.price) for t in trades)
+    ids = [o.client_order_id for o in emulator.ledger.orders()]
+    assert len(ids) == len(set(ids)), "an order was doubled on the venue"
+    per_order = Counter(f["client_order_id"] for f in fills)
+    orders = {o["client_order_id"]: o for o in rows(folder, "orders.csv")}
+    for coid, count in per_order.items():
+        assert orders[coid]["approved"] == "true"
+        filled = sum(float(f["quantity"]) for f in fills if f["client_order_id"] == coid)
+        assert filled == pytest.approx(float(orders[coid]["filled_quantity"]), rel=1e-9)
+        assert count <= 2  # a partial fill and its rest, never more
+
+
+def test_faults_injected_many_times_double_nothing_and_lose_no_fill(
+        tmp_path: Path, shared_data: Path, ray_session) -> None:
+    emulator = emulator_for(shared_data, seed=5)
+    for rule in FAULTS:
+        emulator.add_fault(rule)
+    try:
+        result = venue_session(tmp_path, shared_data, emulator.url, minutes=60)
+        assert result.stop_reason == "end of data"
+        fired = Counter(e.kind for e in emulator.faults.events())
+        assert sum(fired.values()) >= 5, fired
+        assert_store_equals_ledger(result.folder, emulator)
+        assert not (result.folder / "state" / "reconcile.json").exists()
+    finally:
+        emulator.stop()
+
+
+@pytest.mark.parametrize("method", ["SIGKILL", "ray.kill"])
+def test_executor_killed_between_send_and_answer_leaves_one_order(
+        tmp_path: Path, shared_data: Path, ray_session, method: str) -> None:
+    emulator = emulator_for(shared_data)
+    # every create is processed, then its answer is held: the kill lands in between
+    emulator.add_fault({"kind": "timeout", "endpoint": "/api/v3/order", "method": "POST",
+                        "nth": [1, 2], "hold_s": 4.0, "processed": True})
+    kills: list[str] = []
+    errors: list[str] = []
+    done = threading.Event()
+    names = SessionNames.build(SYMBOLS, [])
+    monkey = ChaosMonkey([names.executor], ray.get_runtime_context().namespace)
+
+    def killer() -> None:
+        while not done.is_set() and len(kills) < 2:
+            posts = [r for r in emulator.requests("/api/v3/order") if r.method == "POST"]
+            if len(posts) > len(kills):
+                try:
+                    monkey.kill(names.executor, method)
+                    kills.append(method)
+                except Exception as exc:  # noqa: BLE001 - reported by the test
+                    errors.append(repr(exc))
+                    return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        result = venue_session(tmp_path, shared_data, emulator.url, minutes=40)
+        done.set()
+        thread.join(timeout=30)
+        assert not errors, errors
+        assert kills, "no create was sent"
+        assert result.stop_reason == "end of data"
+        assert_store_equals_ledger(result.folder, emulator)
+        timeouts = [e for e in emulator.faults.events() if e.kind == "timeout"]
+        assert timeouts and len(emulator.ledger.orders()) >= len(timeouts)
+    finally:
+        done.set()
+        emulator.stop()
