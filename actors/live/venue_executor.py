@@ -356,7 +356,9 @@ class VenueExecutorService:
     def cancel_all(self, ts: int, reason: str) -> list[OrderUpdate]:
         """Cancel every working order (end of session); later events report them."""
         with self._lock:
+            self._client.poll(trades=True)  # what filled up to now is not cancelled
             updates = self._client.cancel(None, ts, reason)
+            self._client.poll(trades=True)  # fills that came before the cancel arrived
             self._save()
             return updates
 
