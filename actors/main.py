@@ -53,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "command", nargs="?", default="run",
-        choices=("run", "attach", "status", "stop", "kill-switch", "resume"),
-        help="run a SIM session (default); attach/status/stop/kill-switch act on the running "
-        "one; resume ID continues a session whose cluster went away",
+        choices=("run", "attach", "status", "stop", "kill-switch", "reconcile", "resume"),
+        help="run a session (default); attach/status/stop/kill-switch/reconcile act on the "
+        "running one; resume ID continues a session whose cluster went away",
     )
     parser.add_argument("session", nargs="?", metavar="ID",
                         help="session id (for resume: the folder name under sessions_dir)")
@@ -181,7 +181,7 @@ def _control(args: argparse.Namespace) -> int:
 _COMMANDS: dict[str, Handler] = {"check-config": _check_config, "run": _run,
                                  "resume": _resume, "attach": _attach,
                                  "status": _control, "stop": _control,
-                                 "kill-switch": _control}
+                                 "kill-switch": _control, "reconcile": _control}
 
 
 def _command_of(args: argparse.Namespace) -> str:

@@ -53,8 +53,28 @@ def _remove_dead_tree(namespace: str) -> int:
     return 0
 
 
+def report_reconciliation(executor: Any) -> int:
+    """Reconcile the venue with the book now; 0 when they agree, 1 when they do not."""
+    try:
+        pending = executor.reconcile_now.remote()
+    except AttributeError:
+        print("this session trades on the paper client (SIM or PAPER): there is no venue "
+              "account to reconcile")
+        return 0
+    report = ray.get(pending, timeout=120)
+    if not report["differences"]:
+        print("venue and book agree" + (f" (trading halted: {report['halted']})"
+                                        if report["halted"] else ""))
+        return 0
+    print(f"{len(report['differences'])} difference(s) between the venue and the book; "
+          f"new orders are refused ({report['halted']}):")
+    for line in report["differences"]:
+        print(f"  - {line}")
+    return 1
+
+
 def run_control(command: str, config: AppConfig) -> int:
-    """Run ``status``, ``stop`` or ``kill-switch``; returns the exit code.
+    """Run ``status``, ``stop``, ``kill-switch`` or ``reconcile``; returns the exit code.
 
     Raises:
         NoSessionError: No cluster or no session.
@@ -90,6 +110,8 @@ def run_control(command: str, config: AppConfig) -> int:
             print("stop requested: the session finishes its current step, flushes its state "
                   "and writes session.md")
             return 0
+        if command == "reconcile":
+            return report_reconciliation(_actor(names.executor, namespace))
         guardian = _actor(names.guardian, namespace)
         started = time.perf_counter()
         answer = ray.get(guardian.engage_kill_switch.remote("command"), timeout=30)

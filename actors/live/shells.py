@@ -88,7 +88,7 @@ Executor = _shell("ExecutorShell", "actors.live.executor:ExecutorService",
 VenueExecutor = _shell("VenueExecutorShell", "actors.live.venue_executor:VenueExecutorService",
                        ("account", "bar_counts", "cancel_all", "events_since", "exchange",
                         "exchange_packed", "halt", "on_bars", "pid", "ping", "portfolio",
-                        "seq_done", "stop", "working_orders"),
+                        "reconcile_now", "seq_done", "stop", "working_orders"),
                        "The executor on a real venue "
                        "(:class:`actors.live.venue_executor.VenueExecutorService`).", 8)
 CandidateTrader = _shell("CandidateShell", "actors.live.candidate:CandidateService",

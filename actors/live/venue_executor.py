@@ -320,6 +320,17 @@ class VenueExecutorService:
                            "differences": [str(d) for d in differences]})
         return differences
 
+    def reconcile_now(self) -> dict[str, Any]:
+        """Reconcile the venue with the book at once (the ``reconcile`` command).
+
+        Returns:
+            ``{"differences": [text, ...], "halted": reason or ""}``.
+        """
+        with self._lock, self._progress.working("reconcile"):
+            differences = self._reconcile(force=True)
+            self._save()
+            return {"differences": [str(d) for d in differences], "halted": self._halted}
+
     def _halt_record(self) -> dict[str, Any] | None:
         path = Path(self._state_dir) / HALT_FILE
         return dict(json.loads(path.read_text())) if path.exists() else None

@@ -36,7 +36,7 @@ def test_paper_on_the_emulator_trades_exactly_as_sim_on_the_same_bars(
         tmp_path: Path, shared_data: Path, ray_session, paced_emulator: EmulatorServer) -> None:
     (tmp_path / "paper").mkdir()
     (tmp_path / "sim").mkdir()
-    paper = session_config(tmp_path / "paper", shared_data, symbols=SYMBOLS, duration="40m",
+    paper = session_config(tmp_path / "paper", shared_data, symbols=SYMBOLS, duration="30m",
                            until=None, mode="paper", timeframe="1m", speed=SPEED,
                            exchange_url=paced_emulator.url, candidates=CANDIDATES,
                            extra=STRATEGY)
@@ -44,7 +44,7 @@ def test_paper_on_the_emulator_trades_exactly_as_sim_on_the_same_bars(
     assert live.stop_reason == "end of data"
     record = json.loads((live.folder / "state" / "session.json").read_text())["config"]
     start, until = record["session"]["start"], record["session"]["until"]
-    assert parse_time_ms(until) - parse_time_ms(start) == 40 * MINUTE
+    assert parse_time_ms(until) - parse_time_ms(start) == 30 * MINUTE
     # the first step is the bar forming on the venue when the session started
     assert parse_time_ms(start) >= FIRST_BAR + 600 * MINUTE
     summary = (live.folder / "session.md").read_text()
@@ -52,7 +52,7 @@ def test_paper_on_the_emulator_trades_exactly_as_sim_on_the_same_bars(
     klines = paced_emulator.requests("/api/v3/klines")
     assert klines and all(r.status == 200 for r in klines)
 
-    sim = session_config(tmp_path / "sim", shared_data, symbols=SYMBOLS, duration="40m",
+    sim = session_config(tmp_path / "sim", shared_data, symbols=SYMBOLS, duration="30m",
                          start=start, until=until, timeframe="1m", candidates=CANDIDATES,
                          extra=STRATEGY)
     replay = run(sim, "sim")
@@ -65,4 +65,4 @@ def test_paper_on_the_emulator_trades_exactly_as_sim_on_the_same_bars(
         return [(r.split(",")[0], r.split(",")[2]) for r in rows]
 
     assert equity(live.folder) == equity(replay.folder)
-    assert len(equity(live.folder)) == 41
+    assert len(equity(live.folder)) == 31
