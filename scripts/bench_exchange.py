@@ -45,6 +45,7 @@ from actors.adapters.ccxt_errors import make_exchange  # noqa: E402
 from actors.adapters.ccxt_execution import CcxtExecutionClient, VenueClientPolicy  # noqa: E402
 from actors.adapters.parquet_store import ParquetStore  # noqa: E402
 from actors.emulator import EmulatorConfig, EmulatorServer, MarketSpec  # noqa: E402
+from actors.emulator import RateLimits as VenueLimits  # noqa: E402
 from core.trading.messages import OrderRequest, Side  # noqa: E402
 from core.trading.rate_limits import RateLimits  # noqa: E402
 from core.trading.venue_ids import venue_client_order_id  # noqa: E402
@@ -53,6 +54,7 @@ from core.trading.venue_reconcile import reconcile_venue  # noqa: E402
 MINUTE = 60_000
 FIRST_BAR = 1_747_699_200_000  # 2025-05-20 00:00 UTC, the first stored 1m bar
 SYMBOL = "BTC/USDT"
+AHEAD_BARS = 15
 GOALS = {"venue_ack_p50_ms": 15.0, "venue_ack_p99_ms": 50.0, "reconcile_1000_s": 2.0}
 
 
@@ -64,6 +66,9 @@ def _candles(data: Path, bars: int) -> dict[str, Any]:
 
 def _emulator(candles: dict[str, Any], **settings: Any) -> EmulatorServer:
     settings.setdefault("start_ms", FIRST_BAR + 600 * MINUTE + 30_000)
+    # throughput is measured, not Binance's limits (100 orders per 10 s would cap it)
+    settings.setdefault("rate_limits", VenueLimits(weight_per_minute=10**9,
+                                                   orders_per_10s=10**9, orders_per_day=10**9))
     config = EmulatorConfig(symbols=tuple(candles), timeframe="1m", **settings)
     return EmulatorServer(config, candles).start()
 
@@ -160,13 +165,17 @@ def measure_session(data: Path, candles: dict[str, Any], minutes: int) -> dict[s
     from configs.loader import load_config
 
     speed = 60.0
-    emulator = _emulator(candles, speed=speed)
+    start_ms = FIRST_BAR + 600 * MINUTE + 30_000
+    emulator = _emulator(candles, speed=speed, start_ms=start_ms)
+    # the first bar closes after the tree is up (~8 s here), so no step starts late
+    first_bar = start_ms - start_ms % MINUTE + AHEAD_BARS * MINUTE
     folder = Path(tempfile.mkdtemp(prefix="bench_exchange_"))
     lines = ['[app]', 'mode = "testnet"', '[data]', f'dir = "{data}"', 'timeframe = "1m"',
              'symbols = ["BTC/USDT"]', 'synthetic_fallback = false',
              '[exchange]', f'api_url = "{emulator.url}"',
              '[strategy]', 'name = "momentum"', 'params = { fast = 2, slow = 3 }',
-             '[session]', f'duration = "{minutes}m"', f"speed = {speed}", 'candidates = []',
+             '[session]', f'start = "{first_bar}"', f'duration = "{minutes}m"',
+             f"speed = {speed}", 'candidates = []',
              f'sessions_dir = "{folder / "sessions"}"',
              '[guardian]', f'kill_switch_file = "{folder / "KILL"}"']
     (folder / "bench.toml").write_text("\n".join(lines) + "\n")
@@ -201,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "ohlcv").is_dir():
         print(f"error: real market data not found at {args.data}", file=sys.stderr)
         return 2
-    calls, orders, open_orders, minutes = (50, 50, 200, 8) if args.quick else (500, 300, 1000,
-                                                                                 30)
+    calls, orders, open_orders, minutes = ((50, 50, 200, 15) if args.quick
+                                           else (500, 300, 1000, 60))
     candles = _candles(args.data, 3000)
     figures: dict[str, Any] = {"command": " ".join(["python", "scripts/bench_exchange.py",
                                                     *(argv if argv is not None else

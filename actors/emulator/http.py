@@ -154,6 +154,9 @@ def _handler_class(server: HttpServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "evotrader-emulator"
         sys_version = ""
+        # Headers and body leave in two writes on a kept-alive connection: with Nagle's
+        # algorithm the body waits for the client's delayed ACK (~40 ms per request).
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)
