@@ -37,20 +37,18 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from actors.adapters.ccxt_errors import ccxt_errors
+from actors.adapters.ccxt_calls import VenueCaller
 from actors.adapters.ccxt_venue import market_rules, order_report, venue_trade
 from core.errors import (
     DuplicateOrderError,
     OrderNotFoundError,
     OrderRejectedError,
     PermanentExchangeError,
-    RateLimitError,
     TemporaryExchangeError,
-    VenueClockError,
 )
 from core.trading.execution import AccountReport, EventPage, EventsLostError, ExecutionEvent
 from core.trading.messages import Fill, OrderRequest, OrderStatus, OrderUpdate
-from core.trading.rate_limits import RateLimits, VenueRateLimiter
+from core.trading.rate_limits import RateLimits
 from core.trading.venue_ids import venue_client_order_id
 from core.trading.venue_orders import (
     VenueOrderReport,
@@ -166,8 +164,8 @@ class CcxtExecutionClient:
         self._before_send = before_send
         self._now = clock_ms
         self._sleep = sleep
-        self._rng = random.Random(zlib.crc32(session_salt.encode()))
-        self._limiter = VenueRateLimiter(self.policy.limits)
+        self.caller = VenueCaller(exchange, self.policy, clock_ms, sleep,
+                                  random.Random(zlib.crc32(session_salt.encode())))
         self._rules: dict[str, MarketRules] = {}
         self._events: deque[tuple[int, ExecutionEvent]] = deque(
             maxlen=self.policy.event_capacity)
@@ -196,7 +194,7 @@ class CcxtExecutionClient:
             PermanentExchangeError: The venue does not list ``symbol``.
         """
         if not self._rules:
-            markets = self._call("load_markets", self._ex.load_markets, weight=20)
+            markets = self.caller.call("load_markets", self._ex.load_markets, weight=20)
             for name in self.symbols:
                 if name not in markets:
                     raise PermanentExchangeError(f"the venue does not list {name}")
@@ -226,7 +224,7 @@ class CcxtExecutionClient:
         for symbol in self.symbols:
             self.rules(symbol)
             if symbol not in self._last_trade:
-                newest = self._call(f"fetch_my_trades {symbol}",
+                newest = self.caller.call(f"fetch_my_trades {symbol}",
                                     lambda s=symbol: self._ex.fetch_my_trades(s, None, 1),
                                     weight=20)
                 self._last_trade[symbol] = max((int(t["id"]) for t in newest), default=-1)
@@ -281,7 +279,7 @@ class CcxtExecutionClient:
             symbol = tracked.order.request.symbol
             params = {"origClientOrderId": tracked.venue_client_id}
             try:
-                answer = self._call(f"cancel_order {symbol}",
+                answer = self.caller.call(f"cancel_order {symbol}",
                                     lambda s=symbol, p=params: self._ex.cancel_order(None, s, p))
             except OrderNotFoundError:  # finished meanwhile: learn how
                 updates += self._resolve(coid, attempts=1)
@@ -326,11 +324,11 @@ class CcxtExecutionClient:
     def venue_view(self) -> VenueView:
         """What reconciliation compares: balances, open orders, ours working, foreign trades."""
         self.start()
-        balance = self._call("fetch_balance", self._ex.fetch_balance, weight=20)
+        balance = self.caller.call("fetch_balance", self._ex.fetch_balance, weight=20)
         totals = {str(k): float(v or 0.0) for k, v in (balance.get("total") or {}).items()}
         open_orders: list[tuple[str, str]] = []
         for symbol in self.symbols:
-            listed = self._call(f"fetch_open_orders {symbol}",
+            listed = self.caller.call(f"fetch_open_orders {symbol}",
                                 lambda s=symbol: self._ex.fetch_open_orders(s), weight=6)
             for order in listed:
                 info = order.get("info") or {}
@@ -342,7 +340,7 @@ class CcxtExecutionClient:
 
     def account(self) -> AccountReport:
         """Balances on the venue: quote cash and each symbol's base asset as a position."""
-        balance = self._call("fetch_balance", self._ex.fetch_balance, weight=20)
+        balance = self.caller.call("fetch_balance", self._ex.fetch_balance, weight=20)
         totals = balance.get("total") or {}
         quote = self.rules(self.symbols[0]).quote
         positions = tuple(sorted(
@@ -380,7 +378,7 @@ class CcxtExecutionClient:
         side = request.side.value.lower()
         params = {"newClientOrderId": venue_id, "newOrderRespType": "FULL"}
         try:
-            answer = self._call(
+            answer = self.caller.call(
                 f"create_order {request.symbol}",
                 lambda: self._ex.create_order(request.symbol, "market", side, shaped.quantity,
                                               None, params),
@@ -444,7 +442,7 @@ class CcxtExecutionClient:
         symbol = tracked.order.request.symbol
         params = {"origClientOrderId": tracked.venue_client_id}
         try:
-            answer = self._call(f"fetch_order {symbol}",
+            answer = self.caller.call(f"fetch_order {symbol}",
                                 lambda: self._ex.fetch_order(None, symbol, params))
         except OrderNotFoundError:
             return self.orders.not_found(coid, self._now())  # venue ms, as sent_ms
@@ -473,7 +471,7 @@ class CcxtExecutionClient:
             rules = self.rules(symbol)
             params = {"fromId": self._last_trade.get(symbol, -1) + 1}
             try:
-                trades = self._call(f"fetch_my_trades {symbol}",
+                trades = self.caller.call(f"fetch_my_trades {symbol}",
                                     lambda s=symbol, p=params: self._ex.fetch_my_trades(
                                         s, None, 1000, p), weight=20)
             except TemporaryExchangeError:
@@ -504,44 +502,3 @@ class CcxtExecutionClient:
         return updates
 
     # --- calls -----------------------------------------------------------------------------
-
-    def _call(self, context: str, fn: Callable[[], Any], *, weight: int = 1, orders: int = 0,
-              retry: bool = True) -> Any:
-        """One venue call under the rate limiter; retries as the module doc says."""
-        failure = 0
-        while True:
-            wait_ms = self._limiter.delay_ms(self._now(), weight, orders)
-            if wait_ms:
-                self._sleep(wait_ms / 1000.0)
-            try:
-                with ccxt_errors(context, exchange=self._ex):
-                    result = fn()
-                self._observe()
-                return result
-            except RateLimitError as error:  # refused unprocessed: a resend is safe
-                self._observe()
-                status = getattr(self._ex, "last_http_status", None) or 429
-                self._limiter.refused(status, getattr(error, "retry_after_s", None),
-                                      self._now())
-                failure += 1
-                if failure >= self.policy.attempts:
-                    raise
-            except VenueClockError:  # refused unprocessed: resync, then a resend is safe
-                failure += 1
-                if failure >= self.policy.attempts:
-                    raise
-                with ccxt_errors("load_time_difference", exchange=self._ex):
-                    self._ex.load_time_difference()
-            except TemporaryExchangeError:
-                self._observe()
-                failure += 1
-                if not retry or failure >= self.policy.attempts:
-                    raise
-                delay = min(self.policy.max_delay_s,
-                            self.policy.base_delay_s * 2.0 ** (failure - 1))
-                self._sleep(delay * (1.0 + self.policy.jitter * self._rng.random()))
-
-    def _observe(self) -> None:
-        headers = getattr(self._ex, "last_response_headers", None)
-        if headers:
-            self._limiter.observe(headers, self._now())

@@ -210,7 +210,7 @@ def test_the_account_and_the_limiter_follow_the_venue(emulator: EmulatorServer) 
     balances = emulator.ledger.balances()
     assert account.cash == pytest.approx(sum(balances["USDT"]))
     assert account.positions == (("BTC/USDT", "", pytest.approx(0.01)),)
-    assert venue._limiter.used("x-mbx-used-weight-1m", emulator.clock.now_ms()) > 0
+    assert venue.caller.limiter.used("x-mbx-used-weight-1m", emulator.clock.now_ms()) > 0
 
 
 def test_credentials_never_appear_in_errors(make_emulator: Callable[..., EmulatorServer]
