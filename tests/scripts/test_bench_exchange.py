@@ -30,8 +30,12 @@ def test_overhead_orders_and_reconcile_phases_give_sane_figures(candles) -> None
         overhead = measure_overhead(emulator, 10)
     finally:
         emulator.stop()
-    assert 0 < overhead["raw_request_ms"] < overhead["ccxt_request_ms"]
-    assert overhead["ccxt_overhead_ratio"] > 1.0
+    # a raw request opens a connection each time, ccxt keeps one alive: either may be faster
+    assert overhead["raw_request_ms"] > 0 and overhead["ccxt_request_ms"] > 0
+    assert overhead["ccxt_overhead_ratio"] == pytest.approx(
+        overhead["ccxt_request_ms"] / overhead["raw_request_ms"])
+    assert overhead["ccxt_overhead_ms"] == pytest.approx(
+        overhead["ccxt_request_ms"] - overhead["raw_request_ms"])
     orders = measure_orders(candles, 10)
     assert orders["orders_per_s"] > 0 and orders["ccxt_orders_per_s"] > 0
     reconcile = measure_reconcile(candles, 30)
