@@ -61,7 +61,7 @@ def test_no_code_keeps_the_class_table() -> None:
 def test_the_last_json_body_wins_over_the_text_and_secrets_stay_out() -> None:
     class Venue:
         last_json_response = {"code": -2013, "msg": "Order does not exist. key=SECRETKEY123"}
-        apiKey = "SECRETKEY123"
+        apiKey = "SECRETKEY123"  # noqa: N815 - the name ccxt uses
 
     error = translate(ccxt.ExchangeError("binance something"), exchange=Venue())
     assert type(error) is OrderNotFoundError
