@@ -34,7 +34,6 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 from actors.adapters.ccxt_calls import VenueCaller
@@ -46,7 +45,7 @@ from core.errors import (
     PermanentExchangeError,
     TemporaryExchangeError,
 )
-from core.trading.execution import AccountReport, EventPage, EventsLostError, ExecutionEvent
+from core.trading.execution import AccountReport, EventPage, ExecutionEvent, page_since
 from core.trading.messages import Fill, OrderRequest, OrderStatus, OrderUpdate
 from core.trading.rate_limits import RateLimits
 from core.trading.venue_ids import venue_client_order_id
@@ -343,9 +342,8 @@ class CcxtExecutionClient:
         balance = self.caller.call("fetch_balance", self._ex.fetch_balance, weight=20)
         totals = balance.get("total") or {}
         quote = self.rules(self.symbols[0]).quote
-        positions = tuple(sorted(
-            (symbol, "", float(totals.get(self.rules(symbol).base) or 0.0))
-            for symbol in self.symbols if float(totals.get(self.rules(symbol).base) or 0.0)))
+        held = {s: float(totals.get(self.rules(s).base) or 0.0) for s in self.symbols}
+        positions = tuple(sorted((s, "", q) for s, q in held.items() if q))
         working = tuple(t.order.client_order_id for t in self.orders.working())
         return AccountReport(ts=None, index=-1, cash=float(totals.get(quote) or 0.0),
                              positions=positions, working=working,
@@ -353,14 +351,7 @@ class CcxtExecutionClient:
 
     def events_since(self, since: int) -> EventPage:
         """See :meth:`~core.trading.execution.ExecutionClient.events_since`."""
-        if since >= self._last_event:
-            return EventPage((), self._last_event)
-        first = self._events[0][0] if self._events else self._last_event + 1
-        if since + 1 < first:
-            raise EventsLostError(f"events after {since} asked, but the oldest kept is "
-                                  f"{first}; reconcile from the venue")
-        newest = islice(reversed(self._events), self._last_event - since)
-        return EventPage(tuple(event for _, event in newest)[::-1], self._last_event)
+        return page_since(self._events, self._last_event, since)
 
     # --- orders ----------------------------------------------------------------------------
 

@@ -58,6 +58,19 @@ class StepLostError(EvotraderError):
     """The executor restarted during the step: the guardian must run the step again."""
 
 
+def answer_again(cache: dict[int, tuple[ExchangeRequest, Exchange]], seq: int, op: int,
+                 request: ExchangeRequest) -> Exchange:
+    """The cached reply to exchange ``op`` of step ``seq``, asked again (a retry).
+
+    Raises:
+        SequenceError: It was asked before with other arguments.
+    """
+    asked, reply = cache[op]
+    if asked != request:
+        raise SequenceError(f"step {seq} exchange {op} asked again with other arguments")
+    return reply
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutorSnapshot:
     """The executor's durable state at the end of step ``step``.
@@ -186,11 +199,7 @@ class ExecutorService:
                   batch_of: Any) -> Exchange:
         current = self._step if self._step is not None else self._seq_done
         if seq == self._step and op in self._cache:
-            asked, reply = self._cache[op]
-            if asked != request:
-                raise SequenceError(f"step {seq} exchange {op} asked again with other "
-                                    "arguments")
-            return reply
+            return answer_again(self._cache, seq, op, request)
         if seq == self._step and op == self._ops:
             pass
         elif seq == current + 1 and op == 0:
@@ -318,4 +327,4 @@ class ExecutorService:
 
 
 __all__ = ["ExecutorService", "ExecutorSnapshot", "SequenceError",
-           "StepLostError", "without_preview"]
+           "StepLostError", "answer_again", "without_preview"]

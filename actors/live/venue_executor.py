@@ -40,7 +40,7 @@ from actors.adapters.ccxt_errors import ccxt_errors, make_exchange
 from actors.adapters.ccxt_execution import CcxtExecutionClient, VenueClientState
 from actors.live.calls import SequenceError
 from actors.live.checkpoint import Checkpoint
-from actors.live.executor import HALT_FILE, StepLostError
+from actors.live.executor import HALT_FILE, StepLostError, answer_again
 from actors.live.intent_log import IntentLog
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
@@ -213,11 +213,7 @@ class VenueExecutorService:
         """
         with self._lock, self._progress.working(f"step {seq} exchange {op}"):
             if seq == self._step and op in self._cache:
-                asked, reply = self._cache[op]
-                if asked != request:
-                    raise SequenceError(f"step {seq} exchange {op} asked again with other "
-                                        "arguments")
-                return reply
+                return answer_again(self._cache, seq, op, request)
             if seq == self._step and op == self._ops:
                 pass
             elif seq > self._step and op == 0:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Protocol, runtime_checkable
 
 from core.errors import EvotraderError
@@ -65,6 +66,29 @@ class EventPage:
 
     events: tuple[ExecutionEvent, ...]
     last: int
+
+
+def page_since(events: Sequence[tuple[int, ExecutionEvent]], last: int, since: int
+               ) -> EventPage:
+    """Every kept event numbered above ``since``, from a client's numbered event log.
+
+    Args:
+        events: ``(number, event)`` oldest first, the newest numbered ``last`` (a bounded
+            deque: older events may have been dropped).
+        last: Number of the last event produced.
+        since: The caller's cursor.
+
+    Raises:
+        EventsLostError: ``since`` is older than the events kept.
+    """
+    if since >= last:
+        return EventPage((), last)
+    first = events[0][0] if events else last + 1
+    if since + 1 < first:
+        raise EventsLostError(f"events after {since} asked, but the oldest kept is {first}; "
+                              "reconcile from the account report")
+    newest = islice(reversed(events), last - since)  # O(new events)
+    return EventPage(tuple(event for _, event in newest)[::-1], last)
 
 
 @dataclass(frozen=True, slots=True)

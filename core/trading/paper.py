@@ -29,7 +29,6 @@ import hashlib
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
 
 import numpy as np
 
@@ -51,9 +50,9 @@ from core.backtest.sizing import order_quantity, quantize
 from core.trading.execution import (
     AccountReport,
     EventPage,
-    EventsLostError,
     Exchange,
     ExecutionEvent,
+    page_since,
 )
 from core.trading.lots import FifoPosition
 from core.trading.messages import (
@@ -314,15 +313,7 @@ class PaperClient:
 
     def events_since(self, since: int) -> EventPage:
         """See :meth:`ExecutionClient.events_since`."""
-        if since >= self._last_event:
-            return EventPage((), self._last_event)
-        first = self._events[0][0] if self._events else self._last_event + 1
-        if since + 1 < first:
-            raise EventsLostError(f"events after {since} asked, but the oldest kept is "
-                                  f"{first}; reconcile from the account report")
-        newest = islice(reversed(self._events), self._last_event - since)  # O(new events)
-        events = tuple(event for _, event in newest)[::-1]
-        return EventPage(events, self._last_event)
+        return page_since(self._events, self._last_event, since)
 
     # --- the market ----------------------------------------------------------------------
 
