@@ -32,6 +32,7 @@ Binance code and message                            project
 -2010 "Duplicate order sent."                       DuplicateOrderError
 -2010 "... insufficient balance ..."                OrderRejectedError ``insufficient_balance``
 -1013 "Filter failure: X"                           OrderRejectedError ``filter_failure_x``
+-2010 "Stop price would trigger immediately."       OrderRejectedError ``would_trigger_immediately``
 -2010 other, -1111, -1116, -1117, -1013 other       OrderRejectedError ``venue_rejected`` / ...
 ==================================================  ==========================================
 
@@ -113,6 +114,8 @@ VENUE_CODES: tuple[tuple[int, re.Pattern[str] | None, type[ExchangeError], str],
     (-2010, re.compile(r"(?i)duplicate order"), DuplicateOrderError, ""),
     (-2010, re.compile(r"(?i)insufficient balance"), OrderRejectedError, "insufficient_balance"),
     (-1013, re.compile(r"(?i)filter failure"), OrderRejectedError, "filter_failure"),
+    (-2010, re.compile(r"(?i)would trigger immediately"), OrderRejectedError,
+     "would_trigger_immediately"),
     (-2010, None, OrderRejectedError, "venue_rejected"),
     (-2011, None, OrderRejectedError, "cancel_rejected"),
     (-1111, None, OrderRejectedError, "bad_precision"),

@@ -23,6 +23,13 @@ update with its reason, never an exception), the venue client id is salted with 
 - **Fills from trades.** Fills come from the venue's trade list (the create's ``FULL`` answer
   first, ``fetch_my_trades`` as the authority), one per trade id; fees are converted to the
   quote asset.
+- **Stops on the venue.** A position with a stop-loss or take-profit gets an exchange-native
+  protective order (an OCO list for both) after every fill that changes it, so it works while
+  our processes are down (:mod:`core.trading.venue_protection`,
+  :mod:`actors.adapters.ccxt_protection`). A leg that trades is announced as an exit order the
+  venue created (kind ``stop_loss`` / ``take_profit``), whenever its trade is read. An order
+  that may reduce a position first cancels its protection (a spot venue locks the asset).
+  Cancels of working orders (end of session, kill switch) leave protections in place.
 """
 
 from __future__ import annotations
@@ -33,10 +40,16 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from actors.adapters.ccxt_calls import VenueCaller
+from actors.adapters.ccxt_client_values import (
+    OUTCOME_UNKNOWN,
+    VenueClientPolicy,
+    VenueClientState,
+    VenueView,
+)
+from actors.adapters.ccxt_protection import ProtectionDesk
 from actors.adapters.ccxt_venue import market_rules, order_report, venue_trade
 from core.errors import (
     DuplicateOrderError,
@@ -47,86 +60,20 @@ from core.errors import (
 )
 from core.trading.execution import AccountReport, EventPage, ExecutionEvent, page_since
 from core.trading.messages import Fill, OrderRequest, OrderStatus, OrderUpdate
-from core.trading.rate_limits import RateLimits
 from core.trading.venue_ids import venue_client_order_id
 from core.trading.venue_orders import (
     VenueOrderReport,
     VenueOrders,
-    VenueOrdersState,
     VenueTrade,
 )
+from core.trading.venue_protection import (
+    Cancel,
+    Place,
+    Protection,
+    ProtectiveLeg,
+    VenueProtections,
+)
 from core.trading.venue_rules import MarketRules, RuleDenial, shape_order
-
-OUTCOME_UNKNOWN = "outcome_unknown"
-"""Reason on the update answered for a create whose outcome is not known yet."""
-
-
-@dataclass(frozen=True, slots=True)
-class VenueClientPolicy:
-    """How the client treats the venue.
-
-    Attributes:
-        attempts: Calls allowed per read or cancel (temporary errors are retried), and sends
-            allowed per create when the venue proved it did not process it.
-        base_delay_s: Backoff after the first failure.
-        max_delay_s: Cap of the backoff (``Retry-After`` may exceed it).
-        jitter: Random extra fraction of each backoff (seeded by the session).
-        not_found_confirmations: Venue "not found" answers before an UNKNOWN create is
-            declared not placed.
-        recv_window_ms: ``recvWindow`` sent with signed requests; also the time after which a
-            create can no longer reach the venue.
-        resolve_attempts: Lookups of an UNKNOWN create made at once (more at each poll).
-        resolve_spacing_s: Time between those lookups.
-        limits: The account's request limits.
-        event_capacity: Events kept for :meth:`CcxtExecutionClient.events_since`.
-    """
-
-    attempts: int = 5
-    base_delay_s: float = 0.2
-    max_delay_s: float = 10.0
-    jitter: float = 0.25
-    not_found_confirmations: int = 3
-    recv_window_ms: int = 5_000
-    resolve_attempts: int = 2
-    resolve_spacing_s: float = 0.2
-    limits: RateLimits = field(default_factory=RateLimits)
-    event_capacity: int = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class VenueClientState:
-    """The client's durable state (the executor snapshots it).
-
-    Attributes:
-        orders: The order book.
-        last_trade_ids: Per symbol, the newest trade id read (``fetch_my_trades`` goes on
-            after it).
-        last_event: Number of the last event produced.
-        events: ``(number, event)`` of the events kept with the state (those not yet
-            consumed by the caller, see :meth:`CcxtExecutionClient.state`).
-    """
-
-    orders: VenueOrdersState
-    last_trade_ids: tuple[tuple[str, int], ...]
-    last_event: int
-    events: tuple[tuple[int, ExecutionEvent], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class VenueView:
-    """The venue's side of a reconciliation.
-
-    Attributes:
-        balances: Total (free + locked) per asset.
-        open_orders: ``(symbol, client id)`` of every order open on the venue.
-        working: ``(symbol, venue client id)`` of our orders working in our book.
-        unseen: Trades of orders this session did not send.
-    """
-
-    balances: dict[str, float]
-    open_orders: tuple[tuple[str, str], ...]
-    working: tuple[tuple[str, str], ...]
-    unseen: tuple[VenueTrade, ...]
 
 
 def _wall_ms() -> int:
@@ -147,6 +94,8 @@ class CcxtExecutionClient:
         clock_ms: The venue's time in ms (the session clock; the wall clock against a real
             venue). Signed requests carry it as their timestamp.
         sleep: Sleep function (injected in tests).
+        default_stops: ``(stop-loss, take-profit)`` fractions of orders that name none (the
+            configuration's); positions with stops get exchange-native protective orders.
     """
 
     def __init__(self, exchange: Any, session_salt: str, symbols: Sequence[str],
@@ -154,7 +103,8 @@ class CcxtExecutionClient:
                  state: VenueClientState | None = None,
                  before_send: Callable[[OrderRequest, int], None] | None = None,
                  clock_ms: Callable[[], int] = _wall_ms,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 default_stops: tuple[float, float] = (0.0, 0.0)) -> None:
         self.policy = policy or VenueClientPolicy()
         self._ex = exchange
         self._salt = session_salt
@@ -180,6 +130,15 @@ class CcxtExecutionClient:
             self._last_trade = dict(state.last_trade_ids)
             self._last_event = state.last_event
             self._events.extend(state.events)
+        protect = (session_salt, default_stops, self.policy.not_found_confirmations,
+                   self.policy.recv_window_ms)
+        self.protections = (VenueProtections(*protect)
+                            if state is None or state.protections is None
+                            else VenueProtections.from_state(state.protections, *protect))
+        self.desk = ProtectionDesk(exchange, self.caller, self.rules, self.protections,
+                                   clock_ms, self._leg_traded, self._level_crossed)
+        self._restored = state is not None
+        self._announced: list[str] = []
         self._ex.options["recvWindow"] = self.policy.recv_window_ms
         self._ex.nonce = clock_ms
         self._started = False
@@ -210,7 +169,7 @@ class CcxtExecutionClient:
         kept = () if keep_after is None else tuple(
             (n, e) for n, e in self._events if n > keep_after)
         return VenueClientState(self.orders.state(), tuple(sorted(self._last_trade.items())),
-                                self._last_event, kept)
+                                self._last_event, kept, self.protections.state())
 
     def start(self) -> None:
         """Load the markets and, for a new account view, note each symbol's newest trade.
@@ -260,8 +219,10 @@ class CcxtExecutionClient:
         for request in requests:
             coid = request.client_order_id
             if self.orders.get(coid) is None:
+                self._free_for(request)
                 self._create(request)
             answers.append(self._answer(coid))
+        self.protect()
         return answers
 
     def cancel(self, client_order_ids: Sequence[str] | None, ts: int, reason: str
@@ -317,8 +278,68 @@ class CcxtExecutionClient:
         for tracked in self.orders.needing_query():
             updates += self._lookup(tracked.order.client_order_id)
         fills = self._read_trades() if trades else []
-        self._emit_updates(updates, fills)
+        self._emit_updates(updates + self._look_up_announced(), fills)
+        self.protect()
         return [event for n, event in self._events if n > first]
+
+    # --- exchange-native stops -------------------------------------------------------------
+
+    def protect(self) -> None:
+        """Bring the venue's protective orders to what the positions need.
+
+        See :mod:`core.trading.venue_protection`. After a restart, each placement is first
+        looked up by its client id (the last life may have sent it).
+        """
+        self.start()
+        self.desk.resolve()
+        for _ in range(2):  # a replaced protection: cancelled first, then placed anew
+            actions = self.protections.plan(self.rules, self._exit_working, self._now())
+            self.desk.run(actions, look_first=self._restored)
+            if any(isinstance(a, Place) for a in actions):
+                self._restored = False
+            if not any(isinstance(a, Cancel) for a in actions):
+                break
+
+    def _free_for(self, request: OrderRequest) -> None:
+        """Cancel protections that hold what ``request`` may need (an exit on a spot venue)."""
+        if any(p.symbol == request.symbol and p.levels.exit_side is request.side
+               for p in self.protections.live()):
+            self.desk.run(list(self.protections.cancels_before_exit(request.symbol)))
+
+    def _exit_working(self, client_order_id: str) -> bool:
+        tracked = self.orders.get(client_order_id)
+        return tracked is not None and tracked.needs_query
+
+    def _leg_traded(self, protection: Protection, leg: ProtectiveLeg, venue_order_id: str,
+                    venue_ms: int) -> None:
+        """A protective leg traded: announce the exit the venue made, then track it."""
+        bar = self._bar(venue_ms)
+        request = self.protections.triggered(protection, leg, bar)
+        self._emit(request)
+        self.orders.sending(request, leg.venue_client_id, self._now())
+        report = VenueOrderReport(leg.venue_client_id, venue_order_id, protection.symbol,
+                                  "NEW", 0.0, bar)
+        self._emit_updates(self.orders.report(report, ack_ts=bar), [])
+        self._announced.append(request.client_order_id)
+
+    def _level_crossed(self, protection: Protection) -> None:
+        """The price is already past a level of a new protection: exit at market now."""
+        try:
+            kind = self.desk.crossed_kind(protection)
+        except TemporaryExchangeError:
+            kind = "stop_loss"  # the conservative reading (a long's stop comes first)
+        leg = next(leg for leg in protection.legs if leg.kind == kind)
+        request = self.protections.triggered(protection, leg, self._bar(self._now()))
+        self._emit(request)
+        self._create(request)
+
+    def _look_up_announced(self) -> list[OrderUpdate]:
+        """Query the exits announced since the last call (their FILLED comes at once)."""
+        updates: list[OrderUpdate] = []
+        for coid in self._announced:
+            updates += self._lookup(coid)
+        self._announced.clear()
+        return updates
 
     def venue_view(self) -> VenueView:
         """What reconciliation compares: balances, open orders, ours working, foreign trades."""
@@ -334,6 +355,7 @@ class CcxtExecutionClient:
                 open_orders.append((symbol, str(order.get("clientOrderId")
                                                 or info.get("clientOrderId", ""))))
         working = [(t.order.request.symbol, t.venue_client_id) for t in self.orders.working()]
+        working += self.protections.working_legs()
         return VenueView(totals, tuple(open_orders), tuple(working),
                          tuple(self.orders.external_trades))
 
@@ -470,6 +492,10 @@ class CcxtExecutionClient:
             parsed = [self._on_bar(venue_trade(t, rules)) for t in trades]
             if parsed:
                 self._last_trade[symbol] = max(int(t.trade_id) for t in parsed)
+            for trade in parsed:
+                leg = self.protections.leg_of(symbol, trade.venue_order_id)
+                if leg is not None:
+                    self._leg_traded(*leg, trade.venue_order_id, trade.ts)
             fills += self.orders.trades(parsed)
         return fills
 
@@ -487,6 +513,9 @@ class CcxtExecutionClient:
                 self._emit(update)
         for fill in fills:
             self._emit(fill)
+            tracked = self.orders.get(fill.client_order_id)
+            assert tracked is not None
+            self.protections.on_fill(fill, tracked.order.request)
         for update in updates:
             if update.status is not OrderStatus.ACCEPTED:
                 self._emit(update)

@@ -59,7 +59,14 @@ from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
 from core.trading.align import FeedSlice
 from core.trading.execution import Exchange, VenueLink
-from core.trading.messages import Fill, MarketBatch, OrderUpdate, RiskEvent, TradingState
+from core.trading.messages import (
+    Fill,
+    MarketBatch,
+    OrderRequest,
+    OrderUpdate,
+    RiskEvent,
+    TradingState,
+)
 from core.trading.planner import OrderPlanner
 from core.trading.portfolio import Portfolio
 from core.trading.replay import RecordingLink
@@ -483,14 +490,17 @@ class GuardianService:
             self._trader.cursor = page.last
             # a real venue may have filled after the last bar (the rest of a partial fill
             # before the cancel arrived): the store records what the venue did
+            # (a native stop that traded after the last bar too: the venue's own order)
             late_fills = tuple(e for e in page.events if isinstance(e, Fill))
+            late_orders = tuple(e for e in page.events if isinstance(e, OrderRequest))
             updates = [*cancelled, *(e for e in page.events if isinstance(e, OrderUpdate)
                                      and e not in cancelled)]
-            if updates or late_fills:
+            if updates or late_fills or late_orders:
                 from actors.adapters.session_store import BatchRecords
 
                 self._store.put(self._seq_done + 1, [BatchRecords(
-                    book="live", order_updates=tuple(updates), fills=late_fills)])
+                    book="live", order_requests=late_orders, order_updates=tuple(updates),
+                    fills=late_fills)])
             self._store.flush()
             self._snapshots.offer(self._seq_done, self._snapshot())
             self._snapshots.flush()

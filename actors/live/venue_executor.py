@@ -50,6 +50,8 @@ from actors.live.venue_spec import VenueExecutionSpec
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from configs.secrets import Secrets
+from core.backtest.layout import P_STOP_LOSS, P_TAKE_PROFIT
+from core.backtest.params import build_params
 from core.errors import UsageError
 from core.trading.execution import AccountReport, Exchange, ExecutionEvent
 from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot
@@ -152,10 +154,12 @@ class VenueExecutorService:
         ex = exchange if exchange is not None else venue_exchange_client(venue, Secrets.from_env())
         with ccxt_errors("fetch_time", exchange=ex):
             self._clock = VenueClock(int(ex.fetch_time()), venue.speed)
+        params = build_params(backtest)  # the stop fractions exactly as the backtester's
         self._client = CcxtExecutionClient(
             ex, session_id, symbols, timeframe_ms,
             state=saved.client if saved is not None else None,
-            before_send=self._intents.append, clock_ms=self._clock.now_ms)
+            before_send=self._intents.append, clock_ms=self._clock.now_ms,
+            default_stops=(float(params[P_STOP_LOSS]), float(params[P_TAKE_PROFIT])))
         self._book = (Portfolio.from_state(saved.book) if saved is not None
                       else Portfolio(symbols, backtest.initial_cash))
         self._applied = saved.applied if saved is not None else 0
@@ -251,8 +255,9 @@ class VenueExecutorService:
                 self._client.refuse(sending, self._halted)
             else:
                 self._client.submit(sending)
-        if self._client.orders.needing_query() or request.submit:
-            self._client.poll(trades=True)
+        if self._client.orders.needing_query() or request.submit or \
+                self._client.protections.live():
+            self._client.poll(trades=True)  # a live protection may have traded
         self._reconcile()
         horizon = int(batch.ts[request.advance_to - batch.start])
         page = self._client.events_since(request.since)

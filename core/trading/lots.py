@@ -246,3 +246,35 @@ def _average(lots: list[Lot]) -> float:
         return lots[0].price
     total = sum(lot.quantity for lot in lots)
     return sum(lot.quantity * lot.price for lot in lots) / total if total > 0.0 else 0.0
+
+
+_PCT = 1e-2  # the constant build_params uses, so stop fractions match bit for bit
+
+
+def set_exit_levels(position: FifoPosition, before: float, dq: float, strategy_id: str,
+                    stop_loss_pct: float | None, take_profit_pct: float | None,
+                    default_stop_loss: float, default_take_profit: float) -> None:
+    """After a fill of ``dq`` on a position that held ``before``: the backtester's stop rule.
+
+    A fill that opens, adds to or flips the position hands it to the order's strategy and
+    sets its stop-loss and take-profit fractions from the order (%), or from the defaults
+    (fractions) where the order names none; a reduction keeps them.
+
+    Args:
+        position: The position after the fill.
+        before: Its signed quantity before the fill.
+        dq: The fill's signed quantity.
+        strategy_id: The order's strategy.
+        stop_loss_pct: The order's stop-loss, % (None: the default).
+        take_profit_pct: The order's take-profit, % (None: the default).
+        default_stop_loss: Default stop-loss fraction (0 = none).
+        default_take_profit: Default take-profit fraction (0 = none).
+    """
+    new = position.quantity
+    grew = before == 0.0 or (before > 0.0) == (dq > 0.0) or (new > 0.0) != (before > 0.0)
+    if new != 0.0 and grew:
+        position.strategy_id = strategy_id
+        position.stop_loss = (default_stop_loss if stop_loss_pct is None
+                              else float(stop_loss_pct) * _PCT)
+        position.take_profit = (default_take_profit if take_profit_pct is None
+                                else float(take_profit_pct) * _PCT)

@@ -54,7 +54,7 @@ from core.trading.execution import (
     ExecutionEvent,
     page_since,
 )
-from core.trading.lots import FifoPosition
+from core.trading.lots import FifoPosition, set_exit_levels
 from core.trading.messages import (
     Fill,
     MarketBatch,
@@ -67,7 +67,6 @@ from core.trading.messages import (
 from core.trading.orders import Order
 from core.trading.paper_bars import BarMatcher
 
-_PCT = 1e-2  # the constant build_params uses, so stop fractions match bit for bit
 EVENT_CAPACITY = 20_000
 """Events a client keeps for :meth:`PaperClient.events_since`."""
 FINISHED_KEPT = 4_096
@@ -448,13 +447,8 @@ class PaperClient:
         pos = position.quantity
         self._cash -= dq * price + fee
         position.fill(dq, price, fee, ts, index)
-        new = position.quantity
-        grew = pos == 0.0 or (pos > 0.0) == (dq > 0.0) or (new > 0.0) != (pos > 0.0)
-        if new != 0.0 and grew:
-            position.strategy_id = request.strategy_id
-            sl, tp = request.stop_loss_pct, request.take_profit_pct
-            position.stop_loss = self._stop_loss if sl is None else float(sl) * _PCT
-            position.take_profit = self._take_profit if tp is None else float(tp) * _PCT
+        set_exit_levels(position, pos, dq, request.strategy_id, request.stop_loss_pct,
+                        request.take_profit_pct, self._stop_loss, self._take_profit)
         qty = abs(dq)
         self._emit(Fill(oid, request.strategy_id, request.symbol, request.tag, ts,
                         Side.BUY if dq > 0.0 else Side.SELL, qty, price, fee, slip_cost,

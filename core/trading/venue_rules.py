@@ -102,12 +102,21 @@ def _decimal(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
+_SNAP = Decimal("1e-9")
+"""A quantity within this many steps under a multiple is that multiple (binary noise of sums
+such as ``0.00475 + 0.00001 = 0.0047599999999999995`` must not lose a whole step)."""
+
+
 def floor_to_step(quantity: float, step: float) -> float:
     """``quantity`` rounded down to a multiple of ``step`` (unchanged when ``step`` is 0)."""
     if step <= 0.0:
         return float(quantity)
     q, s = _decimal(quantity), _decimal(step)
-    return float((q / s).to_integral_value(rounding=ROUND_DOWN) * s)
+    steps = q / s
+    nearest = steps.to_integral_value(rounding=ROUND_HALF_EVEN)
+    if abs(steps - nearest) <= _SNAP:
+        return float(nearest * s)
+    return float(steps.to_integral_value(rounding=ROUND_DOWN) * s)
 
 
 def round_to_tick(price: float, tick: float) -> float:

@@ -29,6 +29,9 @@ FAULTS = [
     {"kind": "http_5xx", "endpoint": "/api/v3/myTrades", "probability": 0.1, "status": 502},
 ]
 
+STOPS = "\n[backtest.stops]\nstop_loss_pct = 0.05\ntake_profit_pct = 0.08\n"
+"""Tight exchange-native stops: several trade within the session."""
+
 
 def assert_store_equals_ledger(folder: Path, emulator: EmulatorServer) -> None:
     fills = rows(folder, "fills.csv")
@@ -42,7 +45,8 @@ def assert_store_equals_ledger(folder: Path, emulator: EmulatorServer) -> None:
     per_order = Counter(f["client_order_id"] for f in fills)
     orders = {o["client_order_id"]: o for o in rows(folder, "orders.csv")}
     for coid, count in per_order.items():
-        assert orders[coid]["approved"] == "true"
+        venue_made = orders[coid]["kind"] in ("stop_loss", "take_profit")
+        assert orders[coid]["approved"] == ("" if venue_made else "true")
         filled = sum(float(f["quantity"]) for f in fills if f["client_order_id"] == coid)
         assert filled == pytest.approx(float(orders[coid]["filled_quantity"]), rel=1e-9)
         assert count <= 2  # a partial fill and its rest, never more
@@ -55,11 +59,15 @@ def test_faults_injected_many_times_double_nothing_and_lose_no_fill(
         emulator.add_fault(rule)
     try:
         result = venue_session(tmp_path, shared_data, emulator.url, minutes=40,
-                               max_lag_bars=1000)
+                               max_lag_bars=1000, extra=STOPS)
         assert result.stop_reason == "end of data"
         fired = Counter(e.kind for e in emulator.faults.events())
         assert sum(fired.values()) >= 5, fired
         assert_store_equals_ledger(result.folder, emulator)
+        exits = [f for f in rows(result.folder, "fills.csv")
+                 if f["reason"] in ("stop_loss", "take_profit")]
+        assert exits, "no exchange-native stop traded: the test lost its point"
+        assert {o.type for o in emulator.ledger.orders()} >= {"STOP_LOSS", "TAKE_PROFIT_LIMIT"}
         assert not (result.folder / "state" / "reconcile.json").exists()
         assert "final trading state: ACTIVE" in (result.folder / "session.md").read_text()
         for path in result.folder.rglob("*"):  # the venue's key never reaches a session file

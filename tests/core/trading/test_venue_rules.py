@@ -25,6 +25,8 @@ def test_a_valid_quantity_is_not_floored_one_step_down_by_binary_floats() -> Non
     assert 0.3 / 0.1 < 3  # the trap
     assert floor_to_step(0.3, 0.1) == 0.3
     assert floor_to_step(0.00123456, 0.00001) == 0.00123
+    assert floor_to_step(0.00475 + 0.00001, 0.00001) == 0.00476  # float noise keeps its step
+    assert floor_to_step(0.0047599, 0.00001) == 0.00475
     assert round_to_tick(101.005000001, 0.01) == 101.01
     assert floor_to_step(1.7, 0.0) == 1.7
 
