@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("session", nargs="?", metavar="ID",
                         help="session id (for resume: the folder name under sessions_dir)")
+    parser.add_argument("--adopt", action="store_true", help="reconcile: adopt the venue's "
+                        "state into the book (tag external) instead of only listing the "
+                        "differences; trading resumes when they then agree")
     parser.add_argument("--detach", action="store_true", help="start the session on the "
                         "cluster and return (a local Ray is started as a `ray start` daemon)")
     parser.add_argument("--mode", choices=("sim", "paper", "testnet", "live"),
@@ -175,7 +178,9 @@ def _attach(args: argparse.Namespace) -> int:
 def _control(args: argparse.Namespace) -> int:
     from actors.live.commands import run_control
 
-    return run_control(args.command, load_config(args.config).config)
+    if args.adopt and args.command != "reconcile":
+        raise UsageError("--adopt goes with the reconcile command")
+    return run_control(args.command, load_config(args.config).config, adopt=args.adopt)
 
 
 _COMMANDS: dict[str, Handler] = {"check-config": _check_config, "run": _run,

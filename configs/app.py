@@ -194,6 +194,12 @@ class ExchangeConfig(StrictModel):
         0.01, ge=0.0, le=1e6, description="Largest quote-balance difference reconciliation "
         "tolerates (rounding dust)."
     )
+    reconcile_policy: Literal["halt", "adopt"] = Field(
+        "halt", description="TESTNET/LIVE: what a difference between the venue and the book "
+        "does. halt: no new order until an operator resolves it (`reconcile --adopt`); adopt: "
+        "the venue's trades, balances and open orders are adopted into the book, tagged "
+        "external, and trading goes on (an order of ours missing on the venue still halts)."
+    )
 
 
 class StoreConfig(StrictModel):

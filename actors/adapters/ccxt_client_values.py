@@ -57,6 +57,8 @@ class VenueClientState:
         events: ``(number, event)`` of the events kept with the state (those not yet
             consumed by the caller, see :meth:`CcxtExecutionClient.state`).
         protections: The positions and their protective orders on the venue.
+        external_open: ``(symbol, venue client id)`` of open orders reconciliation adopted
+            as external (tolerated, never touched).
     """
 
     orders: VenueOrdersState
@@ -64,6 +66,7 @@ class VenueClientState:
     last_event: int
     events: tuple[tuple[int, ExecutionEvent], ...] = ()
     protections: ProtectionsState | None = None
+    external_open: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +77,12 @@ class VenueView:
         balances: Total (free + locked) per asset.
         open_orders: ``(symbol, client id)`` of every order open on the venue.
         working: ``(symbol, venue client id)`` of our orders working in our book.
-        unseen: Trades of orders this session did not send.
+        unseen: Trades of orders this session did not send (and not adopted).
+        external_open: Open orders adopted as external that the venue still lists.
     """
 
     balances: dict[str, float]
     open_orders: tuple[tuple[str, str], ...]
     working: tuple[tuple[str, str], ...]
     unseen: tuple[VenueTrade, ...]
+    external_open: tuple[tuple[str, str], ...] = ()

@@ -60,6 +60,7 @@ from core.errors import (
 )
 from core.trading.execution import AccountReport, EventPage, ExecutionEvent, page_since
 from core.trading.messages import Fill, OrderRequest, OrderStatus, OrderUpdate
+from core.trading.venue_adopt import Adoption
 from core.trading.venue_ids import venue_client_order_id
 from core.trading.venue_orders import (
     VenueOrderReport,
@@ -139,6 +140,7 @@ class CcxtExecutionClient:
                                    clock_ms, self._leg_traded, self._level_crossed)
         self._restored = state is not None
         self._announced: list[str] = []
+        self._external_open = set(state.external_open) if state is not None else set()
         self._ex.options["recvWindow"] = self.policy.recv_window_ms
         self._ex.nonce = clock_ms
         self._started = False
@@ -169,7 +171,8 @@ class CcxtExecutionClient:
         kept = () if keep_after is None else tuple(
             (n, e) for n, e in self._events if n > keep_after)
         return VenueClientState(self.orders.state(), tuple(sorted(self._last_trade.items())),
-                                self._last_event, kept, self.protections.state())
+                                self._last_event, kept, self.protections.state(),
+                                tuple(sorted(self._external_open)))
 
     def start(self) -> None:
         """Load the markets and, for a new account view, note each symbol's newest trade.
@@ -356,8 +359,24 @@ class CcxtExecutionClient:
                                                 or info.get("clientOrderId", ""))))
         working = [(t.order.request.symbol, t.venue_client_id) for t in self.orders.working()]
         working += self.protections.working_legs()
+        self._external_open &= set(open_orders)  # adopted orders the venue finished are gone
         return VenueView(totals, tuple(open_orders), tuple(working),
-                         tuple(self.orders.external_trades))
+                         tuple(self.orders.external_trades), tuple(sorted(self._external_open)))
+
+    def adopt(self, adoption: Adoption) -> None:
+        """Book what reconciliation adopted (:mod:`core.trading.venue_adopt`) as events."""
+        for event in adoption.events:
+            self._emit(event)
+        self.orders.forget_external(adoption.trades)
+        self._external_open |= set(adoption.external_open)
+
+    def mark_price(self, symbol: str) -> float:
+        """The venue's mid price of ``symbol`` now (0 when its book is empty)."""
+        book = self.caller.call(f"fetch_order_book {symbol}",
+                                lambda: self._ex.fetch_order_book(symbol, 5), weight=2)
+        sides = [float(levels[0][0]) for levels in (book.get("bids"), book.get("asks"))
+                 if levels]
+        return sum(sides) / len(sides) if sides else 0.0
 
     def account(self) -> AccountReport:
         """Balances on the venue: quote cash and each symbol's base asset as a position."""

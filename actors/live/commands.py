@@ -53,18 +53,25 @@ def _remove_dead_tree(namespace: str) -> int:
     return 0
 
 
-def report_reconciliation(executor: Any) -> int:
-    """Reconcile the venue with the book now; 0 when they agree, 1 when they do not."""
+def report_reconciliation(executor: Any, adopt: bool = False) -> int:
+    """Reconcile the venue with the book now (adopting its state with ``adopt``).
+
+    Returns:
+        0 when they agree (afterwards), 1 when they do not.
+    """
     try:
-        pending = executor.reconcile_now.remote()
+        pending = executor.reconcile_now.remote(adopt)
     except AttributeError:
         print("this session trades on the paper client (SIM or PAPER): there is no venue "
               "account to reconcile")
         return 0
     report = ray.get(pending, timeout=120)
+    for line in report.get("adopted", []):
+        print(f"  adopted: {line}")
     if not report["differences"]:
-        print("venue and book agree" + (f" (trading halted: {report['halted']})"
-                                        if report["halted"] else ""))
+        state = (f" (trading halted: {report['halted']})" if report["halted"]
+                 else " (trading resumes)" if report.get("resumed") else "")
+        print("venue and book agree" + state)
         return 0
     print(f"{len(report['differences'])} difference(s) between the venue and the book; "
           f"new orders are refused ({report['halted']}):")
@@ -73,7 +80,7 @@ def report_reconciliation(executor: Any) -> int:
     return 1
 
 
-def run_control(command: str, config: AppConfig) -> int:
+def run_control(command: str, config: AppConfig, adopt: bool = False) -> int:
     """Run ``status``, ``stop``, ``kill-switch`` or ``reconcile``; returns the exit code.
 
     Raises:
@@ -111,7 +118,7 @@ def run_control(command: str, config: AppConfig) -> int:
                   "and writes session.md")
             return 0
         if command == "reconcile":
-            return report_reconciliation(_actor(names.executor, namespace))
+            return report_reconciliation(_actor(names.executor, namespace), adopt)
         guardian = _actor(names.guardian, namespace)
         started = time.perf_counter()
         answer = ray.get(guardian.engage_kill_switch.remote("command"), timeout=30)

@@ -80,6 +80,8 @@ REPORTS_KEPT = 256
 SIGNAL_WAIT_S = 1.0
 """How long a step waits for the slot's pushed signals before asking the slot."""
 RECONCILE_S = 2.0
+EXECUTOR_HALTED = "executor_halted"
+"""Kill-switch source while the executor refuses new orders (lifted when it trades again)."""
 """Least time between two reconciliations with the executor."""
 
 
@@ -315,6 +317,8 @@ class GuardianService:
             events.append(engine.mark_stale(symbol, first, reason))
         if kill and kill != self._kill_applied:
             events += engine.engage_kill_switch(first, kill)
+        elif not kill and self._kill_applied == EXECUTOR_HALTED:  # an operator resolved it
+            events += engine.reset_kill_switch(first, "reconciliation_resolved")
         outcome = self._trader.run_batch(batch, output.signals, link)
         events += outcome.risk_events
         gone = {*self._stopped, *(s for s, _ in stopped)}
@@ -330,7 +334,8 @@ class GuardianService:
         """Bookkeeping after a step (live or replayed): report, records, snapshot."""
         self._seq_done = seq
         self._stopped.update(stopped)
-        self._kill_applied = kill or self._kill_applied
+        self._kill_applied = kill or ("" if self._kill_applied == EXECUTOR_HALTED
+                                      else self._kill_applied)
         self._tail = tail
         book = self._trader.portfolio
         errors = [RiskEvent(int(batch.ts[0]), "strategy_error", "strategy_error", e)
@@ -417,7 +422,12 @@ class GuardianService:
             return
         if account.halted and self._kill_source is None:  # the executor failed closed
             self._log.error("the executor refuses new orders: halting")
-            self._kill_source = "executor_halted"
+            self._kill_source = EXECUTOR_HALTED
+            return
+        if not account.halted and self._kill_source == EXECUTOR_HALTED:
+            self._log.warning("the executor trades again (its reconciliation was resolved): "
+                              "lifting the halt it caused")
+            self._kill_source = None
             return
         if account.last_event != start.cursor:
             return  # taken after the step's first exchange: not comparable

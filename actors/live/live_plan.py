@@ -50,6 +50,7 @@ def venue_execution_spec(config: AppConfig) -> VenueExecutionSpec | None:
                               speed=config.session.speed or 1.0,
                               reconcile_s=exchange.reconcile_s,
                               dust_quote=exchange.reconcile_dust_quote,
+                              reconcile_policy=exchange.reconcile_policy,
                               max_order_lag_bars=exchange.max_order_lag_bars)
 
 

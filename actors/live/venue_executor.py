@@ -22,7 +22,10 @@ What differs is where the truth is. A simulated venue is replayed; a real one ca
   (:func:`~core.trading.venue_reconcile.reconcile_venue`). A difference halts the executor:
   cancels and queries go on, new orders are refused (REJECTED ``reconcile_mismatch``), the
   differences are written to ``state/reconcile.json`` and the account report says halted,
-  which halts the guardian.
+  which halts the guardian. Under ``reconcile_policy = "adopt"``, or when an operator runs
+  ``reconcile --adopt``, the venue's state is adopted into the book first
+  (:mod:`core.trading.venue_adopt`: events tagged ``external``); an operator's reconcile
+  that ends with no difference lifts the halt, and the guardian trades again.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from actors.adapters.ccxt_client_values import VenueView
 from actors.adapters.ccxt_errors import ccxt_errors, make_exchange
 from actors.adapters.ccxt_execution import CcxtExecutionClient, VenueClientState
 from actors.live.calls import SequenceError
@@ -58,6 +62,7 @@ from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot
 from core.trading.orders import RECONCILE_MISMATCH, SESSION_END, STALE_DECISION
 from core.trading.portfolio import Portfolio, PortfolioState
 from core.trading.replay import ExchangeRequest
+from core.trading.venue_adopt import adopt_venue
 from core.trading.venue_reconcile import Difference, reconcile_venue
 
 RECONCILE_FILE = "reconcile.json"
@@ -100,6 +105,14 @@ class VenueClock:
     def now_ms(self) -> int:
         """The venue's time now."""
         return self._base + int((time.monotonic() - self._start) * 1000 * self._speed)
+
+
+def _net_positions(book: Portfolio) -> dict[str, float]:
+    """The book's net quantity per symbol (all tags)."""
+    net: dict[str, float] = {}
+    for p in book.open_positions():
+        net[p.symbol] = net.get(p.symbol, 0.0) + p.quantity
+    return net
 
 
 def venue_exchange_client(spec: VenueExecutionSpec, secrets: Secrets) -> Any:
@@ -296,41 +309,91 @@ class VenueExecutorService:
 
     # --- reconciliation, halt ------------------------------------------------------------
 
-    def _reconcile(self, force: bool = False) -> list[Difference]:
-        """Compare the venue with the book; halt on any difference (see the module doc)."""
+    def _reconcile(self, force: bool = False, adopt: bool = False
+                   ) -> tuple[list[Difference], list[str]]:
+        """Compare the venue with the book; adopt or halt (see the module doc).
+
+        Returns:
+            The differences left, and what was adopted.
+        """
         now = time.monotonic()
         if not force and now - self._last_reconcile < self._venue.reconcile_s:
-            return []
+            return [], []
         self._last_reconcile = now
         self._client.poll(trades=True)
+        view, book, differences = self._differences()
+        adopted: list[str] = []
+        adopting = adopt or self._venue.reconcile_policy == "adopt"
+        if adopting and any(d.kind != "missing_open_order" for d in differences):
+            adopted = self._adopt(view, book)
+            view, book, differences = self._differences()
+        if adopted:
+            self._record({"adopted": adopted, "differences": [str(d) for d in differences],
+                          "by": "reconcile --adopt" if adopt else "reconcile_policy adopt"})
+        if differences:
+            self._halt_if({"reason": RECONCILE_MISMATCH,
+                           "differences": [str(d) for d in differences]})
+        return differences, adopted
+
+    def _differences(self) -> tuple[VenueView, Portfolio, list[Difference]]:
+        """The venue's view, the book with every client event, and how they differ."""
         view = self._client.venue_view()
         # the venue's side includes fills not yet committed to the guardian: so must the book
         book = Portfolio.from_state(self._book.state)
         for event in self._client.events_since(self._applied).events:
             book.apply(event, book.last_index)
-        positions: dict[str, float] = {}
-        for p in book.open_positions():
-            positions[p.symbol] = positions.get(p.symbol, 0.0) + p.quantity
         differences = reconcile_venue(
-            cash=book.cash, positions=positions, balances=view.balances,
+            cash=book.cash, positions=_net_positions(book), balances=view.balances,
             rules=[self._client.rules(s) for s in self._client.symbols],
             venue_open=view.open_orders, working=view.working, unseen=view.unseen,
-            dust_quote=self._venue.dust_quote)
-        if differences:
-            self._halt_if({"reason": RECONCILE_MISMATCH,
-                           "differences": [str(d) for d in differences]})
-        return differences
+            dust_quote=self._venue.dust_quote, tolerated=view.external_open)
+        return view, book, differences
 
-    def reconcile_now(self) -> dict[str, Any]:
+    def _adopt(self, view: VenueView, book: Portfolio) -> list[str]:
+        """Book the venue's state as external (:mod:`core.trading.venue_adopt`)."""
+        tf = self._timeframe_ms
+        ts = max(int(book.last_ts or 0), self._clock.now_ms() // tf * tf - tf)
+        ours = {*view.working, *view.external_open}
+        adoption = adopt_venue(
+            venue=self._venue.exchange_id, ts=ts, cash=book.cash,
+            positions=_net_positions(book), balances=view.balances,
+            rules=[self._client.rules(s) for s in self._client.symbols], unseen=view.unseen,
+            unknown_open=[o for o in view.open_orders if o not in ours],
+            marks={s: self._client.mark_price(s) for s in self._client.symbols},
+            dust_quote=self._venue.dust_quote)
+        self._client.adopt(adoption)
+        self._log.warning("the venue's state adopted into the book (tag external)",
+                          adopted=list(adoption.adopted))
+        return list(adoption.adopted)
+
+    def _record(self, record: dict[str, Any]) -> None:
+        path = Path(self._state_dir) / RECONCILE_FILE
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record, indent=1) + "\n")
+        temporary.replace(path)
+
+    def reconcile_now(self, adopt: bool = False) -> dict[str, Any]:
         """Reconcile the venue with the book at once (the ``reconcile`` command).
 
+        With ``adopt`` the venue's state is adopted first (see :meth:`_adopt`). When the venue
+        and the book agree afterwards, a halt that reconciliation caused is lifted (an
+        operator resolved it); a kill switch is not.
+
         Returns:
-            ``{"differences": [text, ...], "halted": reason or ""}``.
+            ``{"differences": [text, ...], "adopted": [text, ...], "halted": reason or "",
+            "resumed": bool}``.
         """
         with self._lock, self._progress.working("reconcile"):
-            differences = self._reconcile(force=True)
+            differences, adopted = self._reconcile(force=True, adopt=adopt)
+            resumed = not differences and self._halted == RECONCILE_MISMATCH
+            if resumed:
+                self._halted = ""
+                self._log.warning("reconciliation resolved by an operator: trading resumes")
+                if not adopted:
+                    self._record({"resolved": True, "by": "reconcile"})
             self._save()
-            return {"differences": [str(d) for d in differences], "halted": self._halted}
+            return {"differences": [str(d) for d in differences], "adopted": adopted,
+                    "halted": self._halted, "resumed": resumed}
 
     def _halt_record(self) -> dict[str, Any] | None:
         path = Path(self._state_dir) / HALT_FILE
@@ -342,8 +405,7 @@ class VenueExecutorService:
         self._halted = str(record.get("reason", "halted"))
         differences = record.get("differences")
         if differences:
-            path = Path(self._state_dir) / RECONCILE_FILE
-            path.write_text(json.dumps(record, indent=1) + "\n")
+            self._record(record)
             self._log.error("reconciliation failed: no new order until resolved",
                             differences=differences)
         self._client.cancel(None, self._book.last_ts or 0, self._halted)

@@ -41,6 +41,8 @@ class VenueExecutionSpec:
         reconcile_s: Least time between two reconciliations of the venue with the book.
         dust_quote: Largest quote difference reconciliation tolerates.
         max_order_lag_bars: Bars the venue may be past an order's fill bar when it is sent.
+        reconcile_policy: ``"halt"`` (any difference stops new orders) or ``"adopt"`` (the
+            venue's state is adopted, tagged ``external``; see :mod:`core.trading.venue_adopt`).
     """
 
     exchange_id: str
@@ -51,3 +53,4 @@ class VenueExecutionSpec:
     reconcile_s: float = 60.0
     dust_quote: float = 0.01
     max_order_lag_bars: int = 0
+    reconcile_policy: str = "halt"

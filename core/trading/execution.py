@@ -39,6 +39,7 @@ from typing import Protocol, runtime_checkable
 
 from core.errors import EvotraderError
 from core.trading.messages import (
+    CashAdjustment,
     Fill,
     FundingPayment,
     MarketBatch,
@@ -46,9 +47,10 @@ from core.trading.messages import (
     OrderUpdate,
 )
 
-ExecutionEvent = OrderRequest | OrderUpdate | Fill | FundingPayment
+ExecutionEvent = OrderRequest | OrderUpdate | Fill | FundingPayment | CashAdjustment
 """What a client reports. An :class:`OrderRequest` in the stream is an order the venue created
-itself (a stop exit, a liquidation), announced before its first update."""
+itself (a stop exit, a liquidation, an external order adopted by reconciliation), announced
+before its first update; a :class:`CashAdjustment` is cash reconciliation adopted."""
 
 
 class EventsLostError(EvotraderError):

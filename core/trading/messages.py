@@ -237,7 +237,7 @@ class RiskEvent:
     Attributes:
         ts: When (ms UTC, from the clock or the data).
         kind: ``"denied"``, ``"breaker"``, ``"state"``, ``"kill_switch"``, ``"stale_data"``,
-            ``"feed_error"``, ``"reconcile"``.
+            ``"feed_error"``, ``"reconcile"`` (a difference with the venue, or its adoption).
         reason: Stable code (for denials the :attr:`RiskDecision.reason`).
         detail: Human-readable numbers.
         client_order_id: The order concerned, if any.
@@ -330,6 +330,27 @@ class FundingPayment:
     price: float
     rate: float
     amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class CashAdjustment:
+    """Quote cash the venue holds that no order of ours explains, adopted into the book.
+
+    Reconciliation under the ``adopt`` policy (:mod:`core.trading.venue_adopt`) brings the
+    book to the venue's balances: a deposit or withdrawal, or the cash side of a position
+    adopted at its mark (so that adopting an asset does not spend cash the venue still has).
+
+    Attributes:
+        ts: Open time of the bar it is booked at.
+        amount: Quote added to the book's cash (negative: removed).
+        reason: Stable code (``"external_cash"``, ``"external_position"``).
+        detail: What it adopts, for the record.
+    """
+
+    ts: int
+    amount: float
+    reason: str
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

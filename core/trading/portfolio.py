@@ -22,6 +22,7 @@ import numpy as np
 from core.trading.execution import AccountReport, ExecutionEvent
 from core.trading.lots import FifoPosition
 from core.trading.messages import (
+    CashAdjustment,
     Fill,
     FundingPayment,
     OrderRequest,
@@ -140,6 +141,8 @@ class Portfolio:
         elif isinstance(event, FundingPayment):
             self.cash -= event.amount
             self.funding_paid += event.amount
+        elif isinstance(event, CashAdjustment):
+            self.cash += event.amount
         elif isinstance(event, OrderRequest):
             self._announced[event.client_order_id] = event
 

@@ -34,6 +34,7 @@ import numpy as np
 from core.trading.errors import VenueMismatchError
 from core.trading.execution import ExecutionEvent, VenueLink
 from core.trading.messages import (
+    CashAdjustment,
     Fill,
     FundingPayment,
     MarketBatch,
@@ -391,6 +392,10 @@ class _Batch:
             updates.append(event)
         elif isinstance(event, FundingPayment):
             self.funding.append(event)
+        elif isinstance(event, CashAdjustment):  # reconciliation adopted the venue's cash
+            self.events.append(RiskEvent(event.ts, "reconcile", event.reason,
+                                         f"cash {event.amount:+.8f}: {event.detail}",
+                                         state=self.gate.state))
         elif isinstance(event, OrderRequest):
             self.requests.append(event)
             if event.kind == "liquidation" and row not in self.liquidated:

@@ -285,6 +285,12 @@ class VenueOrders:
                               reason=request.kind))
         return fills
 
+    def forget_external(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Drop foreign trades from :attr:`external_trades` (reconciliation adopted them)."""
+        adopted = set(keys)
+        self.external_trades = [t for t in self.external_trades
+                                if (t.symbol, t.trade_id) not in adopted]
+
     def knows_order(self, symbol: str, venue_order_id: str) -> bool:
         """Whether the venue's order ``venue_order_id`` on ``symbol`` is one of ours."""
         return (symbol, venue_order_id) in self._by_venue_order

@@ -13,7 +13,8 @@ order, each with a stable kind:
 - ``unseen_fill``: a trade on the venue for an order this session did not send.
 
 Any difference is a reason to fail closed (no new order until an operator resolves it), unless
-the configured policy adopts the venue's state.
+the configured policy adopts the venue's state (:mod:`core.trading.venue_adopt`); open orders
+adopted as external are tolerated.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def reconcile_venue(*, cash: float, positions: Mapping[str, float],
                     balances: Mapping[str, float], rules: Sequence[MarketRules],
                     venue_open: Sequence[tuple[str, str]], working: Sequence[tuple[str, str]],
                     unseen: Sequence[VenueTrade], dust_quote: float,
-                    held_at_start: Mapping[str, float] | None = None) -> list[Difference]:
+                    tolerated: Sequence[tuple[str, str]] = ()) -> list[Difference]:
     """Every difference between the venue and the book (empty: they agree).
 
     Args:
@@ -64,21 +65,20 @@ def reconcile_venue(*, cash: float, positions: Mapping[str, float],
         working: ``(symbol, venue client id)`` of every order the book holds as working.
         unseen: Trades on the venue of orders this session did not send.
         dust_quote: Largest quote difference tolerated (fees rounding, interest dust).
-        held_at_start: Base assets the account held before the session (not the book's).
+        tolerated: Open orders adopted as external (:mod:`core.trading.venue_adopt`).
     """
     found: list[Difference] = []
-    held = held_at_start or {}
     quote = rules[0].quote if rules else ""
     venue_cash = float(balances.get(quote, 0.0))
     if abs(venue_cash - cash) > dust_quote:
         found.append(Difference("cash", quote, f"{venue_cash:.8f}", f"{cash:.8f}"))
     for rule in rules:
-        venue_qty = float(balances.get(rule.base, 0.0)) - float(held.get(rule.base, 0.0))
+        venue_qty = float(balances.get(rule.base, 0.0))
         book_qty = float(positions.get(rule.symbol, 0.0))
         if abs(venue_qty - book_qty) > max(rule.step_size, 1e-12):
             found.append(Difference("position", rule.symbol, f"{venue_qty:.8f}",
                                     f"{book_qty:.8f}"))
-    ours = set(working)
+    ours = set(working) | set(tolerated)
     listed = set(venue_open)
     for symbol, venue_id in venue_open:
         if (symbol, venue_id) not in ours:

@@ -146,6 +146,8 @@ def test_in_process_main_returns_codes(tmp_path, capsys, monkeypatch):
     bad.write_text("[app]\nseed = -1\n", encoding="utf-8")
     assert main(["--check-config", "--config", str(bad)]) == 2
     assert f"{bad}: app.seed: must be >= 0 (got -1)" in capsys.readouterr().err
+    assert main(["status", "--adopt"]) == 2  # --adopt belongs to reconcile only
+    assert "--adopt goes with the reconcile command" in capsys.readouterr().err
 
 
 def test_render_check_scrubs_secret_values_anywhere():

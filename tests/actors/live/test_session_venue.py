@@ -40,8 +40,8 @@ def emulator_for(shared_data: Path, **settings) -> EmulatorServer:
 
 def venue_session(tmp_path: Path, shared_data: Path, url: str, minutes: int = 40,
                   extra: str = "", max_lag_bars: int = 0, ahead: bool = True,
-                  on_step: Callable[[int, SessionResult], None] | None = None
-                  ) -> SessionResult:
+                  on_step: Callable[[int, SessionResult], None] | None = None,
+                  exchange_extra: str = "") -> SessionResult:
     """A TESTNET session on the emulator.
 
     The paced emulator runs on while the session's tree starts (a few seconds: tens of bars
@@ -56,7 +56,8 @@ def venue_session(tmp_path: Path, shared_data: Path, url: str, minutes: int = 40
     loaded = session_config(tmp_path, shared_data, symbols=SYMBOLS, duration=f"{minutes}m",
                             until=None, mode="testnet", timeframe="1m", speed=SPEED,
                             exchange_url=url, candidates=[], extra=STRATEGY + extra,
-                            exchange_extra=f"max_order_lag_bars = {max_lag_bars}",
+                            exchange_extra=f"max_order_lag_bars = {max_lag_bars}\n"
+                            + exchange_extra,
                             start=start)
     return run(loaded, "venue", on_step=on_step)
 
@@ -66,30 +67,67 @@ def rows(folder: Path, name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_a_position_opened_behind_our_back_halts_the_session(
+def test_a_position_opened_behind_our_back_halts_until_an_operator_adopts_it(
         tmp_path: Path, shared_data: Path, ray_session, capsys) -> None:
-    emulator = emulator_for(shared_data, balances={"USDT": 10_000.0, "BTC": 0.5})
+    emulator = emulator_for(shared_data, balances={"USDT": 10_000.0, "BTC": 0.01})
     answers: list[int] = []
 
-    def reconcile_command(seq: int, _result) -> None:  # `reconcile` on the running session
-        if seq >= 2 and not answers:
-            names = SessionNames.build(SYMBOLS, [])
+    def operator(seq: int, _result) -> None:  # `reconcile`, then `reconcile --adopt`
+        names = SessionNames.build(SYMBOLS, [])
+        if seq >= 2 and len(answers) < 2:
             executor = ray.get_actor(names.executor, ray.get_runtime_context().namespace)
-            answers.append(report_reconciliation(executor))
+            answers.append(report_reconciliation(executor, adopt=len(answers) == 1))
+            if len(answers) == 1:
+                assert emulator.ledger.orders() == []  # nothing was sent while halted
 
     try:
-        result = venue_session(tmp_path, shared_data, emulator.url, minutes=6,
-                               on_step=reconcile_command)
-        assert answers == [1]
+        result = venue_session(tmp_path, shared_data, emulator.url, minutes=40,
+                               on_step=operator)
+        assert answers == [1, 0]
         printed = capsys.readouterr().out
         assert "difference(s) between the venue and the book" in printed
-        assert "position BTC/USDT: venue 0.50000000, book 0.00000000" in printed
+        assert "position BTC/USDT: venue 0.01000000, book 0.00000000" in printed
+        assert "adopted: external position BTC/USDT +0.01000000 BTC at mark" in printed
+        assert "venue and book agree (trading resumes)" in printed
         record = json.loads((result.folder / "state" / "reconcile.json").read_text())
-        assert record["reason"] == "reconcile_mismatch"
-        assert any(d.startswith("position BTC/USDT: venue 0.50000000, book 0.00000000")
-                   for d in record["differences"])
-        assert "final trading state: HALTED" in (result.folder / "session.md").read_text()
-        assert emulator.ledger.orders() == []  # nothing was sent
+        assert record["by"] == "reconcile --adopt" and record["differences"] == []
+        fills = rows(result.folder, "fills.csv")
+        external = [f for f in fills if f["tag"] == "external"]
+        assert [(f["symbol"], float(f["quantity"]), f["reason"]) for f in external] == [
+            ("BTC/USDT", 0.01, "external")]
+        events = (result.folder / "risk_events.jsonl").read_text()
+        assert "kill_switch:executor_halted" in events
+        assert "kill_switch_reset:reconciliation_resolved" in events
+        assert '"reason": "external_position"' in events
+        assert "final trading state: ACTIVE" in (result.folder / "session.md").read_text()
+        reset = next(json.loads(line) for line in events.splitlines()
+                     if "kill_switch_reset" in line)
+        later = [o for o in rows(result.folder, "orders.csv")
+                 if int(o["ts"]) >= reset["ts"] and o["strategy_id"] != "external"]
+        assert any(o["approved"] == "true" for o in later), "trading did not resume"
+    finally:
+        emulator.stop()
+
+
+def test_the_adopt_policy_books_the_accounts_own_assets_and_trades_on(
+        tmp_path: Path, shared_data: Path, ray_session) -> None:
+    emulator = emulator_for(shared_data, balances={"USDT": 10_250.0, "ETH": 0.4})
+    try:
+        result = venue_session(tmp_path, shared_data, emulator.url, minutes=40,
+                               max_lag_bars=1000, exchange_extra='reconcile_policy = "adopt"')
+        record = json.loads((result.folder / "state" / "reconcile.json").read_text())
+        assert record["by"] == "reconcile_policy adopt" and record["differences"] == []
+        assert any(line.startswith("external position ETH/USDT +0.40000000")
+                   for line in record["adopted"])
+        assert any(line.startswith("external cash USDT +250.00000000")
+                   for line in record["adopted"])
+        fills = rows(result.folder, "fills.csv")
+        assert [(f["symbol"], f["tag"]) for f in fills if f["reason"] == "external"] == [
+            ("ETH/USDT", "external")]
+        ours = [f for f in fills if f["reason"] != "external"]
+        assert len(ours) == len(emulator.ledger.trades()) > 0  # it traded on, all recorded
+        session = (result.folder / "session.md").read_text()
+        assert "final trading state: ACTIVE" in session
     finally:
         emulator.stop()
 

@@ -34,7 +34,7 @@ def test_each_kind_of_difference_is_named_in_a_fixed_order() -> None:
     assert "ETH/USDT trade 77" in str(found[-1])
 
 
-def test_assets_held_before_the_session_are_not_the_books() -> None:
-    balances = {"USDT": 1000.0, "BTC": 0.51}
-    assert [d.kind for d in check(balances=balances)] == ["position"]
-    assert check(balances=balances, held_at_start={"BTC": 0.5}) == []
+def test_open_orders_adopted_as_external_are_tolerated() -> None:
+    venue_open = [("BTC/USDT", "et1"), ("BTC/USDT", "web_1")]
+    assert [d.kind for d in check(venue_open=venue_open)] == ["unknown_open_order"]
+    assert check(venue_open=venue_open, tolerated=[("BTC/USDT", "web_1")]) == []
