@@ -50,7 +50,7 @@ from actors.adapters.ccxt_client_values import (
     VenueView,
 )
 from actors.adapters.ccxt_protection import ProtectionDesk
-from actors.adapters.ccxt_venue import market_rules, order_report, venue_trade
+from actors.adapters.ccxt_venue import answer_trades, market_rules, order_report, venue_trade
 from core.errors import (
     DuplicateOrderError,
     OrderNotFoundError,
@@ -137,7 +137,8 @@ class CcxtExecutionClient:
                             if state is None or state.protections is None
                             else VenueProtections.from_state(state.protections, *protect))
         self.desk = ProtectionDesk(exchange, self.caller, self.rules, self.protections,
-                                   clock_ms, self._leg_traded, self._level_crossed)
+                                   clock_ms, self._leg_traded, self._level_crossed,
+                                   self.mark_price)
         self._restored = state is not None
         self._announced: list[str] = []
         self._external_open = set(state.external_open) if state is not None else set()
@@ -429,7 +430,7 @@ class CcxtExecutionClient:
             # the answer acknowledges the decision taken at the close of the request's bar
             updates = self.orders.report(self._report(answer, request.symbol),
                                          ack_ts=request.ts)
-            fills = self.orders.trades(self._answer_trades(answer, rules))
+            fills = self.orders.trades([self._on_bar(t) for t in answer_trades(answer, rules)])
             self._emit_updates(updates, fills)
 
     def _answer(self, coid: str) -> OrderUpdate:
@@ -439,21 +440,6 @@ class CcxtExecutionClient:
             return OrderUpdate(coid, tracked.order.request.ts, tracked.order.status,
                                tracked.order.filled_quantity, OUTCOME_UNKNOWN)
         return tracked.order.last_update()
-
-    def _answer_trades(self, answer: dict[str, Any], rules: MarketRules) -> list[VenueTrade]:
-        """The trades in a create's ``FULL`` answer.
-
-        Their order, side and time are the order's (ccxt leaves them empty there).
-        """
-        trades = []
-        for trade in answer.get("trades") or []:
-            if trade.get("id") is None:
-                continue  # only trades with the venue's id: fetch_my_trades brings the rest
-            trade = {**trade, "order": trade.get("order") or answer.get("id"),
-                     "side": trade.get("side") or answer.get("side"),
-                     "timestamp": trade.get("timestamp") or answer.get("timestamp")}
-            trades.append(self._on_bar(venue_trade(trade, rules)))
-        return trades
 
     def _bar(self, ms: int) -> int:
         """Open time of the bar ``ms`` falls in (events carry bar times, as the paper's)."""
@@ -539,5 +525,3 @@ class CcxtExecutionClient:
             if update.status is not OrderStatus.ACCEPTED:
                 self._emit(update)
         return updates
-
-    # --- calls -----------------------------------------------------------------------------

@@ -75,14 +75,16 @@ class ProtectionDesk:
         on_crossed: Called when the venue refuses a protection because the price has
             already passed one of its levels (the client then exits at market: the stop
             done client-side, as the backtester would have stopped out in this bar).
+        mark_price: The venue's mid price of a symbol now.
     """
 
     def __init__(self, exchange: Any, caller: VenueCaller, rules: Callable[[str], MarketRules],
                  book: VenueProtections, clock_ms: Callable[[], int], on_traded: TradedLeg,
-                 on_crossed: Callable[[Protection], None]) -> None:
+                 on_crossed: Callable[[Protection], None],
+                 mark_price: Callable[[str], float]) -> None:
         self._ex, self._caller, self._rules = exchange, caller, rules
         self.book, self._now, self._on_traded = book, clock_ms, on_traded
-        self._on_crossed = on_crossed
+        self._on_crossed, self._mark = on_crossed, mark_price
 
     def run(self, actions: list[Cancel | Place], look_first: bool = False) -> None:
         """Carry out cancels and placements in order.
@@ -208,12 +210,7 @@ class ProtectionDesk:
         """
         if len(protection.legs) == 1:
             return protection.legs[0].kind
-        book = self._caller.call(f"fetch_order_book {protection.symbol}",
-                                 lambda: self._ex.fetch_order_book(protection.symbol, 5),
-                                 weight=2)
-        bids, asks = book.get("bids") or [], book.get("asks") or []
-        prices = [float(side[0][0]) for side in (bids, asks) if side]
-        mid = sum(prices) / len(prices) if prices else 0.0
+        mid = self._mark(protection.symbol)
         stop = next(leg.level for leg in protection.legs if leg.kind == "stop_loss")
         below = protection.levels.exit_side is Side.SELL
         return "stop_loss" if (mid <= stop if below else mid >= stop) else "take_profit"

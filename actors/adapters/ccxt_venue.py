@@ -118,3 +118,20 @@ def venue_trade(trade: Mapping[str, Any], rules: MarketRules,
         symbol=rules.symbol, side=side, quantity=_number(trade.get("amount")),
         price=_number(trade.get("price")), fee_quote=fee_in_quote(trade, rules, other),
         maker=maker, ts=int(trade.get("timestamp") or info.get("time") or 0))
+
+
+def answer_trades(answer: Mapping[str, Any], rules: MarketRules) -> list[VenueTrade]:
+    """The trades in a create's ``FULL`` answer, with the venue's ids.
+
+    Their order, side and time are the order's (ccxt leaves them empty there); trades without
+    the venue's id are skipped (``fetch_my_trades`` brings them).
+    """
+    trades = []
+    for trade in answer.get("trades") or []:
+        if trade.get("id") is None:
+            continue
+        trade = {**trade, "order": trade.get("order") or answer.get("id"),
+                 "side": trade.get("side") or answer.get("side"),
+                 "timestamp": trade.get("timestamp") or answer.get("timestamp")}
+        trades.append(venue_trade(trade, rules))
+    return trades
