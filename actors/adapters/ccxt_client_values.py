@@ -31,6 +31,7 @@ class VenueClientPolicy:
         resolve_spacing_s: Time between those lookups.
         limits: The account's request limits.
         event_capacity: Events kept for :meth:`CcxtExecutionClient.events_since`.
+        trades_page: Trades asked for per request (Binance's maximum is 1000).
     """
 
     attempts: int = 5
@@ -43,6 +44,7 @@ class VenueClientPolicy:
     resolve_spacing_s: float = 0.2
     limits: RateLimits = field(default_factory=RateLimits)
     event_capacity: int = 20_000
+    trades_page: int = 1000
 
 
 @dataclass(frozen=True, slots=True)

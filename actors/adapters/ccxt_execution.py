@@ -483,25 +483,33 @@ class CcxtExecutionClient:
         return self._emit_updates(updates, fills)
 
     def _read_trades(self) -> list[Fill]:
-        """The account's trades after the last one read, on every symbol, as fills."""
+        """The account's trades after the last one read, on every symbol, as fills.
+
+        Read by trade id, page after page: however long the client was away, no time
+        window can leave a trade (or a position's history) behind.
+        """
         fills: list[Fill] = []
+        page = self.policy.trades_page
         for symbol in self.symbols:
             rules = self.rules(symbol)
-            params = {"fromId": self._last_trade.get(symbol, -1) + 1}
-            try:
-                trades = self.caller.call(f"fetch_my_trades {symbol}",
-                                    lambda s=symbol, p=params: self._ex.fetch_my_trades(
-                                        s, None, 1000, p), weight=20)
-            except TemporaryExchangeError:
-                continue
-            parsed = [self._on_bar(venue_trade(t, rules)) for t in trades]
-            if parsed:
-                self._last_trade[symbol] = max(int(t.trade_id) for t in parsed)
-            for trade in parsed:
-                leg = self.protections.leg_of(symbol, trade.venue_order_id)
-                if leg is not None:
-                    self._leg_traded(*leg, trade.venue_order_id, trade.ts)
-            fills += self.orders.trades(parsed)
+            while True:
+                params = {"fromId": self._last_trade.get(symbol, -1) + 1}
+                try:
+                    trades = self.caller.call(f"fetch_my_trades {symbol}",
+                                              lambda s=symbol, p=params: self._ex.
+                                              fetch_my_trades(s, None, page, p), weight=20)
+                except TemporaryExchangeError:
+                    break
+                parsed = [self._on_bar(venue_trade(t, rules)) for t in trades]
+                if parsed:
+                    self._last_trade[symbol] = max(int(t.trade_id) for t in parsed)
+                for trade in parsed:
+                    leg = self.protections.leg_of(symbol, trade.venue_order_id)
+                    if leg is not None:
+                        self._leg_traded(*leg, trade.venue_order_id, trade.ts)
+                fills += self.orders.trades(parsed)
+                if len(trades) < page:
+                    break
         return fills
 
     # --- events ----------------------------------------------------------------------------
