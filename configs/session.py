@@ -96,6 +96,12 @@ class SessionConfig(StrictModel):
     stuck_after_s: float = Field(30.0, gt=0.0, le=3600.0, description="An actor whose current "
                                  "step has run longer than this fails its heartbeat (alive but "
                                  "no progress) and is restarted by its supervisor.")
+    sim_reference: bool = Field(True, description="PAPER/TESTNET/LIVE: trade the active "
+                                "strategy once more beside it on the SIM fill model (candidate "
+                                "sim-reference) and report the drift in session.md.")
+    parity_bound_bps: float = Field(25.0, ge=0.0, le=10_000.0, description="Largest fill-price "
+                                    "and end-equity drift from the SIM reference, bps, that "
+                                    "session.md reports as within the bound.")
 
     @field_validator("duration")
     @classmethod
@@ -110,4 +116,7 @@ class SessionConfig(StrictModel):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ValueError(f"candidate names must be unique; repeated: {', '.join(duplicated)}")
+        if "sim-reference" in names:
+            raise ValueError("the candidate name sim-reference is reserved (the SIM reference "
+                             "of PAPER/TESTNET/LIVE sessions)")
         return self

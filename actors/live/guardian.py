@@ -404,7 +404,8 @@ class GuardianService:
     # --- reconciliation ------------------------------------------------------------------
 
     def _reconcile_request(self) -> Any:
-        if time.monotonic() - self._last_reconcile < RECONCILE_S:
+        halted_by_executor = self._kill_source == EXECUTOR_HALTED  # asked every step: lifted
+        if time.monotonic() - self._last_reconcile < RECONCILE_S and not halted_by_executor:
             return None
         self._last_reconcile = time.monotonic()
         try:

@@ -30,6 +30,7 @@ from core.data.timeframes import timeframe_to_ms
 from core.errors import DataNotFoundError, UsageError
 from core.trading.align import common_timeline
 from core.trading.choice import StrategyChoice
+from core.trading.parity import REFERENCE
 
 RESUME_RECORD = "session.json"
 """File in ``<session folder>/state/`` holding what ``resume`` needs to plan again."""
@@ -125,16 +126,20 @@ def _plan_live(loaded: LoadedConfig, session_id: str, folder: Path, namespace: s
     config = loaded.config
     timeline = live_timeline(config)
     tf_ms = timeframe_to_ms(config.data.timeframe)
-    names = SessionNames.build(config.data.symbols, [c.name for c in config.session.candidates])
+    candidates = [(c.name, strategy_choice(c.name, c.strategy, dict(c.params), c.alpha))
+                  for c in config.session.candidates]
+    if config.session.sim_reference:  # the active strategy on the SIM fill model, for parity
+        candidates.append((REFERENCE, strategy_choice(REFERENCE, config.strategy.name,
+                                                      dict(config.strategy.params))))
+    names = SessionNames.build(config.data.symbols, [name for name, _ in candidates])
     spec = venue_feed_spec(config)
     inputs = TreeInputs(
         session_id=session_id, namespace=namespace, config=config, guardian=config.guardian,
         data_dir=data_dir, state_dir=str(folder / "state"),
         store_path=str(folder / "session.sqlite"), timeline=timeline, timeframe_ms=tf_ms,
         live=strategy_choice("live", config.strategy.name, dict(config.strategy.params)),
-        candidates=tuple((c.name, strategy_choice(c.name, c.strategy, dict(c.params), c.alpha))
-                         for c in config.session.candidates),
-        live_feed=spec, venue_execution=venue_execution_spec(config))
+        candidates=tuple(candidates), live_feed=spec,
+        venue_execution=venue_execution_spec(config))
     label = f"live {spec.exchange_id}" + (f" at {spec.api_url}" if spec.api_url else "")
     window = Window(int(timeline[0]), int(timeline[-1]) + tf_ms)
     return SessionPlan(names, inputs, window, timeline,

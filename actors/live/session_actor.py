@@ -236,10 +236,27 @@ class SessionService:
                 dd = "n/a" if math.isnan(s.max_drawdown_pct) else f"{s.max_drawdown_pct:.2f}"
                 lines.append(f"| {book.split(':', 1)[1]} | {s.pnl:,.2f} | {pct} | {dd} | "
                              f"{s.fills} | {sum(n for _, n in s.denials)} |")
+            lines += self._parity(store)
         finally:
             store.close()
         path = folder / "session.md"
         path.write_text(path.read_text() + "\n".join(lines) + "\n")
+
+    def _parity(self, store: SessionStore) -> list[str]:
+        """The drift from the SIM reference, when the session ran one."""
+        from core.trading.parity import REFERENCE, parity_report, render_parity
+
+        reference = f"candidate:{REFERENCE}"
+        if reference not in store.books():
+            return []
+        with store.snapshot():
+            ends = [store.equity(book)[1] for book in ("live", reference)]
+            fills = [store.fills(book) for book in ("live", reference)]
+        if any(len(e) == 0 for e in ends):
+            return []
+        bound = self._plan.inputs.config.session.parity_bound_bps
+        return render_parity(parity_report(fills[0], fills[1], float(ends[0][-1]),
+                                           float(ends[1][-1]), bound))
 
     def _write_result(self, pos: SessionPosition) -> None:
         body = {"session_id": self._plan.inputs.session_id, "folder": self._plan.folder,

@@ -49,6 +49,13 @@ def test_paper_on_the_emulator_trades_exactly_as_sim_on_the_same_bars(
     assert parse_time_ms(start) >= FIRST_BAR + 600 * MINUTE
     summary = (live.folder / "session.md").read_text()
     assert f"live binance at {paced_emulator.url}" in summary
+    # its SIM reference ran beside it: no drift at all
+    parity = summary.split("## Parity with SIM", 1)[1]
+    assert "| filled in this session only | 0 |" in parity
+    assert "| filled in the SIM reference only | 0 |" in parity
+    assert "| fill price drift, max bps | 0.000 |" in parity
+    assert "| end equity, session - SIM | 0.000000 (0.000 bps) |" in parity
+    assert "within the bound" in parity
     klines = paced_emulator.requests("/api/v3/klines")
     assert klines and all(r.status == 200 for r in klines)
 

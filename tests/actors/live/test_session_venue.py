@@ -141,6 +141,9 @@ def test_orders_decided_on_bars_the_venue_is_past_are_never_sent(
         orders = rows(result.folder, "orders.csv")
         refused = [o for o in orders if o["status"] == "REJECTED"]
         assert refused and {o["reason"] for o in refused} <= {"stale_decision", "session_end"}
+        parity = (result.folder / "session.md").read_text().split("## Parity with SIM")[1]
+        assert "**ABOVE the bound**" in parity  # the SIM reference filled what was refused
+        assert "| filled in the SIM reference only | 0 |" not in parity
         assert len(emulator.ledger.orders()) == sum(
             o["status"] in ("FILLED", "PARTIALLY_FILLED") for o in orders)
         assert "final trading state: ACTIVE" in (result.folder / "session.md").read_text()
