@@ -194,6 +194,14 @@ class ExchangeConfig(StrictModel):
         0.01, ge=0.0, le=1e6, description="Largest quote-balance difference reconciliation "
         "tolerates (rounding dust)."
     )
+    paper_fills: Literal["next_open", "order_book"] = Field(
+        "next_open", description="PAPER: market orders fill at the next bar's open with the "
+        "backtester's slippage model (next_open), or by walking the venue's live order book "
+        "read at the decision (order_book, as freqtrade's dry run)."
+    )
+    paper_book_depth: int = Field(
+        100, ge=5, le=5000, description="PAPER with order_book fills: levels read per side."
+    )
     reconcile_policy: Literal["halt", "adopt"] = Field(
         "halt", description="TESTNET/LIVE: what a difference between the venue and the book "
         "does. halt: no new order until an operator resolves it (`reconcile --adopt`); adopt: "

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.adapters.journal import Journal
+from actors.live.book_log import BookLog
 from actors.live.calls import SequenceError
 from actors.live.checkpoint import Checkpoint
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
@@ -38,13 +39,15 @@ from actors.live.logs import actor_log
 from actors.live.priority import latency_critical
 from actors.live.snapshots import Snapshotter, write_mark
 from actors.live.subscriber import BarSource
+from actors.live.venue_spec import VenueBookSpec
 from actors.live.wal_records import StepRecord
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
-from core.errors import EvotraderError
+from core.errors import EvotraderError, ExchangeError
 from core.trading.align import FeedSlice
+from core.trading.book_walk import BookSnapshot
 from core.trading.execution import AccountReport, Exchange, venue_exchange
-from core.trading.messages import MarketBatch, OrderUpdate, PortfolioSnapshot
+from core.trading.messages import MarketBatch, OrderRequest, OrderUpdate, PortfolioSnapshot
 from core.trading.paper import PaperClient, PaperState
 from core.trading.replay import ExchangeRequest, without_preview
 from core.trading.warmup import warm_up_trading
@@ -106,7 +109,8 @@ class ExecutorService:
     def __init__(self, state_dir: str, backtest: BacktestConfig, risk: RiskLimits | None,
                  symbols: Sequence[str], session_id: str = "",
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
-                 bars: BarSource | None = None, snapshot_s: float = 1.0) -> None:
+                 bars: BarSource | None = None, snapshot_s: float = 1.0,
+                 books: VenueBookSpec | None = None) -> None:
         if bars is not None:  # an actor (not an in-process test)
             latency_critical()
         self._state_dir = state_dir
@@ -132,6 +136,13 @@ class ExecutorService:
         self._ops = (saved.first_op + len(saved.exchanges)) if saved is not None else 0
         self._batch: MarketBatch | None = None
         self._recovered = False
+        self._books = None
+        if books is not None:
+            from actors.adapters.ccxt_books import VenueBooks  # ccxt only where it is used
+
+            self._books = VenueBooks(books.exchange_id, books.api_url, books.timeout_ms,
+                                     books.depth)
+        self._book_log = BookLog(state_dir)
         warm_up_trading(backtest, symbols, bars.timeframe_ms if bars is not None else 60_000,
                         risk)
         self._log.info("executor started", restored_step=self.seq_done())
@@ -210,6 +221,7 @@ class ExecutorService:
             raise SequenceError(f"executor is at step {current}; got step {seq} "
                                 f"exchange {op}")
         assert self._batch is not None
+        self._quote(request.submit)
         reply = venue_exchange(self._client, self._batch, request.since, request.sync_to,
                                request.submit, request.advance_to, request.preview_to)
         self._cache[op] = (request, reply)
@@ -232,6 +244,31 @@ class ExecutorService:
         return ExecutorSnapshot(self._step if self._step is not None else -1, state, last,
                                 self._ops - len(last))
 
+    def _quote(self, requests: Sequence[OrderRequest]) -> None:
+        """PAPER fills on the venue's book: read each new order's book once, durably.
+
+        A replay takes the recorded book (or the record that it could not be read, so the
+        order fills by the model again, as it did).
+        """
+        if self._books is None:
+            return
+        quotes: dict[str, BookSnapshot] = {}
+        for request in requests:
+            coid = request.client_order_id
+            if self._client.order(coid) is not None:
+                continue  # submitted already: a retried exchange
+            if coid not in self._book_log:
+                try:
+                    self._book_log.append(coid, self._books.snapshot(request.symbol))
+                except ExchangeError as exc:
+                    self._log.warning("order book unavailable: the order fills by the model",
+                                      client_order_id=coid, error=str(exc))
+                    self._book_log.append(coid, None)
+            book = self._book_log.get(coid)
+            if book is not None:
+                quotes[coid] = book
+        self._client.quote_books(quotes)
+
     # --- recovery ------------------------------------------------------------------------
 
     def _recover(self) -> None:
@@ -247,6 +284,7 @@ class ExecutorService:
             self._begin(seq, batch)
             for op, request in enumerate(record.requests):
                 self._halt_at(halt, seq, op)
+                self._quote(request.submit)
                 reply = venue_exchange(self._client, batch, request.since, request.sync_to,
                                        request.submit, request.advance_to,
                                        request.preview_to)

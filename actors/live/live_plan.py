@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from actors.live.venue_bars import VenueBars
-from actors.live.venue_spec import VenueExecutionSpec, VenueFeedSpec
+from actors.live.venue_spec import VenueBookSpec, VenueExecutionSpec, VenueFeedSpec
 from configs.app import AppConfig
 from configs.loader import LoadedConfig, with_overrides
 from configs.session import parse_duration_ms
@@ -52,6 +52,15 @@ def venue_execution_spec(config: AppConfig) -> VenueExecutionSpec | None:
                               dust_quote=exchange.reconcile_dust_quote,
                               reconcile_policy=exchange.reconcile_policy,
                               max_order_lag_bars=exchange.max_order_lag_bars)
+
+
+def paper_book_spec(config: AppConfig) -> VenueBookSpec | None:
+    """Where a PAPER executor reads books to fill by walking them (None: the fill model)."""
+    exchange = config.exchange
+    if config.app.mode != "paper" or exchange.paper_fills != "order_book":
+        return None
+    return VenueBookSpec(exchange.id, exchange.api_url, exchange.timeout_ms,
+                         exchange.paper_book_depth)
 
 
 def venue_now_ms(config: AppConfig) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from actors.live.venue_spec import VenueExecutionSpec, VenueFeedSpec
+from actors.live.venue_spec import VenueBookSpec, VenueExecutionSpec, VenueFeedSpec
 from configs.app import AppConfig
 from configs.guardian import GuardianConfig
 from core.trading.choice import StrategyChoice
@@ -79,4 +79,6 @@ class TreeInputs:
     live_feed: VenueFeedSpec | None = None
     """Where the feeds read live bars (PAPER and later modes); None: stored bars (SIM)."""
     venue_execution: VenueExecutionSpec | None = None
+    paper_books: VenueBookSpec | None = None
+    """Where a PAPER executor reads books to fill by walking them; None: the fill model."""
     """Where the executor trades (TESTNET, LIVE); None: the paper client."""

@@ -18,6 +18,7 @@ import numpy as np
 from actors.live.live_plan import (
     LIVE_MODES,
     live_timeline,
+    paper_book_spec,
     venue_execution_spec,
     venue_feed_spec,
 )
@@ -139,7 +140,7 @@ def _plan_live(loaded: LoadedConfig, session_id: str, folder: Path, namespace: s
         store_path=str(folder / "session.sqlite"), timeline=timeline, timeframe_ms=tf_ms,
         live=strategy_choice("live", config.strategy.name, dict(config.strategy.params)),
         candidates=tuple(candidates), live_feed=spec,
-        venue_execution=venue_execution_spec(config))
+        venue_execution=venue_execution_spec(config), paper_books=paper_book_spec(config))
     label = f"live {spec.exchange_id}" + (f" at {spec.api_url}" if spec.api_url else "")
     window = Window(int(timeline[0]), int(timeline[-1]) + tf_ms)
     return SessionPlan(names, inputs, window, timeline,

@@ -102,7 +102,7 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
 
     guardian_opts = _options(RiskGuardian, ns)
     executor_opts = _options(Executor if inputs.venue_execution is None else VenueExecutor, ns)
-    executor_venue = ({} if inputs.venue_execution is None else
+    executor_venue = ({"books": inputs.paper_books} if inputs.venue_execution is None else
                       {"venue": inputs.venue_execution, "timeframe_ms": inputs.timeframe_ms})
     slot_opts = _options(StrategySlot, ns)
     guardian_names = {"executor": names.executor, "slot": names.slot, "store": names.store}

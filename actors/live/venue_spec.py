@@ -27,6 +27,23 @@ class VenueFeedSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class VenueBookSpec:
+    """Where a PAPER executor reads order books to fill market orders by walking them.
+
+    Attributes:
+        exchange_id: ccxt exchange id.
+        api_url: Override of ccxt's API host (the local emulator), or None.
+        timeout_ms: HTTP timeout per request.
+        depth: Levels read per side.
+    """
+
+    exchange_id: str
+    api_url: str | None
+    timeout_ms: int = 10_000
+    depth: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class VenueExecutionSpec:
     """Where and how the executor trades on a real venue (TESTNET, LIVE).
 

@@ -47,6 +47,7 @@ from core.backtest.layout import (
 )
 from core.backtest.params import build_params
 from core.backtest.sizing import order_quantity, quantize
+from core.trading.book_walk import BookSnapshot, walk_price
 from core.trading.execution import (
     AccountReport,
     EventPage,
@@ -97,6 +98,8 @@ class PaperState:
         previewing: Whether the last exchange handed out a preview (the trader may be
             walking it: a kill switch then cancels right after the next sync).
         pending_cancel: ``(ts, reason)`` of such a deferred cancel.
+        books: ``(client order id, book)`` read for working market orders that fill by
+            walking the venue's book (:mod:`core.trading.book_walk`).
     """
 
     config: BacktestConfig
@@ -116,6 +119,7 @@ class PaperState:
     halt_reason: str = ""
     previewing: bool = False
     pending_cancel: tuple[int, str] | None = None
+    books: tuple[tuple[str, BookSnapshot], ...] = ()
 
 
 class PaperClient:
@@ -161,6 +165,7 @@ class PaperClient:
         self.halted, self.halt_reason = False, ""
         self.previewing = False
         self._pending_cancel: tuple[int, str] | None = None
+        self._books: dict[str, BookSnapshot] = {}
 
     # --- state ---------------------------------------------------------------------------
 
@@ -173,7 +178,8 @@ class PaperClient:
                           tuple(float(c) for c in self._close),
                           tuple(float(v) for v in self._volume), self.last_ts,
                           self.last_index, tuple(self._events), self._last_event,
-                          self.halted, self.halt_reason, self.previewing, self._pending_cancel)
+                          self.halted, self.halt_reason, self.previewing, self._pending_cancel,
+                          tuple(self._books.items()))
 
     @classmethod
     def from_state(cls, state: PaperState, event_capacity: int = EVENT_CAPACITY
@@ -191,6 +197,7 @@ class PaperClient:
         client.last_ts, client.last_index = state.last_ts, state.last_index
         client.halted, client.halt_reason = state.halted, state.halt_reason
         client.previewing, client._pending_cancel = state.previewing, state.pending_cancel
+        client._books = dict(state.books)
         return client
 
     def state_hash(self) -> str:
@@ -346,6 +353,7 @@ class PaperClient:
         twin.__dict__.update(self.__dict__)
         twin._positions = {key: p.copy() for key, p in self._positions.items()}
         twin._working = dict(self._working)
+        twin._books = dict(self._books)
         twin._finished = OrderedDict()
         twin._close, twin._volume = self._close.copy(), self._volume.copy()
         twin._events = deque()
@@ -399,7 +407,15 @@ class PaperClient:
                 value = value + p.quantity * marks[self._column[p.symbol]]
         return value
 
+    def quote_books(self, books: dict[str, BookSnapshot]) -> None:
+        """Books read for market orders (by client order id): they fill by walking them."""
+        self._books.update(books)
+
     def _fill_market(self, oid: str, o: float, ts: int, index: int) -> None:
+        book = self._books.pop(oid, None)
+        if book is not None and book.mid > 0.0:
+            self._fill_from_book(oid, book, ts, index)
+            return
         request = self._working[oid].request
         p = self._p
         held = self._positions.get((request.symbol, request.tag))
@@ -434,6 +450,34 @@ class PaperClient:
                        index, reason)
         else:
             self._finish(oid, OrderStatus.REJECTED, ts, None, "insufficient_cash")
+
+    def _fill_from_book(self, oid: str, book: BookSnapshot, ts: int, index: int) -> None:
+        """A market order sized at the book's mid and priced by walking it (taker fee)."""
+        request = self._working[oid].request
+        held = self._positions.get((request.symbol, request.tag))
+        pos = held.quantity if held is not None else 0.0
+        equity = self.equity() if request.decision_equity is None else request.decision_equity
+        mid = book.mid
+        dq = order_quantity(request.target, request.target_notional, equity, mid, pos, self._p)
+        price = walk_price(book, Side.BUY if dq > 0.0 else Side.SELL, abs(dq))
+        if dq == 0.0 or price is None:
+            self._finish(oid, OrderStatus.REJECTED, ts, None,
+                         "below_min_notional_or_lot" if dq == 0.0 else "empty_book")
+            return
+        reason = "order_book"
+        if dq > 0.0 and pos + dq > 0.0 and dq * price * (1.0 + self._taker) > self._cash:
+            cover = max(-pos, 0.0)  # as the model does: what the cash affords
+            affordable = max(self._cash, 0.0) / (price * (1.0 + self._taker))
+            dq = max(quantize(max(affordable, cover), self._lot), cover)
+            if dq > cover and (dq - cover) * mid < self._min_notional:
+                dq = cover
+            reason = "order_book_cash_limited"
+        qty = abs(dq)
+        if qty <= 0.0:
+            self._finish(oid, OrderStatus.REJECTED, ts, None, "insufficient_cash")
+            return
+        self._book(oid, dq, price, qty * price * self._taker, qty * abs(price - mid), "taker",
+                   ts, index, reason)
 
     def _book(self, oid: str, dq: float, price: float, fee: float, slip_cost: float,
               liquidity: str, ts: int, index: int, reason: str = "") -> None:

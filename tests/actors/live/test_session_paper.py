@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
+import ray
 
 from actors.adapters.parquet_store import ParquetStore
 from actors.emulator import EmulatorConfig, EmulatorServer
+from actors.live.book_log import BOOKS_FILE, BookLog
+from actors.live.chaos import ChaosMonkey
+from actors.live.tree import SessionNames
 from core.data.times import parse_time_ms
+from core.trading.book_walk import walk_price
+from core.trading.messages import Side
 from tests.actors.live.sessions import read, run, session_config
 
 MINUTE = 60_000
@@ -73,3 +80,37 @@ def test_paper_on_the_emulator_trades_exactly_as_sim_on_the_same_bars(
 
     assert equity(live.folder) == equity(replay.folder)
     assert len(equity(live.folder)) == 31
+
+
+def test_paper_fills_walking_the_venues_book_are_replayed_from_their_record(
+        tmp_path: Path, shared_data: Path, ray_session, paced_emulator: EmulatorServer) -> None:
+    (tmp_path / "paper").mkdir()
+    config = session_config(tmp_path / "paper", shared_data, symbols=SYMBOLS,
+                            duration="30m", until=None, mode="paper", timeframe="1m",
+                            speed=SPEED, exchange_url=paced_emulator.url, candidates=[],
+                            extra=STRATEGY, exchange_extra='paper_fills = "order_book"')
+    names = SessionNames.build(SYMBOLS, [])
+    monkey = ChaosMonkey([names.executor], ray.get_runtime_context().namespace)
+    kills: list[int] = []
+
+    def kill_after_the_first_book(seq: int, result) -> None:  # its fill is replayed
+        if not kills and (Path(result.folder) / "state" / BOOKS_FILE).exists():
+            monkey.kill(names.executor, "SIGKILL")
+            kills.append(seq)
+
+    result = run(config, "paper", on_step=kill_after_the_first_book)
+    assert result.stop_reason == "end of data" and kills
+    books = BookLog(result.folder / "state")
+    orders = {o["client_order_id"]: o for o in csv.DictReader(
+        read(result.folder, "orders.csv").decode().splitlines())}
+    fills = list(csv.DictReader(read(result.folder, "fills.csv").decode().splitlines()))
+    assert fills, "the session did not trade"
+    for fill in fills:
+        book = books.get(fill["client_order_id"])
+        assert book is not None and orders[fill["client_order_id"]]["reason"] == "order_book"
+        side = Side(fill["side"])
+        assert float(fill["price"]) == walk_price(book, side, float(fill["quantity"]))
+    depth = paced_emulator.requests("/api/v3/depth")
+    assert len(depth) == len(fills)  # one book per order: the replay read none again
+    summary = (result.folder / "session.md").read_text()
+    assert "## Parity with SIM" in summary  # the book's prices against the fill model
