@@ -55,7 +55,7 @@ def venue_session(tmp_path: Path, shared_data: Path, url: str, minutes: int = 40
         else None
     loaded = session_config(tmp_path, shared_data, symbols=SYMBOLS, duration=f"{minutes}m",
                             until=None, mode="testnet", timeframe="1m", speed=SPEED,
-                            exchange_url=url, candidates=[], extra=STRATEGY + extra,
+                            exchange_url=url, candidates=[], extra=extra + "\n" + STRATEGY,
                             exchange_extra=f"max_order_lag_bars = {max_lag_bars}\n"
                             + exchange_extra,
                             start=start)
@@ -147,5 +147,30 @@ def test_orders_decided_on_bars_the_venue_is_past_are_never_sent(
         assert len(emulator.ledger.orders()) == sum(
             o["status"] in ("FILLED", "PARTIALLY_FILLED") for o in orders)
         assert "final trading state: ACTIVE" in (result.folder / "session.md").read_text()
+    finally:
+        emulator.stop()
+
+
+def test_venue_rejects_reach_the_files_with_their_reasons_and_trip_the_breaker(
+        tmp_path: Path, shared_data: Path, ray_session) -> None:
+    emulator = emulator_for(shared_data)
+    emulator.add_fault({"kind": "reject", "endpoint": "/api/v3/order", "method": "POST",
+                        "nth": 1, "code": -1013, "msg": "Filter failure: MIN_NOTIONAL"})
+    emulator.add_fault({"kind": "reject", "endpoint": "/api/v3/order", "method": "POST",
+                        "probability": 1.0, "code": -2010,
+                        "msg": "Account has insufficient balance for requested action."})
+    try:
+        result = venue_session(tmp_path, shared_data, emulator.url, minutes=40,
+                               max_lag_bars=1000, extra="max_consecutive_rejects = 2\n")
+        rejected = [o for o in rows(result.folder, "orders.csv") if o["status"] == "REJECTED"]
+        assert [o["reason"] for o in rejected[:2]] == ["filter_failure_min_notional",
+                                                       "insufficient_balance"]
+        events = [json.loads(line) for line in
+                  (result.folder / "risk_events.jsonl").read_text().splitlines()]
+        breaker = [e for e in events if e["reason"] == "consecutive_rejects"]
+        assert breaker and breaker[0]["kind"] == "breaker"
+        assert "last: insufficient_balance" in breaker[0]["detail"]
+        assert "final trading state: HALTED" in (result.folder / "session.md").read_text()
+        assert emulator.ledger.orders() == []  # a reject is not processed by the venue
     finally:
         emulator.stop()
