@@ -43,6 +43,13 @@ class DataNotFoundError(DataError):
     """A requested series (venue, symbol, timeframe) or window holds no data."""
 
 
+class FeedNeverStartedError(DataError):
+    """A live feed stopped before it delivered its first bar (the venue never served one).
+
+    There is no price to mark the symbol at: the session stops with this as its reason.
+    """
+
+
 class DataValidationError(DataError):
     """A candle series violates an invariant (NaN, non-positive price, time going backwards, ...).
 

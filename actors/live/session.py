@@ -29,6 +29,7 @@ from actors.live.calls import ActorDirectory, Pending, SessionError, submit
 from actors.live.latency import StageLatency
 from actors.live.plan import SessionPlan
 from actors.live.store_writer import StoreWriter
+from core.errors import FeedNeverStartedError
 from core.trading.clock import PacingPlan, SimClock
 from core.trading.messages import PortfolioSnapshot
 
@@ -173,7 +174,12 @@ class SessionLoop:
                     self._publish(step)
                 published = max(published, ahead)
             clock.advance_to(int(timeline[i1 - 1]))
-            report = call(names.guardian, "process_step", seq, i0, i1, due_s)
+            try:
+                report = call(names.guardian, "process_step", seq, i0, i1, due_s)
+            except FeedNeverStartedError as exc:  # no price ever: stop, never crash-loop
+                cause = getattr(exc, "cause", None) or exc
+                pos.stop_reason = str(cause).splitlines()[0]
+                break
             acked = time.perf_counter()
             timings = report.timings_ms
             latencies = {"signal": timings.get("signal", 0.0),

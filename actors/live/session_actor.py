@@ -194,9 +194,13 @@ class SessionService:
                                          len(plan.timeline)) - 1])
                    if pos.bars else int(plan.timeline[0]))
         call(names.guardian, "finish", last_ts)
-        if names.candidates:
-            self._directory.call_many([(name, "finish", (pos.steps - 1,), {})
-                                       for name in names.candidates])
+        for name in names.candidates:  # a failed candidate never blocks the session's end
+            try:
+                call(name, "finish", pos.steps - 1)
+            except Exception as exc:  # noqa: BLE001 - recorded, its book stays as it got
+                cause = getattr(exc, "cause", None) or exc
+                self._log.error("a candidate could not finish: its book stops where it got",
+                                candidate=name, error=str(cause).splitlines()[0])
         root = ray.get_actor(supervisor_actor_name(PREFIX, ROOT), namespace=inputs.namespace)
         events = ray.get(root.events.remote(0), timeout=60)
         stored = [StoredSupervisorEvent(int(e.ts * 1000), e.supervisor, e.child,

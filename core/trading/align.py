@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import FeedNeverStartedError
 from core.trading.messages import MarketBatch
 
 
@@ -146,7 +147,8 @@ def _fill_stopped(columns: dict[str, np.ndarray], j: int, part: FeedSlice,
         if found[i]:
             last = float(part.close[position[i]])
         if last is None:
-            raise ValueError(f"feed {part.symbol} stopped before its first bar: {part.error}")
+            raise FeedNeverStartedError(f"feed {part.symbol} stopped before its first bar: "
+                                        f"{part.error}")
         close[i] = last
     for name in ("open", "high", "low", "close"):
         values = np.where(found, getattr(part, name)[np.minimum(position, max(

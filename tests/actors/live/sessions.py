@@ -20,7 +20,8 @@ def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, 
         candidates: list[dict[str, Any]] | None = None, extra: str = "",
         batch_bars: int = 96, speed: float | None = None, mode: str = "sim",
         timeframe: str | None = None, exchange_url: str | None = None,
-        start: str | None = None, exchange_extra: str = "") -> LoadedConfig:
+        start: str | None = None, exchange_extra: str = "", session_extra: str = ""
+        ) -> LoadedConfig:
     """A session config in ``tmp_path`` (offline, real data, small batches)."""
     names = ", ".join(f'"{s}"' for s in symbols)
     lines = [
@@ -46,6 +47,8 @@ def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, 
         lines.append(f"speed = {speed}")
     if candidates is not None:
         lines.append("candidates = [" + ", ".join(_inline(c) for c in candidates) + "]")
+    if session_extra:
+        lines.append(session_extra)
     lines += ["[guardian]", f'kill_switch_file = "{tmp_path / "KILL"}"', extra]
     path = tmp_path / "session.toml"
     path.write_text("\n".join(lines) + "\n")

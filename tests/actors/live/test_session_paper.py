@@ -114,3 +114,42 @@ def test_paper_fills_walking_the_venues_book_are_replayed_from_their_record(
     assert len(depth) == len(fills)  # one book per order: the replay read none again
     summary = (result.folder / "session.md").read_text()
     assert "## Parity with SIM" in summary  # the book's prices against the fill model
+
+
+def test_a_venue_that_stops_listing_bars_stops_the_feeds_and_trips_stale_data(
+        tmp_path: Path, shared_data: Path, ray_session, paced_emulator: EmulatorServer) -> None:
+    # after a few good bars every klines request fails: no bar closes any more
+    paced_emulator.add_fault({"kind": "http_5xx", "endpoint": "/api/v3/klines", "nth": 30,
+                              "count": 1_000_000, "status": 503})
+    (tmp_path / "paper").mkdir()
+    config = session_config(tmp_path / "paper", shared_data, symbols=SYMBOLS,
+                            duration="30m", until=None, mode="paper", timeframe="1m",
+                            speed=SPEED, exchange_url=paced_emulator.url, candidates=[],
+                            extra=STRATEGY, session_extra="bar_timeout_s = 1.5")
+    result = run(config, "paper")
+    events = [json.loads(line) for line in
+              (result.folder / "risk_events.jsonl").read_text().splitlines()]
+    errors = [e for e in events if e["kind"] == "feed_error"]
+    assert errors and all("no answer from the venue" in e["detail"] for e in errors)
+    stale = {e["symbol"]: e["ts"] for e in events if e["reason"] == "stale_data"}
+    assert set(stale) == {e["symbol"] for e in errors}
+    for order in csv.DictReader(read(result.folder, "orders.csv").decode().splitlines()):
+        if order["symbol"] in stale and int(order["ts"]) >= stale[order["symbol"]]:
+            assert order["approved"] == "false"  # nothing traded on a silent venue
+    assert (result.folder / "session.md").exists()
+
+
+def test_a_venue_that_never_lists_a_bar_stops_the_session_with_the_reason(
+        tmp_path: Path, shared_data: Path, ray_session, paced_emulator: EmulatorServer) -> None:
+    paced_emulator.add_fault({"kind": "http_5xx", "endpoint": "/api/v3/klines", "nth": 1,
+                              "count": 1_000_000, "status": 503})
+    (tmp_path / "paper").mkdir()
+    config = session_config(tmp_path / "paper", shared_data, symbols=SYMBOLS,
+                            duration="30m", until=None, mode="paper", timeframe="1m",
+                            speed=SPEED, exchange_url=paced_emulator.url, candidates=[],
+                            extra=STRATEGY, session_extra="bar_timeout_s = 1.0")
+    result = run(config, "paper")  # ends: no crash loop on a feed without a first bar
+    assert result.stop_reason.startswith("feed ") and "stopped before its first bar" in \
+        result.stop_reason
+    assert "503" in result.stop_reason
+    assert (result.folder / "session.md").exists()
