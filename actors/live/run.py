@@ -45,6 +45,7 @@ from actors.live.tree_handle import root_supervisor, stop_tree
 from actors.research.ray_runtime import RayHandle, connect
 from configs.app import AppConfig
 from configs.loader import LoadedConfig
+from configs.secrets import SECRET_ENV_VARS
 from core.errors import EvotraderError, UsageError
 from supervisors import start_supervisor
 
@@ -94,6 +95,8 @@ class SessionResult:
 
 
 StepHook = Callable[[int, SessionResult], None]
+KEY_VARS = (SECRET_ENV_VARS["exchange_api_key"], SECRET_ENV_VARS["exchange_api_secret"])
+"""What a venue executor needs in its environment."""
 
 
 # --- the cluster ---------------------------------------------------------------------------
@@ -163,12 +166,40 @@ def _start_tree(plan: SessionPlan) -> Any:
                          "with `python -m actors.main attach` or stop it with "
                          "`python -m actors.main stop`")
 
+    if plan.inputs.venue_execution is not None:
+        check_cluster_env(KEY_VARS)
+
     def session_factory(name: str) -> Any:
         return SessionActor.options(name=name, namespace=ns, lifetime="detached", num_cpus=0,
                                     max_restarts=0).remote(plan)
 
     spec = build_tree(plan.inputs, plan.names, session_factory=session_factory)
     return start_supervisor(spec, prefix=PREFIX, namespace=ns)
+
+
+@ray.remote(num_cpus=0)
+def _env_present(names: tuple[str, ...]) -> tuple[bool, ...]:
+    """Which of ``names`` are set in a worker's environment (never their values)."""
+    return tuple(bool(os.environ.get(name)) for name in names)
+
+
+def check_cluster_env(names: tuple[str, ...]) -> None:
+    """Refuse to start when the cluster's workers lack environment variables (the keys).
+
+    The venue executor reads its keys from its own process's environment, i.e. the
+    environment ``ray start`` ran in, not this command's. Without them it could never start
+    and its supervisor would restart it until the session gave up; say so now instead.
+
+    Raises:
+        UsageError: Naming the missing variables (exit 2).
+    """
+    present = ray.get(_env_present.remote(names), timeout=60)
+    missing = [name for name, ok in zip(names, present, strict=True) if not ok]
+    if missing:
+        raise UsageError(f"the Ray cluster's workers have no {' and '.join(missing)} in their "
+                         "environment (the executor reads the keys there): start Ray with "
+                         "them set, e.g. `EVOTRADER_EXCHANGE_API_KEY=... "
+                         "EVOTRADER_EXCHANGE_API_SECRET=... ray start --head`")
 
 
 def _plan(loaded: LoadedConfig, session_id: str) -> SessionPlan:

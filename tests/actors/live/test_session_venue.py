@@ -11,13 +11,16 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import ray
 
 from actors.adapters.parquet_store import ParquetStore
 from actors.emulator import EmulatorConfig, EmulatorServer
 from actors.live.commands import report_reconciliation
-from actors.live.run import SessionResult
+from actors.live.run import KEY_VARS, SessionResult, check_cluster_env
 from actors.live.tree import SessionNames
+from core.errors import UsageError
+from core.trading.orders import NOT_SENT_REASONS
 from tests.actors.live.sessions import run, session_config
 
 MINUTE = 60_000
@@ -162,7 +165,8 @@ def test_venue_rejects_reach_the_files_with_their_reasons_and_trip_the_breaker(
     try:
         result = venue_session(tmp_path, shared_data, emulator.url, minutes=40,
                                max_lag_bars=1000, extra="max_consecutive_rejects = 2\n")
-        rejected = [o for o in rows(result.folder, "orders.csv") if o["status"] == "REJECTED"]
+        rejected = [o for o in rows(result.folder, "orders.csv") if o["status"] == "REJECTED"
+                    and o["reason"] not in NOT_SENT_REASONS]  # sent: the venue answered
         assert [o["reason"] for o in rejected[:2]] == ["filter_failure_min_notional",
                                                        "insufficient_balance"]
         events = [json.loads(line) for line in
@@ -174,3 +178,9 @@ def test_venue_rejects_reach_the_files_with_their_reasons_and_trip_the_breaker(
         assert emulator.ledger.orders() == []  # a reject is not processed by the venue
     finally:
         emulator.stop()
+
+
+def test_a_cluster_without_the_keys_is_refused_before_the_session_starts(ray_session) -> None:
+    check_cluster_env(KEY_VARS)  # the test cluster was started with the emulator's keys
+    with pytest.raises(UsageError, match="EVOTRADER_TEST_ABSENT_SECRET"):
+        check_cluster_env(("EVOTRADER_EXCHANGE_API_KEY", "EVOTRADER_TEST_ABSENT_SECRET"))
