@@ -20,9 +20,12 @@ def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, 
         candidates: list[dict[str, Any]] | None = None, extra: str = "",
         batch_bars: int = 96, speed: float | None = None, mode: str = "sim",
         timeframe: str | None = None, exchange_url: str | None = None,
-        start: str | None = None, exchange_extra: str = "", session_extra: str = ""
-        ) -> LoadedConfig:
-    """A session config in ``tmp_path`` (offline, real data, small batches)."""
+        start: str | None = None, exchange_extra: str = "", session_extra: str = "",
+        sim_reference: bool = False) -> LoadedConfig:
+    """A session config in ``tmp_path`` (offline, real data, small batches).
+
+    A live session's SIM reference (one more actor) runs only when ``sim_reference``.
+    """
     names = ", ".join(f'"{s}"' for s in symbols)
     lines = [
         "[app]", f'mode = "{mode}"',
@@ -49,6 +52,8 @@ def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, 
         lines.append("candidates = [" + ", ".join(_inline(c) for c in candidates) + "]")
     if session_extra:
         lines.append(session_extra)
+    if not sim_reference:
+        lines.append("sim_reference = false")
     lines += ["[guardian]", f'kill_switch_file = "{tmp_path / "KILL"}"', extra]
     path = tmp_path / "session.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -46,7 +46,7 @@ def test_paper_on_the_emulator_trades_exactly_as_sim_on_the_same_bars(
     paper = session_config(tmp_path / "paper", shared_data, symbols=SYMBOLS, duration="30m",
                            until=None, mode="paper", timeframe="1m", speed=SPEED,
                            exchange_url=paced_emulator.url, candidates=CANDIDATES,
-                           extra=STRATEGY)
+                           extra=STRATEGY, sim_reference=True)
     live = run(paper, "paper")
     assert live.stop_reason == "end of data"
     record = json.loads((live.folder / "state" / "session.json").read_text())["config"]
@@ -88,7 +88,8 @@ def test_paper_fills_walking_the_venues_book_are_replayed_from_their_record(
     config = session_config(tmp_path / "paper", shared_data, symbols=SYMBOLS,
                             duration="30m", until=None, mode="paper", timeframe="1m",
                             speed=SPEED, exchange_url=paced_emulator.url, candidates=[],
-                            extra=STRATEGY, exchange_extra='paper_fills = "order_book"')
+                            extra=STRATEGY, exchange_extra='paper_fills = "order_book"',
+                            sim_reference=True)
     names = SessionNames.build(SYMBOLS, [])
     monkey = ChaosMonkey([names.executor], ray.get_runtime_context().namespace)
     kills: list[int] = []

@@ -59,7 +59,7 @@ def test_faults_injected_many_times_double_nothing_and_lose_no_fill(
         emulator.add_fault(rule)
     try:
         result = venue_session(tmp_path, shared_data, emulator.url, minutes=40,
-                               max_lag_bars=1000, extra=STOPS)
+                               max_lag_bars=1000, extra=STOPS, sim_reference=True)
         assert result.stop_reason == "end of data"
         fired = Counter(e.kind for e in emulator.faults.events())
         assert sum(fired.values()) >= 5, fired
