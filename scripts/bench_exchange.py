@@ -18,7 +18,15 @@ What is measured, in one run:
 * ``venue_ack_p50_ms``, ``venue_ack_p99_ms``: a TESTNET session against a paced emulator (60
   venue seconds per second: one 1m bar per second) with a strategy that trades often: from
   each bar's close to its order's arrival at the venue (which accepts it synchronously), in
-  wall milliseconds, over every order sent.
+  wall milliseconds, over every order sent. The same session's feed requests, counted at the
+  emulator: ``venue_feed_requests_per_bar`` (klines and time requests within half a bar of
+  each close), ``venue_feed_requests_after_close`` (those after the close: 1 is a single
+  ``klines`` request, the time sample it is proven closed from being taken before the
+  close) and ``venue_bar_read_ms`` (median, close -> the first ``klines`` request's
+  arrival, wall ms).
+
+The session runs on its own local Ray in its own namespace (``[ray] address = "local"``):
+never on another cluster running on the machine.
 
 Goals (issue 11): venue ack p50 <= 15 ms, p99 <= 50 ms on loopback; reconcile with 1,000 open
 orders <= 2 s. Figures go to ``--json`` with ``goal_<key>_met`` flags; ``--quick`` uses fewer
@@ -34,6 +42,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from actors.adapters.ccxt_errors import make_exchange  # noqa: E402
 from actors.adapters.ccxt_execution import CcxtExecutionClient, VenueClientPolicy  # noqa: E402
 from actors.adapters.parquet_store import ParquetStore  # noqa: E402
-from actors.emulator import EmulatorConfig, EmulatorServer, MarketSpec  # noqa: E402
+from actors.emulator import EmulatorConfig, EmulatorServer, LoggedRequest, MarketSpec  # noqa: E402
 from actors.emulator import RateLimits as VenueLimits  # noqa: E402
 from core.trading.messages import OrderRequest, Side  # noqa: E402
 from core.trading.rate_limits import RateLimits  # noqa: E402
@@ -58,6 +67,48 @@ FIRST_BAR = 1_747_699_200_000  # 2025-05-20 00:00 UTC, the first stored 1m bar
 SYMBOL = "BTC/USDT"
 AHEAD_BARS = 15
 GOALS = {"venue_ack_p50_ms": 15.0, "venue_ack_p99_ms": 50.0, "reconcile_1000_s": 2.0}
+
+
+def cpu_model() -> str:
+    """The CPU's model name as ``lscpu`` prints it (else the platform's processor)."""
+    try:
+        done = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10,
+                              check=False)
+        for line in done.stdout.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return platform.processor() or platform.machine()
+
+
+def feed_requests(requests: list[LoggedRequest], closes: list[int], speed: float
+                  ) -> dict[str, float]:
+    """What the feed asked the venue around each close (see the module doc).
+
+    Args:
+        requests: The emulator's request log.
+        closes: The session's bar closes (venue ms).
+        speed: Venue ms per wall ms.
+
+    Returns:
+        ``venue_feed_requests_per_bar``, ``venue_feed_requests_after_close`` and
+        ``venue_bar_read_ms`` (NaN when no bar was read).
+    """
+    feed = [r for r in requests if r.path in ("/api/v3/klines", "/api/v3/time")]
+    around = after = 0
+    reads: list[float] = []
+    for close in closes:
+        near = [r for r in feed if close - MINUTE // 2 <= r.venue_ms < close + MINUTE // 2]
+        later = [r for r in near if r.venue_ms >= close]
+        around, after = around + len(near), after + len(later)
+        read = next((r for r in later if r.path == "/api/v3/klines"), None)
+        if read is not None:
+            reads.append((read.venue_ms - close) / speed)
+    bars = max(1, len(closes))
+    return {"venue_feed_requests_per_bar": around / bars,
+            "venue_feed_requests_after_close": after / bars,
+            "venue_bar_read_ms": statistics.median(reads) if reads else float("nan")}
 
 
 def _candles(data: Path, bars: int) -> dict[str, Any]:
@@ -181,7 +232,10 @@ def measure_session(data: Path, candles: dict[str, Any], minutes: int) -> dict[s
              '[session]', f'start = "{first_bar}"', f'duration = "{minutes}m"',
              f"speed = {speed}", 'candidates = []',
              f'sessions_dir = "{folder / "sessions"}"',
-             '[guardian]', f'kill_switch_file = "{folder / "KILL"}"']
+             '[guardian]', f'kill_switch_file = "{folder / "KILL"}"',
+             # its own Ray: joining another cluster on this machine would measure (and
+             # disturb) whatever runs there
+             '[ray]', 'address = "local"', 'namespace = "evotrader-bench"']
     (folder / "bench.toml").write_text("\n".join(lines) + "\n")
     os.environ.setdefault("EVOTRADER_EXCHANGE_API_KEY", emulator.config.api_key)
     os.environ.setdefault("EVOTRADER_EXCHANGE_API_SECRET", emulator.config.api_secret)
@@ -195,13 +249,15 @@ def measure_session(data: Path, candles: dict[str, Any], minutes: int) -> dict[s
         arrivals = [r for r in emulator.requests("/api/v3/order") if r.method == "POST"]
         acks = sorted((r.venue_ms - (decided[r.params["newClientOrderId"]] + MINUTE)) / speed
                       for r in arrivals if r.params.get("newClientOrderId") in decided)
+        feed = feed_requests(emulator.requests(),
+                             [first_bar + (k + 1) * MINUTE for k in range(minutes)], speed)
     finally:
         emulator.stop()
     if not acks:
         raise SystemExit("the session sent no order: no venue latency to report")
     p99 = acks[min(len(acks) - 1, math.ceil(0.99 * len(acks)) - 1)]
     return {"venue_ack_p50_ms": statistics.median(acks), "venue_ack_p99_ms": p99,
-            "venue_ack_orders": len(acks), "session_minutes": minutes}
+            "venue_ack_orders": len(acks), "session_minutes": minutes, **feed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {"command": " ".join(["python", "scripts/bench_exchange.py",
                                                     *(argv if argv is not None else
                                                       sys.argv[1:])]),
-                               "quick": args.quick, "cpu": platform.processor() or
-                               platform.machine(), "python": platform.python_version()}
+                               "quick": args.quick, "cpu": cpu_model(),
+                               "python": platform.python_version(),
+                               "load_average_start": os.getloadavg()[0]}
     emulator = _emulator(candles)
     try:
         figures.update(measure_overhead(emulator, calls))
@@ -230,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.update(measure_orders(candles, orders))
     figures.update(measure_reconcile(candles, open_orders))
     figures.update(measure_session(args.data, candles, minutes))
+    figures["load_average_end"] = os.getloadavg()[0]  # 1-minute: what else ran meanwhile
     for key, goal in GOALS.items():
         figures[f"goal_{key}_met"] = bool(figures[key] <= goal)
     for key, value in figures.items():
