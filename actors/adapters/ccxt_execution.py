@@ -308,7 +308,7 @@ class CcxtExecutionClient:
         """Cancel protections that hold what ``request`` may need (an exit on a spot venue)."""
         if any(p.symbol == request.symbol and p.levels.exit_side is request.side
                for p in self.protections.live()):
-            self.desk.run(list(self.protections.cancels_before_exit(request.symbol)))
+            self.desk.run(self.protections.cancels_before_exit(request.symbol))
 
     def _exit_working(self, client_order_id: str) -> bool:
         tracked = self.orders.get(client_order_id)

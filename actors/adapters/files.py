@@ -118,6 +118,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, write)
 
 
+def append_line_durably(path: Path, line: str) -> None:
+    """Append one text line to ``path`` and fsync it (durable when this returns)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line if line.endswith("\n") else line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 @contextlib.contextmanager
 def locked_directory(directory: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``directory`` for a read-modify-write cycle.

@@ -12,9 +12,9 @@ again, which reads a new book.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from actors.adapters.files import append_line_durably
 from core.trading.book_walk import BookSnapshot
 
 BOOKS_FILE = "executor.books"
@@ -54,9 +54,5 @@ class BookLog:
         body = ({"coid": client_order_id, "symbol": None} if book is None else
                 {"coid": client_order_id, "symbol": book.symbol, "ts": book.ts,
                  "bids": book.bids, "asks": book.asks})
-        line = json.dumps(body) + "\n"
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_line_durably(self.path, json.dumps(body))
         self._books[client_order_id] = book

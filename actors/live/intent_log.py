@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 
+from actors.adapters.files import append_line_durably
 from actors.live.codec import CheckpointError, RecordCodec
 from core.trading.messages import OrderRequest
 
@@ -35,11 +35,8 @@ class IntentLog:
     def append(self, request: OrderRequest, sent_ms: int) -> None:
         """Record a create about to be sent (durable when this returns)."""
         payload = base64.b64encode(self._codec.encode(request)).decode()
-        line = json.dumps({"sent_ms": int(sent_ms), "request": payload}) + "\n"
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_line_durably(self.path, json.dumps({"sent_ms": int(sent_ms),
+                                                   "request": payload}))
 
     def entries(self) -> list[tuple[OrderRequest, int]]:
         """Every complete intent, oldest first."""

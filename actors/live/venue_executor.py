@@ -42,6 +42,7 @@ from typing import Any
 from actors.adapters.ccxt_client_values import VenueView
 from actors.adapters.ccxt_errors import ccxt_errors, make_exchange
 from actors.adapters.ccxt_execution import CcxtExecutionClient, VenueClientState
+from actors.adapters.files import atomic_write_bytes
 from actors.live.calls import SequenceError
 from actors.live.checkpoint import Checkpoint
 from actors.live.executor import HALT_FILE, StepLostError, answer_again
@@ -105,14 +106,6 @@ class VenueClock:
     def now_ms(self) -> int:
         """The venue's time now."""
         return self._base + int((time.monotonic() - self._start) * 1000 * self._speed)
-
-
-def _net_positions(book: Portfolio) -> dict[str, float]:
-    """The book's net quantity per symbol (all tags)."""
-    net: dict[str, float] = {}
-    for p in book.open_positions():
-        net[p.symbol] = net.get(p.symbol, 0.0) + p.quantity
-    return net
 
 
 def venue_exchange_client(spec: VenueExecutionSpec, secrets: Secrets) -> Any:
@@ -343,7 +336,7 @@ class VenueExecutorService:
         for event in self._client.events_since(self._applied).events:
             book.apply(event, book.last_index)
         differences = reconcile_venue(
-            cash=book.cash, positions=_net_positions(book), balances=view.balances,
+            cash=book.cash, positions=self._net_positions(book), balances=view.balances,
             rules=[self._client.rules(s) for s in self._client.symbols],
             venue_open=view.open_orders, working=view.working, unseen=view.unseen,
             dust_quote=self._venue.dust_quote, tolerated=view.external_open)
@@ -356,7 +349,7 @@ class VenueExecutorService:
         ours = {*view.working, *view.external_open}
         adoption = adopt_venue(
             venue=self._venue.exchange_id, ts=ts, cash=book.cash,
-            positions=_net_positions(book), balances=view.balances,
+            positions=self._net_positions(book), balances=view.balances,
             rules=[self._client.rules(s) for s in self._client.symbols], unseen=view.unseen,
             unknown_open=[o for o in view.open_orders if o not in ours],
             marks={s: self._client.mark_price(s) for s in self._client.symbols},
@@ -366,11 +359,12 @@ class VenueExecutorService:
                           adopted=list(adoption.adopted))
         return list(adoption.adopted)
 
+    def _net_positions(self, book: Portfolio) -> dict[str, float]:
+        return {s: book.net_quantity(s) for s in self._client.symbols}
+
     def _record(self, record: dict[str, Any]) -> None:
-        path = Path(self._state_dir) / RECONCILE_FILE
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record, indent=1) + "\n")
-        temporary.replace(path)
+        atomic_write_bytes(Path(self._state_dir) / RECONCILE_FILE,
+                           (json.dumps(record, indent=1) + "\n").encode())
 
     def reconcile_now(self, adopt: bool = False) -> dict[str, Any]:
         """Reconcile the venue with the book at once (the ``reconcile`` command).
