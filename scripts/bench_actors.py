@@ -124,7 +124,10 @@ PROGRESS_EVERY_S = 0.25
 RESTART_TIMEOUT_S = 90.0
 DATA_HEADROOM_STEPS = 3000
 STAGES = ("signal", "risk", "order", "journal", "ack")
-"""Latency stages the session records per step (``core.trading.latency.STAGES``), ack last."""
+"""Latency stages the session records every step (``core.trading.latency.STAGES``), ack last."""
+AHEAD_STAGE = "ahead"
+"""The stage recorded only by steps whose first exchange went before their signals (it
+overlaps ``signal``: not part of the ack's sum)."""
 STOP_REASON = "benchmark done"
 
 CANDIDATES = (("mom-fast", "momentum", {"fast": 10, "slow": 30}),
@@ -638,6 +641,7 @@ def bench_paced(work: Path, settings: Settings, figures: dict[str, Any]) -> None
     b = stages["ack"][steps_at(probe.progress, probe.soak_end - w):last_step]
     soak = slice(first_step, last_step)
     residual = stages["ack"][soak] - sum(stages[s][soak] for s in STAGES[:-1])
+    ahead = np.array([x.ms for x in samples if x.stage == AHEAD_STAGE])
     hdr = probe.soak_status.get("latency_ms", {}).get("ack", {})
     figures.update({
         "latency_p50_ms": median(ack), "latency_p90_ms": percentile(ack, 90),
@@ -645,6 +649,8 @@ def bench_paced(work: Path, settings: Settings, figures: dict[str, Any]) -> None
         "latency_steps": len(ack),
         **{f"latency_{s}_p50_ms": median(stages[s][soak]) for s in STAGES[:-1]},
         "latency_rest_p50_ms": median(residual),
+        "latency_ahead_steps": len(ahead),
+        "latency_ahead_p50_ms": median(ahead) if len(ahead) else math.nan,
         # Cross-check: the session actor's HdrHistogram at the end of the soak (every step of
         # this actor instance, warm-up included; the histogram restarts with the actor).
         "latency_hdr_ack_p50_ms": hdr.get("p50", math.nan),

@@ -51,6 +51,7 @@ from actors.live.priority import latency_critical
 from actors.live.records import live_records
 from actors.live.reports import GuardianReport
 from actors.live.snapshots import Snapshotter, read_mark, write_mark
+from actors.live.step_inputs import StepBars, StepInputs
 from actors.live.store_writer import StoreWriter
 from actors.live.subscriber import BarSource
 from actors.live.wal_records import StepRecord
@@ -69,6 +70,7 @@ from core.trading.messages import (
 )
 from core.trading.planner import OrderPlanner
 from core.trading.portfolio import Portfolio
+from core.trading.prefetch import PrefetchedLink, first_exchange
 from core.trading.replay import RecordingLink
 from core.trading.risk import RiskEngine, RiskState
 from core.trading.slot import SlotOutput
@@ -77,8 +79,6 @@ from core.trading.warmup import warm_up_trading
 
 REPORTS_KEPT = 256
 """Step reports kept to answer a restarted session that asks again."""
-SIGNAL_WAIT_S = 1.0
-"""How long a step waits for the slot's pushed signals before asking the slot."""
 RECONCILE_S = 2.0
 EXECUTOR_HALTED = "executor_halted"
 """Kill-switch source while the executor refuses new orders (lifted when it trades again)."""
@@ -160,10 +160,12 @@ class GuardianService:
             self._restore(saved)
         self._bars = (bars.subscriber(joined_late=saved is not None) if bars is not None
                       else None)
+        self._inputs = StepInputs(
+            self._bars, lambda seq, i0, i1: self._directory.call(
+                self._names["slot"], "on_step", seq, i0, i1),
+            lambda: self._seq_done)
         self._journal = Journal(state_dir)
         self._kill_source: str | None = self._kill_applied or _halted_by(state_dir)
-        self._signals: dict[int, SlotOutput] = {}
-        self._signals_ready = threading.Condition()
         self._store = StoreWriter(self._directory, self._names["store"],
                                   on_error=lambda e: self._log.error("store write failed",
                                                                      error=str(e)))
@@ -175,6 +177,7 @@ class GuardianService:
         self._recovered = False
         warm_up_trading(backtest, symbols, timeframe_ms, limits)
         self._last_reconcile = 0.0
+        self._ahead = 0
         self._started_at = time.time()
         self._log.info("guardian started", restored_step=self._seq_done)
 
@@ -204,30 +207,36 @@ class GuardianService:
 
     def bar_counts(self) -> dict[str, int]:
         """What arrived from the feeds (see :meth:`BarSubscriber.counts`); {} if none."""
-        return self._bars.counts() if self._bars is not None else {}
+        return self._inputs.counts()
 
     def on_bars(self, part: FeedSlice) -> str:
         """A feed's published slice (see :class:`~actors.live.subscriber.BarSubscriber`)."""
-        assert self._bars is not None
-        return self._bars.on_bars(part)
+        return self._inputs.on_bars(part)
 
     def on_signals(self, seq: int, output: SlotOutput) -> None:
         """The active slot's output for step ``seq``, pushed when it had the bars."""
-        with self._signals_ready:
-            if seq > self._seq_done:
-                self._signals[seq] = output
-                for old in [k for k in self._signals if k <= self._seq_done]:
-                    del self._signals[old]
-                self._signals_ready.notify_all()
+        self._inputs.on_signals(seq, output)
 
-    def _slot_output(self, seq: int, i0: int, i1: int, until_due_s: float = 0.0) -> SlotOutput:
-        with self._signals_ready:
-            self._signals_ready.wait_for(lambda: seq in self._signals,
-                                         timeout=until_due_s + SIGNAL_WAIT_S)
-            output = self._signals.pop(seq, None)
-        if output is None:  # the slot is late or was restarted: ask it
-            output = self._directory.call(self._names["slot"], "on_step", seq, i0, i1)
-        return output
+    def _prefetch(self, seq: int, i0: int, i1: int, taken: StepBars | None
+                  ) -> tuple[ExecutorLink, PrefetchedLink] | None:
+        """The step's first exchange, sent while the slot computes (one-bar steps).
+
+        Any failure leaves it to the step (the executor answers a repeated exchange from
+        its cache, and a step it lost is run again from its start).
+        """
+        request = first_exchange(self._trader.cursor, taken[0]) if taken is not None else None
+        if request is None:
+            return None
+        executor = ExecutorLink(self._channel, seq, i0, i1)
+        try:
+            reply = executor.exchange(request.since, request.sync_to, request.submit,
+                                      request.advance_to, request.preview_to)
+        except Exception as exc:  # noqa: BLE001 - the step makes it again
+            self._log.warning("first exchange ahead of the signals failed", step=seq,
+                              error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            return None
+        self._ahead += 1
+        return executor, PrefetchedLink(executor, request, reply)
 
     # --- a step --------------------------------------------------------------------------
 
@@ -254,17 +263,22 @@ class GuardianService:
                 return self._report(seq)
             if seq != self._seq_done + 1:
                 raise SequenceError(f"guardian is at step {self._seq_done}; got step {seq}")
-            output = self._slot_output(seq, i0, i1, until_due)
+            deadline = self._inputs.deadline(until_due)
+            taken = self._inputs.bars_first(seq, i0, i1, deadline)
+            prefetched = self._prefetch(seq, i0, i1, taken)
+            ahead: dict[str, float] = {}
+            if prefetched is not None:  # its time is its own stage, not the step's "order"
+                ahead["ahead"], prefetched[0].elapsed_ms = prefetched[0].elapsed_ms, 0.0
+            output = self._inputs.slot_output(seq, i0, i1, deadline)
             signalled = max(time.perf_counter(), started)
-            assert self._bars is not None, "this guardian was built without a bar subscriber"
-            batch, stale = self._bars.batch(seq, i0, i1)
+            batch, stale = self._inputs.step_bars(seq, i0, i1, taken)
             stopped = tuple(sorted((s, r) for s, r in stale.items() if s not in self._stopped))
             kill = self._kill_file_or_command()
             account = self._reconcile_request()
             start = (self._trader.state, self._trader.gate.to_state())
             try:
                 outcome, events, journal, executor = self._live_step(
-                    seq, i0, i1, batch, output, stopped, kill, start)
+                    seq, i0, i1, batch, output, stopped, kill, start, prefetched)
             except BaseException:
                 self._trader.restore(start[0])
                 self._trader.gate = RiskEngine.from_state(start[1])
@@ -278,18 +292,23 @@ class GuardianService:
                                   "order": executor.elapsed_ms,
                                   "risk": (exchanged - signalled) * 1e3 - executor.elapsed_ms
                                   - journal.journal_ms,
-                                  "journal": journal.journal_ms})
+                                  "journal": journal.journal_ms, **ahead})
             self._reconcile(account, start[0])
             return report
 
     def _live_step(self, seq: int, i0: int, i1: int, batch: MarketBatch, output: SlotOutput,
                    stopped: Sequence[tuple[str, str]], kill: str,
-                   start: tuple[TraderState, RiskState]
+                   start: tuple[TraderState, RiskState],
+                   prefetched: tuple[ExecutorLink, PrefetchedLink] | None
                    ) -> tuple[StepOutcome, list[RiskEvent], StepJournal, ExecutorLink]:
         """Run the step against the executor; again from its start if the executor lost it."""
         while True:
-            executor = ExecutorLink(self._channel, seq, i0, i1)
-            link = RecordingLink(executor)
+            first: VenueLink
+            if prefetched is not None:
+                (executor, first), prefetched = prefetched, None  # a rerun starts without it
+            else:
+                executor = first = ExecutorLink(self._channel, seq, i0, i1)
+            link = RecordingLink(first)
             journal = StepJournal(self._journal, self._tail, seq, i0, i1, output, stopped, kill,
                                   link)
             link.before_send = journal
@@ -524,10 +543,13 @@ class GuardianService:
         self._snapshots.flush()
 
     def channel_stats(self) -> dict[str, Any]:
-        """Exchanges sent on the compiled channel and as plain calls, and channel failures."""
+        """Exchange counts: compiled channel, plain calls, failures, steps ahead.
+
+        ``ahead`` counts the steps whose first exchange went before the signals arrived.
+        """
         channel = self._channel
         return {"channel": channel.channel_calls, "plain": channel.plain_calls,
-                "failures": list(channel.failures[-10:])}
+                "failures": list(channel.failures[-10:]), "ahead": self._ahead}
 
     def stop(self) -> None:
         """Flush and close the channel to the executor (supervisor stop)."""

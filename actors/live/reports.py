@@ -28,7 +28,7 @@ class GuardianReport:
         exchanges: Round trips to the executor.
         timings_ms: ``signal`` (waiting for the slot), ``risk`` (the loop without the
             executor), ``order`` (exchanges with the executor), ``journal`` (the fsynced
-            record).
+            record), and ``ahead`` when the step's first exchange went before its signals.
     """
 
     seq: int

@@ -186,6 +186,7 @@ class SessionLoop:
                          "risk": timings.get("risk", 0.0),
                          "order": timings.get("order", 0.0),
                          "journal": timings.get("journal", 0.0),
+                         **({"ahead": timings["ahead"]} if "ahead" in timings else {}),
                          "ack": (acked - step_start) * 1e3}
             if seq > done:  # a step done before (answered from its report) has no latency
                 self._latency.record(latencies)

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STAGES: tuple[str, ...] = ("signal", "risk", "order", "journal", "ack")
-"""Stages of the live path, in the order a bar goes through them."""
+STAGES: tuple[str, ...] = ("signal", "ahead", "risk", "order", "journal", "ack")
+"""Stages of the live path, in the order a bar goes through them (``ahead``: the step's first
+exchange, made while waiting for the signals when the bars came first)."""
 
 PERCENTILES: tuple[float, ...] = (50.0, 99.0, 99.9)
 """Percentiles reported by :meth:`LatencyRecorder.stats`."""

@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from core.trading.latency import STAGES as SESSION_STAGES
-from scripts.bench_actors import GOALS, REQUIRED_KEYS, STAGES, goal_rows, steps_at
+from scripts.bench_actors import (
+    AHEAD_STAGE,
+    GOALS,
+    REQUIRED_KEYS,
+    STAGES,
+    goal_rows,
+    steps_at,
+)
 from scripts.bench_common import Goal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,7 +104,7 @@ def test_every_figure_has_a_goal() -> None:
 
 
 def test_the_stages_are_those_the_session_records() -> None:
-    assert STAGES == SESSION_STAGES and STAGES[-1] == "ack"
+    assert (*STAGES[:1], AHEAD_STAGE, *STAGES[1:]) == SESSION_STAGES and STAGES[-1] == "ack"
     assert {f"latency_{s}_p50_ms" for s in STAGES[:-1]} <= set(FINITE)
 
 

@@ -104,7 +104,7 @@ def test_empty_stages_report_nan_and_are_left_out_of_stats():
     recorder = LatencyRecorder()
     assert all(math.isnan(v) for v in recorder.percentiles("signal"))
     assert recorder.stats() == ()
-    assert STAGES == ("signal", "risk", "order", "journal", "ack")
+    assert STAGES == ("signal", "ahead", "risk", "order", "journal", "ack")
 
 
 @pytest.mark.parametrize("stage, value, match", [
