@@ -391,6 +391,8 @@ class FeedService:
         prev_close = self._live.close_before(start_ms)
         if self._live_error is not None and end_ms > self._live_error[1]:
             end_ms = max(start_ms, self._live_error[1])
+            if prev_close is None:  # past the stop: the last close read is still the price
+                prev_close = self._live.last_close_before(start_ms)
         part, error = self._live.slice(start_ms, end_ms, seq, i0, i1, deadline_s, prev_close,
                                        steady=steady)
         if error is not None and self._live_error is None:

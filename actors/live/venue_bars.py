@@ -340,6 +340,16 @@ class VenueBars:
             row = self._rows.get(ts - self.timeframe_ms)
         return row[3] if row is not None else None
 
+    def last_close_before(self, ts: int) -> float | None:
+        """The close of the last bar read that opened before ``ts`` (None: none was read).
+
+        The price in force at ``ts`` for a feed that stopped earlier: its later steps carry
+        no bar, and their subscribers forward-fill from this close.
+        """
+        with self._lock:
+            earlier = [t for t in self._rows if t < ts]
+            return self._rows[max(earlier)][3] if earlier else None
+
 
 def _first_gap(wanted: range, have: dict[int, Row]) -> int:
     """The first open time of ``wanted`` not in ``have`` (there is one)."""

@@ -181,3 +181,36 @@ def test_a_paced_feed_armed_early_still_waits_for_the_close_on_the_venue(
         assert list(part.ts) == [forming] and part.error is None
         served = [r for r in emulator.requests("/api/v3/klines") if r.venue_ms < close]
         assert served  # it asked early, and refused the forming candle it was given
+
+
+def test_a_stopped_feeds_later_steps_carry_the_last_close_it_read(candles, tmp_path: Path
+                                                                  ) -> None:
+    # subscribers that see a step only after the feed stopped (a conflated candidate) still
+    # get the price in force: the last close read, never "no price"
+    config = EmulatorConfig(symbols=("BTC/USDT",), timeframe="1m", start_ms=START + 3 * MINUTE)
+    stored = candles["BTC/USDT"]
+    with EmulatorServer(config, candles) as emulator:
+        forming = START - START % MINUTE
+        live = VenueFeedSpec("binance", emulator.url, "1m", timeout_ms=5_000,
+                             bar_timeout_s=0.3, poll_s=0.05)
+        timeline = np.arange(forming - 2 * MINUTE, forming + 4 * MINUTE, MINUTE,
+                             dtype=np.int64)
+        feed = FeedService(str(tmp_path), "BINANCE", "BTC/USDT", "1m", timeline=timeline,
+                           live=live)
+        feed.connect()
+        feed.publish(0, 0, 2)
+        first = feed.replay(0, 0, 2)
+        assert first.error is None and len(first.ts) == 2
+        emulator.add_fault({"kind": "http_5xx", "endpoint": "/api/v3/klines", "status": 503,
+                            "probability": 1.0})
+        feed.publish(1, 2, 4)  # what was not read already is missing: the feed stops
+        stopped = feed.replay(1, 2, 4)
+        assert stopped.error is not None and len(stopped.ts) < 2
+        last_ts, last_close = ((stopped.ts[-1], stopped.close[-1]) if len(stopped.ts)
+                               else (first.ts[-1], first.close[-1]))
+        feed.publish(2, 4, 6)
+        later = feed.replay(2, 4, 6)
+        assert later.error == stopped.error and len(later.ts) == 0
+        assert later.prev_close == last_close
+        row = int(np.searchsorted(stored.timestamp, last_ts))
+        assert last_close == stored.close[row]
