@@ -183,9 +183,12 @@ def test_main_job_runs_a_sim_session_on_the_real_data(shared_data, tmp_path):
     assert len((folder / "equity.csv").read_text().splitlines()) == 20 * 24 + 1
 
 
-def test_main_job_falls_back_to_a_labelled_synthetic_market(tmp_path):
+def test_main_job_falls_back_to_a_labelled_synthetic_market(tmp_path, ray_session):
+    # on the tests' running cluster (the test above starts the embedded one)
     done = _run_main(tmp_path, "--duration", "10d",
-                     EVOTRADER_DATA__DIR=str(tmp_path / "no-data-here"))
+                     EVOTRADER_DATA__DIR=str(tmp_path / "no-data-here"),
+                     EVOTRADER_RAY__ADDRESS=ray_session.address,
+                     EVOTRADER_RAY__NAMESPACE="main-cli-synthetic")
     assert done.returncode == 0, done.stderr
     (folder,) = (tmp_path / "sessions").iterdir()
     assert "BTC/USDT: SYNTHETIC synthetic(seed=7" in (folder / "session.md").read_text()

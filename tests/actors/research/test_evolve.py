@@ -69,8 +69,10 @@ def checkpoint_generation(path: Path, run_id: str) -> int:
     return -1 if latest is None else latest.generation
 
 
-def test_a_killed_run_resumes_to_the_uninterrupted_archive(shared_data, tmp_path):
-    env = {**os.environ, **SMALL, "EVOTRADER_DATA__DIR": str(shared_data)}
+def test_a_killed_run_resumes_to_the_uninterrupted_archive(shared_data, tmp_path, ray_session):
+    # the runs join the tests' cluster (a killed driver's tasks die with it)
+    env = {**os.environ, **SMALL, "EVOTRADER_DATA__DIR": str(shared_data),
+           "EVOTRADER_RAY__ADDRESS": ray_session.address}
     runs = {}
     for name in ("whole", "killed"):
         store = tmp_path / f"{name}.sqlite"
