@@ -112,12 +112,15 @@ def venue_trade(trade: Mapping[str, Any], rules: MarketRules,
     info = trade.get("info") or {}
     side = Side.BUY if str(trade.get("side", "")).lower() == "buy" else Side.SELL
     maker = trade.get("takerOrMaker") == "maker" or bool(info.get("isMaker"))
+    fee = trade.get("fee") or {}
+    fee_base = _number(fee.get("cost")) if str(fee.get("currency") or "") == rules.base else 0.0
     return VenueTrade(
         trade_id=str(trade.get("id") or info.get("id")),
         venue_order_id=str(trade.get("order") or info.get("orderId", "")),
         symbol=rules.symbol, side=side, quantity=_number(trade.get("amount")),
         price=_number(trade.get("price")), fee_quote=fee_in_quote(trade, rules, other),
-        maker=maker, ts=int(trade.get("timestamp") or info.get("time") or 0))
+        maker=maker, ts=int(trade.get("timestamp") or info.get("time") or 0),
+        fee_base=fee_base)
 
 
 def answer_trades(answer: Mapping[str, Any], rules: MarketRules) -> list[VenueTrade]:

@@ -95,9 +95,9 @@ def adopt_venue(*, venue: str, ts: int, cash: float, positions: Mapping[str, flo
     held = {symbol: float(qty) for symbol, qty in positions.items()}
     for trade in unseen:
         coid = synthetic_id("fill", venue, trade.symbol, trade.trade_id)
-        events += _external_fill(coid, trade.symbol, trade.side, trade.quantity, trade.price,
-                                 trade.fee_quote, trade.maker, ts)
-        dq = trade.quantity if trade.side is Side.BUY else -trade.quantity
+        events += _external_fill(coid, trade.symbol, trade.side, trade.held_quantity,
+                                 trade.price, trade.fee_quote, trade.maker, ts)
+        dq = trade.held_quantity if trade.side is Side.BUY else -trade.held_quantity
         held[trade.symbol] = held.get(trade.symbol, 0.0) + dq
         book_cash -= dq * trade.price + trade.fee_quote
         adopted.append(f"external trade {trade.symbol} {trade.trade_id}: "

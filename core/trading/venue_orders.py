@@ -76,9 +76,11 @@ class VenueTrade:
         side: BUY or SELL.
         quantity: Base quantity.
         price: Price.
-        fee_quote: The commission converted to the quote asset.
+        fee_quote: The whole commission converted to the quote asset.
         maker: Whether the order was the maker.
         ts: Venue time of the trade (ms).
+        fee_base: The part of the commission the venue took in the base asset (Binance's
+            default on a buy without BNB), in base units (also counted in ``fee_quote``).
     """
 
     trade_id: str
@@ -90,6 +92,19 @@ class VenueTrade:
     fee_quote: float
     maker: bool
     ts: int
+    fee_base: float = 0.0
+
+    @property
+    def held_quantity(self) -> float:
+        """How much the account's base holding moved (unsigned).
+
+        The quantity less a fee taken in the base asset on a buy, plus one on a sell. It is
+        the book's fill quantity: with ``fee_quote`` as its fee the cash moves by exactly
+        ``quantity * price`` (the venue's), and the position equals the venue's balance, so
+        an exit never asks to sell more than is held.
+        """
+        return self.quantity - self.fee_base if self.side is Side.BUY else \
+            self.quantity + self.fee_base
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,10 +293,11 @@ class VenueOrders:
                 self.external_trades.append(trade)
                 continue
             request = self._orders[coid].order.request
+            held = trade.held_quantity
             fills.append(Fill(coid, request.strategy_id, request.symbol, request.tag, trade.ts,
-                              trade.side, trade.quantity, trade.price, trade.fee_quote,
+                              trade.side, held, trade.price, trade.fee_quote,
                               slippage_cost=abs(trade.price - request.reference_price)
-                              * trade.quantity, liquidity="maker" if trade.maker else "taker",
+                              * held, liquidity="maker" if trade.maker else "taker",
                               reason=request.kind))
         return fills
 

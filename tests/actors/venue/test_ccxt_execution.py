@@ -224,3 +224,30 @@ def test_credentials_never_appear_in_errors(make_emulator: Callable[..., Emulato
         venue.account()
     text = str(info.value) + repr(info.value.__dict__)
     assert emulator.config.api_key not in text and exchange.secret not in text
+
+
+def test_a_buy_commission_taken_in_the_base_asset_is_not_held_and_not_sold(
+        make_emulator: Callable[..., EmulatorServer]) -> None:
+    # Binance's default without BNB: the fee of a buy is taken from the bought asset, so the
+    # account holds less than the trade's quantity; the book must hold what the venue holds,
+    # or its exit asks to sell more than there is (and reconciliation sees a difference)
+    emulator = make_emulator(buy_fee_in_base=True)
+    venue = client(emulator)
+    venue.submit([request("E1", qty=0.01234)])
+    (fill,) = [e for e in venue.events_since(0).events if isinstance(e, Fill)]
+    (trade,) = emulator.ledger.trades()
+    held = sum(emulator.ledger.balances()["BTC"])
+    assert trade.commission_asset == "BTC" and trade.qty == pytest.approx(0.01234)
+    assert fill.quantity == pytest.approx(held) == pytest.approx(0.01234 - trade.commission)
+    assert fill.fee == pytest.approx(trade.commission * trade.price)
+    spent = 10_000.0 - sum(emulator.ledger.balances()["USDT"])
+    assert spent == pytest.approx(fill.quantity * fill.price + fill.fee)  # the venue's cost
+    assert venue.account().positions == (("BTC/USDT", "", pytest.approx(held)),)
+    (exit_answer,) = venue.submit([request("X1", qty=fill.quantity, side=Side.SELL, ts=START)])
+    assert exit_answer.status is S.FILLED, exit_answer
+    sells = [e for e in venue.events_since(0).events
+             if isinstance(e, Fill) and e.side is Side.SELL]
+    left = sum(emulator.ledger.balances()["BTC"])
+    # what is left is below one lot step (the venue cannot sell it), and the book agrees
+    assert 0.0 <= left < 0.00001
+    assert fill.quantity - sum(s.quantity for s in sells) == pytest.approx(left, abs=1e-12)

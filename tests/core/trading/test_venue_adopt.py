@@ -63,3 +63,21 @@ def test_events_are_announced_orders_with_deterministic_ids() -> None:
 def test_a_position_without_a_mark_is_left_as_a_difference() -> None:
     plan = adoption(marks={})
     assert not any(isinstance(e, Fill) and e.symbol == "BTC/USDT" for e in plan.events)
+
+
+def test_a_foreign_buy_whose_fee_was_taken_in_the_base_asset_is_adopted_as_held() -> None:
+    # 0.5 ETH bought, 0.0005 ETH of it kept as the commission (worth 1 USDT at 2,000)
+    trade = VenueTrade("78", "9", "ETH/USDT", Side.BUY, 0.5, 2000.0, 1.0, False, 60_000,
+                       fee_base=0.0005)
+    balances = {"USDT": 10_000.0 - 1000.0, "ETH": 0.4995}
+    plan = adoption(unseen=[trade], balances=balances, unknown_open=[])
+    book = Portfolio(["BTC/USDT", "ETH/USDT"], 10_000.0)
+    for event in plan.events:
+        book.apply(event, 0)
+    positions = {p.symbol: p.quantity for p in book.open_positions()}
+    assert positions == {"ETH/USDT": pytest.approx(0.4995)}
+    assert book.cash == pytest.approx(balances["USDT"])
+    assert reconcile_venue(cash=book.cash, positions=positions, balances=balances, rules=RULES,
+                           venue_open=[], working=[], unseen=[], dust_quote=0.01) == []
+    assert [type(e).__name__ for e in plan.events] == [
+        "OrderRequest", "OrderUpdate", "Fill", "OrderUpdate"]  # nothing else to explain
