@@ -263,6 +263,7 @@ class GuardianService:
                 return self._report(seq)
             if seq != self._seq_done + 1:
                 raise SequenceError(f"guardian is at step {self._seq_done}; got step {seq}")
+            account = self._reconcile_request()  # before any exchange of the step
             deadline = self._inputs.deadline(until_due)
             taken = self._inputs.bars_first(seq, i0, i1, deadline)
             prefetched = self._prefetch(seq, i0, i1, taken)
@@ -274,7 +275,6 @@ class GuardianService:
             batch, stale = self._inputs.step_bars(seq, i0, i1, taken)
             stopped = tuple(sorted((s, r) for s, r in stale.items() if s not in self._stopped))
             kill = self._kill_file_or_command()
-            account = self._reconcile_request()
             start = (self._trader.state, self._trader.gate.to_state())
             try:
                 outcome, events, journal, executor = self._live_step(
