@@ -3,7 +3,8 @@
 * Trials are keyed by ``(layer, structural hash)``: an expression evaluated again in the same
   layer is not recorded again, so :meth:`TrialRegistry.count_trials` is the true number of
   distinct trials that the deflated Sharpe ratio and the FDR must account for.
-* Lifecycle ``born -> validated -> candidate -> active -> retired`` (and ``retired`` from any
+* Lifecycle: the rules of :mod:`core.governance.lifecycle` (``born -> validated ->
+  candidate -> active``, an active one back to ``candidate``, ``retired`` from any live
   state). Every change is a new row of the ``transitions`` ledger; nothing is overwritten.
   Times (``at``) are integers supplied by the caller's clock; the registry never reads one.
 * Checkpoints hold the engine's state (archive, population, random state) per generation.
@@ -33,12 +34,11 @@ from actors.adapters.sqlite_schema import (
 )
 from core.errors import LifecycleError, RegistryError
 from core.evolution.genome import Candidate, Evaluation
+from core.governance.lifecycle import LIFECYCLE, check_move, parse_status
 
 __all__ = ["LIFECYCLE", "Checkpoint", "LifecycleError", "RegistryError", "Transition",
            "TrialRecord", "TrialRegistry"]
 
-LIFECYCLE = ("born", "validated", "candidate", "active", "retired")
-_NEXT = {"born": "validated", "validated": "candidate", "candidate": "active", "active": "retired"}
 
 
 class TrialRegistry:
@@ -180,19 +180,13 @@ class TrialRegistry:
         """Move a trial along the lifecycle; the move is appended to the ledger.
 
         Raises:
-            LifecycleError: The move is not ``born -> validated -> candidate -> active ->
-                retired`` (one step) nor ``-> retired`` from a live state.
+            LifecycleError: :func:`core.governance.lifecycle.check_move` refuses the move.
             RegistryError: The trial is unknown, or the write failed.
         """
-        if to_status not in LIFECYCLE:
-            raise LifecycleError(f"unknown status {to_status!r}; expected one of {LIFECYCLE}")
+        parse_status(to_status)
         with self.transaction():
             current = self._last(hash, layer).to_status
-            if current == "retired" or to_status not in (_NEXT.get(current), "retired"):
-                allowed = sorted({_NEXT[current], "retired"}) if current in _NEXT else []
-                raise LifecycleError(
-                    f"trial {hash} in layer {layer!r} cannot go {current} -> {to_status}; "
-                    f"allowed from {current}: {', '.join(allowed) or 'nothing (final)'}")
+            check_move(f"trial {hash} in layer {layer!r}", current, to_status)
             seq = self._append(layer, hash, current, to_status, reason, at)
         return Transition(seq, layer, hash, current, to_status, reason, at)
 

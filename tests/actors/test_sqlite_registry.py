@@ -272,3 +272,13 @@ def test_one_registry_shared_by_threads_records_everything_once(registry):
         thread.join(timeout=30)
     assert registry.count_trials("1h") == 20
     assert [t.to_status for t in registry.history(candidate(3).hash, "1h")] == ["born"]
+
+
+def test_a_replaced_active_alpha_goes_back_to_candidate_and_can_be_restored(registry):
+    c = candidate(1)
+    registry.record(c, evaluation(1), layer="1h", run_id="r", at=1)
+    for at, status in enumerate(["validated", "candidate", "active", "candidate", "active"],
+                                start=2):
+        registry.transition(c.hash, "1h", status, reason=status, at=at)
+    assert [t.to_status for t in registry.history(c.hash, "1h")] == [
+        "born", "validated", "candidate", "active", "candidate", "active"]
