@@ -95,6 +95,29 @@ class StrategyDefinition:
         return f"{self.name}-{self.hash[:8]}"
 
 
+def builtin_definition(name: str, params: str | Mapping[str, Any] = "", *,
+                       spec: StrategySpec | None = None) -> StrategyDefinition:
+    """The canonical definition of registry strategy ``name`` with ``params``.
+
+    Every parameter is validated and written out, defaults included, so the same strategy
+    has the same definition however its parameters were given.
+    """
+    model = parse_params(spec or get_strategy(name), params)
+    return StrategyDefinition("builtin", name,
+                              params=tuple(sorted(model.model_dump(mode="json").items())))
+
+
+def alpha_definition(expression: str, mapping: MappingConfig | None = None, *,
+                     name: str = "alpha") -> StrategyDefinition:
+    """The canonical definition of an alpha.
+
+    The expression is kept as the DSL prints it, and every mapping setting is written out.
+    """
+    settings = (mapping or MappingConfig()).model_dump(mode="json")
+    return StrategyDefinition("alpha", name, expression=to_text(parse(expression)),
+                              mapping=tuple(sorted(settings.items())))
+
+
 @dataclass(frozen=True, slots=True)
 class SlotOutput:
     """What one batch produced.
@@ -219,19 +242,13 @@ class StrategyRunner:
                 ) -> StrategyRunner:
         """A runner of the registry strategy ``name`` with ``params`` (``k=v`` text or map)."""
         spec = spec or get_strategy(name)
-        model = parse_params(spec, params)
-        values = tuple(sorted(model.model_dump(mode="json").items()))
-        return cls(StrategyDefinition("builtin", name, params=values), symbols, spec=spec)
+        return cls(builtin_definition(name, params, spec=spec), symbols, spec=spec)
 
     @classmethod
     def alpha(cls, expression: str, symbols: Sequence[str], mapping: MappingConfig | None = None,
               *, name: str = "alpha") -> StrategyRunner:
         """A runner of an alpha expression, its signal mapped to targets by ``mapping``."""
-        text = to_text(parse(expression))
-        settings = (mapping or MappingConfig()).model_dump(mode="json")
-        definition = StrategyDefinition("alpha", name, expression=text,
-                                        mapping=tuple(sorted(settings.items())))
-        return cls(definition, symbols)
+        return cls(alpha_definition(expression, mapping, name=name), symbols)
 
     @property
     def strategy_id(self) -> str:

@@ -1,0 +1,126 @@
+"""One identity for a policy: what it trades, how, under which limits, proven on which data.
+
+A :class:`PolicySpec` is the canonical form of everything that decides a policy's orders:
+
+* the strategy (:class:`~core.trading.slot.StrategyDefinition`: a built-in with every
+  parameter, or a DSL alpha with its signal -> position mapping);
+* how it trades (the :class:`~configs.backtest.BacktestConfig`: direction, sizing, stops,
+  costs, lot and notional rules);
+* the risk template (:class:`~configs.risk.RiskLimits`);
+* the market and the data window it was proven on (symbols, timeframe, first and last bar).
+
+Its canonical JSON (sorted keys, every default written out, the expression as the DSL prints
+it) is the same bytes for the same policy however it was written, and :attr:`PolicySpec.hash`
+of those bytes is the one identity the registry, the slot, the candidates, the ledger and the
+artifacts name it by. :meth:`PolicySpec.from_json` rebuilds it exactly from its JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from configs.backtest import BacktestConfig
+from configs.risk import RiskLimits
+from core.errors import ConfigError
+from core.trading.slot import StrategyDefinition
+
+SPEC_VERSION = 1
+"""Version of the canonical form (part of the hashed bytes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    """A policy in canonical form (see the module doc).
+
+    Attributes:
+        strategy: The strategy's canonical definition.
+        trading: How it trades (sizing, stops, costs, ...).
+        risk: Its risk template.
+        symbols: Traded symbols, in column order.
+        timeframe: Bar timeframe (``"1h"``).
+        window: First and last bar time (ms) of the data it was proven on (None: open).
+    """
+
+    strategy: StrategyDefinition
+    trading: BacktestConfig
+    risk: RiskLimits
+    symbols: tuple[str, ...]
+    timeframe: str
+    window: tuple[int | None, int | None] = (None, None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical content (JSON types only)."""
+        strategy = self.strategy
+        body: dict[str, Any] = {"kind": strategy.kind, "name": strategy.name}
+        if strategy.kind == "builtin":
+            body["params"] = dict(strategy.params)
+        else:
+            body["expression"] = strategy.expression
+            body["mapping"] = dict(strategy.mapping)
+        return {"version": SPEC_VERSION, "strategy": body,
+                "strategy_hash": strategy.hash,
+                "trading": self.trading.model_dump(mode="json"),
+                "risk": self.risk.model_dump(mode="json"),
+                "symbols": list(self.symbols), "timeframe": self.timeframe,
+                "window": list(self.window)}
+
+    def canonical_json(self) -> str:
+        """The canonical bytes, as text: sorted keys, no spaces."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
+                          allow_nan=False)
+
+    @property
+    def hash(self) -> str:
+        """16 hex characters of the sha256 of :meth:`canonical_json`."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_json(cls, text: str) -> PolicySpec:
+        """Rebuild a spec from :meth:`canonical_json` (or any JSON of the same content).
+
+        Raises:
+            ConfigError: The JSON is not a policy of this version, or a part is invalid.
+        """
+        try:
+            body = json.loads(text)
+            version = body["version"]
+            if version != SPEC_VERSION:
+                raise ConfigError(f"policy spec version {version} is not {SPEC_VERSION}: "
+                                  "written by another version of evotrader")
+            raw = body["strategy"]
+            strategy = StrategyDefinition(
+                raw["kind"], raw["name"], tuple(sorted(raw.get("params", {}).items())),
+                raw.get("expression", ""), tuple(sorted(raw.get("mapping", {}).items())))
+            start, end = body["window"]
+            spec = cls(strategy, BacktestConfig.model_validate(body["trading"]),
+                       RiskLimits.model_validate(body["risk"]), tuple(body["symbols"]),
+                       str(body["timeframe"]), (start, end))
+        except ConfigError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"not a policy spec: {type(exc).__name__}: {exc}") from exc
+        recorded = body.get("strategy_hash")
+        if recorded is not None and recorded != strategy.hash:
+            raise ConfigError(f"policy spec's strategy hash {recorded} does not match its "
+                              f"definition ({strategy.hash}): the spec was altered")
+        return spec
+
+
+def policy_spec(strategy: StrategyDefinition, trading: BacktestConfig, risk: RiskLimits,
+                symbols: Sequence[str], timeframe: str,
+                window: tuple[int | None, int | None] = (None, None)) -> PolicySpec:
+    """A :class:`PolicySpec`, checked.
+
+    Raises:
+        ConfigError: No symbol, a repeated one, or a window that ends before it starts.
+    """
+    if not symbols or len(set(symbols)) != len(symbols):
+        raise ConfigError(f"a policy needs distinct symbols, got {list(symbols)}")
+    start, end = window
+    if start is not None and end is not None and end < start:
+        raise ConfigError(f"policy window ends ({end}) before it starts ({start})")
+    return PolicySpec(strategy, trading, risk, tuple(symbols), timeframe, (start, end))
