@@ -32,6 +32,7 @@ from supervisors.actor_ops import (
     wait_name_free,
 )
 from supervisors.child import ChildRecord, ChildStatus, should_restart
+from supervisors.dynamic import DynamicChildren
 from supervisors.errors import (
     ChildUnavailableError,
     SupervisionError,
@@ -76,12 +77,13 @@ class SupervisorStatus(StrEnum):
 
 
 @ray.remote(num_cpus=0, max_restarts=0)
-class Supervisor:
+class Supervisor(DynamicChildren):
     """Supervises the children of a :class:`SupervisorSpec` (an async Ray actor).
 
     Create a root with :func:`supervisors.start_supervisor`; nested supervisors are created
     by their parent. Children are named ``<prefix>/<path>/<child>`` in ``namespace``; live
     children found under those names when the supervisor starts are adopted, not duplicated.
+    Children can be added, removed and replaced while it runs (:mod:`supervisors.dynamic`).
 
     Args:
         spec: What to supervise and how.
@@ -114,6 +116,7 @@ class Supervisor:
         if not isinstance(spec, SupervisorSpec):
             raise SupervisorSpecError(f"Supervisor needs a SupervisorSpec, got {spec!r}")
         self._spec = spec
+        self._spec_version = 0
         self._prefix = check_prefix(prefix)
         self._namespace = namespace
         self._path = path or spec.name
