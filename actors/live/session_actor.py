@@ -214,8 +214,10 @@ class SessionService:
         plan, call = self._plan, self._directory.call
         config = plan.inputs.config
         retries = pos.retries
+        policies = self._policies()
         info = {"config id": plan.config_id, "mode": config.app.mode,
                 "strategy": f"{config.strategy.name} {dict(config.strategy.params)}",
+                "policy": policies["live"],
                 "stopped because": pos.stop_reason, "steps": str(pos.steps),
                 "bars replayed": f"{pos.bars:,}",
                 "throughput": f"{pos.bars / pos.elapsed_s:,.0f} bars/s"
@@ -231,20 +233,43 @@ class SessionService:
         store = SessionStore(folder / "session.sqlite")
         try:
             lines = ["", "## Candidates (paper, same feed and fill model)", "",
-                     "| candidate | PnL | PnL % | max drawdown % | fills | denials |",
-                     "| --- | ---: | ---: | ---: | ---: | ---: |"]
+                     "| candidate | policy | PnL | PnL % | max drawdown % | fills | denials |",
+                     "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
             for book in sorted(b for b in store.books() if b.startswith("candidate:")):
                 s = build_summary(store, plan.inputs.session_id, book,
                                   initial_equity=config.backtest.initial_cash)
                 pct = "n/a" if math.isnan(s.pnl_pct) else f"{s.pnl_pct:.2f}"
                 dd = "n/a" if math.isnan(s.max_drawdown_pct) else f"{s.max_drawdown_pct:.2f}"
-                lines.append(f"| {book.split(':', 1)[1]} | {s.pnl:,.2f} | {pct} | {dd} | "
-                             f"{s.fills} | {sum(n for _, n in s.denials)} |")
+                name = book.split(":", 1)[1]
+                lines.append(f"| {name} | {policies.get(name, 'n/a')} | {s.pnl:,.2f} | {pct} | "
+                             f"{dd} | {s.fills} | {sum(n for _, n in s.denials)} |")
             lines += self._parity(store)
         finally:
             store.close()
         path = folder / "session.md"
         path.write_text(path.read_text() + "\n".join(lines) + "\n")
+
+    def _policies(self) -> dict[str, str]:
+        """The policy hash of the active strategy (``live``) and of each candidate.
+
+        The same identity the registry and the ledger name a policy by
+        (:class:`~core.governance.policy.PolicySpec`): what it runs, how it trades, its risk
+        template, the market.
+        """
+        from core.governance.policy import policy_spec
+        from core.trading.runners import choice_definition
+
+        inputs, config = self._plan.inputs, self._plan.inputs.config
+        limits = config.risk.effective()
+        out = {}
+        for label, choice in (("live", inputs.live), *inputs.candidates):
+            try:
+                out[label] = policy_spec(choice_definition(choice), config.backtest, limits,
+                                         tuple(config.data.symbols),
+                                         config.data.timeframe).hash
+            except Exception as exc:  # noqa: BLE001 - a summary never fails on it
+                out[label] = f"n/a ({type(exc).__name__})"
+        return out
 
     def _parity(self, store: SessionStore) -> list[str]:
         """The drift from the SIM reference, when the session ran one."""

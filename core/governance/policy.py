@@ -17,6 +17,7 @@ artifacts name it by. :meth:`PolicySpec.from_json` rebuilds it exactly from its 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ from core.trading.slot import StrategyDefinition
 
 SPEC_VERSION = 1
 """Version of the canonical form (part of the hashed bytes)."""
+ALPHA_NAME = "alpha"
+"""The name every alpha has in a spec (its run label is not part of its identity)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,10 @@ def policy_spec(strategy: StrategyDefinition, trading: BacktestConfig, risk: Ris
                 window: tuple[int | None, int | None] = (None, None)) -> PolicySpec:
     """A :class:`PolicySpec`, checked.
 
+    An alpha's name is only the label it ran under (``live``, a candidate's name): the spec
+    names every alpha ``alpha``, so the same expression and mapping are the same policy
+    whether it runs as a candidate or in the active slot.
+
     Raises:
         ConfigError: No symbol, a repeated one, or a window that ends before it starts.
     """
@@ -123,4 +130,6 @@ def policy_spec(strategy: StrategyDefinition, trading: BacktestConfig, risk: Ris
     start, end = window
     if start is not None and end is not None and end < start:
         raise ConfigError(f"policy window ends ({end}) before it starts ({start})")
+    if strategy.kind == "alpha" and strategy.name != ALPHA_NAME:
+        strategy = dataclasses.replace(strategy, name=ALPHA_NAME)
     return PolicySpec(strategy, trading, risk, tuple(symbols), timeframe, (start, end))

@@ -14,9 +14,29 @@ from configs.alpha import MappingConfig
 from core.strategies.registry import get_strategy
 from core.trading.choice import StrategyChoice
 from core.trading.messages import MarketBatch, PortfolioSnapshot
-from core.trading.slot import SlotOutput, StrategyRunner
+from core.trading.slot import (
+    SlotOutput,
+    StrategyDefinition,
+    StrategyRunner,
+    alpha_definition,
+    builtin_definition,
+)
 
-__all__ = ["StrategyChoice", "build_runners", "run_batch"]
+__all__ = ["StrategyChoice", "build_runners", "choice_definition", "run_batch"]
+
+
+def choice_definition(choice: StrategyChoice) -> StrategyDefinition:
+    """The canonical definition of what ``choice`` runs (the same for each of its runners).
+
+    Raises:
+        BacktestError: Unknown built-in or bad parameters.
+        DSLError: A malformed alpha.
+    """
+    if choice.alpha is not None:
+        mapping = MappingConfig(**dict(choice.mapping)) if choice.mapping else None
+        return alpha_definition(choice.alpha, mapping, name=choice.label)
+    assert choice.strategy is not None
+    return builtin_definition(choice.strategy, dict(choice.params))
 
 
 def build_runners(choice: StrategyChoice, symbols: Sequence[str]) -> list[StrategyRunner]:

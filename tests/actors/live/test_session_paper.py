@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,9 @@ def test_paper_on_the_emulator_trades_exactly_as_sim_on_the_same_bars(
     ahead = [row for row in summary.split("## Latency", 1)[1].splitlines()
              if row.startswith("| ahead |")]
     assert ahead and int(ahead[0].split("|")[2]) >= 5, summary
+    # the SIM reference runs the active policy: the same identity
+    (policy,) = re.findall(r"^- policy: ([0-9a-f]{16})$", summary, flags=re.M)
+    assert f"| sim-reference | {policy} |" in summary
 
     sim = session_config(tmp_path / "sim", shared_data, symbols=SYMBOLS, duration="30m",
                          start=start, until=until, timeframe="1m", candidates=CANDIDATES,

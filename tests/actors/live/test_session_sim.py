@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -26,8 +27,13 @@ def test_a_session_writes_its_folder_and_summary(baselines):
     for section in ("## Result", "## Risk", "## Supervision", "## Latency", "## Data",
                     "## Candidates"):
         assert section in summary
+    # every policy is named by its PolicySpec hash: the active one and each candidate
+    (live,) = re.findall(r"^- policy: ([0-9a-f]{16})$", summary, flags=re.M)
+    policies = {}
     for candidate in ("mom-fast", "mom-slow", "meanrev"):
-        assert f"| {candidate} |" in summary
+        (policies[candidate],) = re.findall(rf"^\| {candidate} \| ([0-9a-f]{{16}}) \|",
+                                            summary, flags=re.M)
+    assert len({live, *policies.values()}) == 4
     fills = list(csv.DictReader((folder / "fills.csv").open()))
     assert fills and {f["symbol"] for f in fills} == {"BTC/USDT", "ETH/USDT"}
     equity = list(csv.DictReader((folder / "equity.csv").open()))

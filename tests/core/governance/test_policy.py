@@ -65,7 +65,14 @@ def test_the_slot_runs_the_strategy_the_spec_names() -> None:
     spec = alpha_spec()
     runner = StrategyRunner(spec.strategy, spec.symbols)
     assert runner.strategy_hash == spec.strategy.hash
-    assert runner.definition == StrategyRunner.alpha(ALPHA, spec.symbols, name="a1").definition
+    assert runner.definition == StrategyRunner.alpha(ALPHA, spec.symbols).definition
+
+
+def test_an_alpha_is_the_same_policy_under_any_label() -> None:
+    as_candidate = alpha_spec(strategy=alpha_definition(ALPHA, name="cand-3"))
+    as_active = alpha_spec(strategy=alpha_definition(ALPHA, name="live"))
+    assert as_candidate == as_active and as_candidate.hash == alpha_spec().hash
+    assert as_active.strategy.name == "alpha"
 
 
 def test_an_altered_or_foreign_spec_is_refused_with_the_reason() -> None:
