@@ -32,9 +32,10 @@ from actors.adapters.sqlite_schema import (
     open_database,
     trial_record,
 )
-from core.errors import LifecycleError, RegistryError
+from core.errors import ConfigError, LifecycleError, RegistryError
 from core.evolution.genome import Candidate, Evaluation
 from core.governance.lifecycle import LIFECYCLE, check_move, parse_status
+from core.governance.policy import PolicySpec, PolicyTemplate
 
 __all__ = ["LIFECYCLE", "Checkpoint", "LifecycleError", "RegistryError", "Transition",
            "TrialRecord", "TrialRegistry"]
@@ -189,6 +190,52 @@ class TrialRegistry:
             check_move(f"trial {hash} in layer {layer!r}", current, to_status)
             seq = self._append(layer, hash, current, to_status, reason, at)
         return Transition(seq, layer, hash, current, to_status, reason, at)
+
+    def record_run(self, run_id: str, layer: str, template: PolicyTemplate) -> None:
+        """Record what run ``run_id`` scores its genomes with (once; a resume must agree).
+
+        Raises:
+            RegistryError: The run was recorded with another template, or the write failed.
+        """
+        text = template.to_json()
+        with self.transaction(), self._guard(f"record run {run_id}"):
+            row = self._conn.execute("SELECT layer, template FROM runs WHERE run_id = ?",
+                                     (run_id,)).fetchone()
+            if row is None:
+                self._conn.execute("INSERT INTO runs VALUES (?, ?, ?)", (run_id, layer, text))
+            elif (row[0], row[1]) != (layer, text):
+                raise RegistryError(
+                    f"run {run_id!r} was recorded in layer {row[0]!r} with another policy "
+                    "template (symbols, timeframe, window, mapping, costs or risk): resume it "
+                    "with its own settings or start a new run")
+
+    def run_template(self, run_id: str) -> PolicyTemplate | None:
+        """The template run ``run_id`` recorded (None: none, e.g. a run of schema 1)."""
+        with self._lock, self._guard(f"read run {run_id}"):
+            row = self._conn.execute("SELECT template FROM runs WHERE run_id = ?",
+                                     (run_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return PolicyTemplate.from_json(row[0])
+        except ConfigError as exc:
+            raise RegistryError(f"run {run_id!r}: {exc}") from exc
+
+    def policy(self, hash: str, layer: str) -> PolicySpec:
+        """The policy of a trial: its expression under its run's template.
+
+        Raises:
+            RegistryError: The trial is unknown, or its run recorded no template.
+        """
+        trial = self.trial(hash, layer)
+        if trial is None:
+            raise RegistryError(f"no trial {hash} recorded in layer {layer!r}")
+        template = self.run_template(trial.run_id)
+        if template is None:
+            raise RegistryError(f"trial {hash}'s run {trial.run_id!r} recorded no policy "
+                                "template (a run older than registry schema 2): validate the "
+                                "expression again in a new run")
+        return template.complete(trial.text)
 
     def save_checkpoint(self, run_id: str, generation: int, payload: bytes,
                         config_json: str) -> None:

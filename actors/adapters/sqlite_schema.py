@@ -5,6 +5,9 @@ Tables:
 * ``trials`` — one row per ``(layer, hash)``: every evaluated expression, recorded once.
 * ``transitions`` — the alpha lifecycle as an append-only ledger (``seq`` orders it).
 * ``checkpoints`` — the engine's state (archive, population, random state) per generation.
+* ``runs`` — each discovery run's policy template (schema 2): what its genomes were scored
+  with, so a trial's policy can be rebuilt exactly (:class:`~core.governance.policy.
+  PolicyTemplate`).
 
 ``UPDATE``/``DELETE`` on ``trials`` and ``transitions`` are refused by triggers, so the ledger
 can only grow. The database runs in WAL mode (readers never block the writer or each other).
@@ -21,7 +24,8 @@ from typing import Any, NamedTuple
 from actors.adapters.sqlite_wal import open_wal
 from core.errors import RegistryError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: trials, transitions, checkpoints; 2: + runs (a version-1 file is upgraded on open)."""
 
 
 _DDL = """
@@ -64,6 +68,13 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     config     TEXT    NOT NULL,
     PRIMARY KEY (run_id, generation)
 );
+CREATE TABLE IF NOT EXISTS runs (
+    run_id   TEXT NOT NULL PRIMARY KEY,
+    layer    TEXT NOT NULL,
+    template TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS runs_no_update BEFORE UPDATE ON runs
+BEGIN SELECT RAISE(ABORT, 'a run is recorded once and never changed'); END;
 CREATE TRIGGER IF NOT EXISTS trials_no_update BEFORE UPDATE ON trials
 BEGIN SELECT RAISE(ABORT, 'trials are recorded once and never changed'); END;
 CREATE TRIGGER IF NOT EXISTS trials_no_delete BEFORE DELETE ON trials
@@ -112,6 +123,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 f"trial registry {path} has schema version {row[0]}, newer than this "
                 f"evotrader's ({SCHEMA_VERSION}); upgrade evotrader"
             )
+        elif row[0] < SCHEMA_VERSION:  # the new tables were just created: upgraded
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

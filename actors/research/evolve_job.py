@@ -26,6 +26,7 @@ from core.dsl.data import AlphaData
 from core.errors import UsageError
 from core.evolution import EngineState, EvolutionEngine, score_genome
 from core.evolution.engine import GenerationReport
+from core.governance.policy import PolicyTemplate
 
 ProgressFn = Callable[[int, GenerationReport, "GenerationStats"], None]
 
@@ -115,6 +116,16 @@ def _engine(job: EvolveJob, registry: TrialRegistry, terminals: tuple[str, ...]
     return engine, checkpoint.generation
 
 
+def run_template(job: EvolveJob, search: tuple[Candles, ...]) -> PolicyTemplate:
+    """What the run scores every genome with: its trials' policies but their expressions."""
+    config = job.config
+    first = min(int(c.timestamp[0]) for c in search)
+    last = max(int(c.timestamp[-1]) for c in search)
+    return PolicyTemplate(config.evolution.objective.mapping, config.backtest,
+                          config.risk.effective(), tuple(job.symbols), config.data.timeframe,
+                          (first, last))
+
+
 def run_evolution(job: EvolveJob, registry: TrialRegistry, *,
                   progress: ProgressFn | None = None) -> EvolveOutcome:
     """Run (or resume) the search up to ``job.generations`` generations.
@@ -125,6 +136,7 @@ def run_evolution(job: EvolveJob, registry: TrialRegistry, *,
     loaded = load_series(job.config, job.symbols, WindowRequest.everything())
     search, holdout = split_holdout(loaded.candles, job.holdout_from_ms)
     market = MarketArrays.from_candles(list(search))
+    registry.record_run(job.run_id, job.layer, run_template(job, search))
     data = AlphaData.from_market(market)
     terminals = tuple(name for name in ("open", "high", "low", "close", "volume", "returns",
                                         "vwap", "funding") if name in data.series)

@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from configs.alpha import MappingConfig
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from core.errors import ConfigError
-from core.trading.slot import StrategyDefinition
+from core.trading.slot import StrategyDefinition, alpha_definition
 
 SPEC_VERSION = 1
 """Version of the canonical form (part of the hashed bytes)."""
@@ -133,3 +134,70 @@ def policy_spec(strategy: StrategyDefinition, trading: BacktestConfig, risk: Ris
     if strategy.kind == "alpha" and strategy.name != ALPHA_NAME:
         strategy = dataclasses.replace(strategy, name=ALPHA_NAME)
     return PolicySpec(strategy, trading, risk, tuple(symbols), timeframe, (start, end))
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyTemplate:
+    """Everything of a policy but its alpha: what a discovery run scored every genome with.
+
+    A run records its template once; a trial's policy is the template completed with the
+    trial's expression (:meth:`complete`), so a validated alpha can be paper-traded and
+    promoted exactly as it was scored.
+
+    Attributes:
+        mapping: The signal -> position mapping the run's objective used.
+        trading: Costs, sizing and stops of the scoring backtests.
+        risk: The risk template the policy would trade under.
+        symbols: The run's universe.
+        timeframe: Bar timeframe.
+        window: First and last bar time (ms) of the searched data (None: open).
+    """
+
+    mapping: MappingConfig
+    trading: BacktestConfig
+    risk: RiskLimits
+    symbols: tuple[str, ...]
+    timeframe: str
+    window: tuple[int | None, int | None] = (None, None)
+
+    def complete(self, expression: str) -> PolicySpec:
+        """The policy of ``expression`` scored under this template.
+
+        Raises:
+            DSLError: The expression does not parse.
+            ConfigError: The template is malformed (see :func:`policy_spec`).
+        """
+        return policy_spec(alpha_definition(expression, self.mapping), self.trading,
+                           self.risk, self.symbols, self.timeframe, self.window)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys, every default written out)."""
+        return json.dumps({"version": SPEC_VERSION,
+                           "mapping": self.mapping.model_dump(mode="json"),
+                           "trading": self.trading.model_dump(mode="json"),
+                           "risk": self.risk.model_dump(mode="json"),
+                           "symbols": list(self.symbols), "timeframe": self.timeframe,
+                           "window": list(self.window)},
+                          sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> PolicyTemplate:
+        """A template from :meth:`to_json`.
+
+        Raises:
+            ConfigError: Not a template of this version, or a part is invalid.
+        """
+        try:
+            body = json.loads(text)
+            if body["version"] != SPEC_VERSION:
+                raise ConfigError(f"policy template version {body['version']} is not "
+                                  f"{SPEC_VERSION}: written by another version of evotrader")
+            start, end = body["window"]
+            return cls(MappingConfig.model_validate(body["mapping"]),
+                       BacktestConfig.model_validate(body["trading"]),
+                       RiskLimits.model_validate(body["risk"]), tuple(body["symbols"]),
+                       str(body["timeframe"]), (start, end))
+        except ConfigError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"not a policy template: {type(exc).__name__}: {exc}") from exc

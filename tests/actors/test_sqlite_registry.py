@@ -282,3 +282,49 @@ def test_a_replaced_active_alpha_goes_back_to_candidate_and_can_be_restored(regi
         registry.transition(c.hash, "1h", status, reason=status, at=at)
     assert [t.to_status for t in registry.history(c.hash, "1h")] == [
         "born", "validated", "candidate", "active", "candidate", "active"]
+
+
+def _template(timeframe: str = "1h"):
+    from configs.alpha import MappingConfig
+    from configs.backtest import BacktestConfig
+    from configs.risk import RiskLimits
+    from core.governance.policy import PolicyTemplate
+
+    return PolicyTemplate(MappingConfig(), BacktestConfig(), RiskLimits(), ("BTC/USDT",),
+                          timeframe, (0, 3_600_000 * 500))
+
+
+def test_a_trial_s_policy_is_its_expression_under_its_run_s_template(registry):
+    c = candidate(3)
+    registry.record_run("r", "1h", _template())
+    registry.record_run("r", "1h", _template())  # a resume with the same settings
+    registry.record(c, evaluation(3), layer="1h", run_id="r")
+    policy = registry.policy(c.hash, "1h")
+    assert policy == _template().complete(c.text)
+    assert policy.strategy.expression == c.text and len(policy.hash) == 16
+    with pytest.raises(RegistryError, match="another policy template"):
+        registry.record_run("r", "1h", _template("4h"))
+    other = candidate(4)
+    registry.record(other, evaluation(4), layer="1h", run_id="old-run")
+    with pytest.raises(RegistryError, match="recorded no policy template"):
+        registry.policy(other.hash, "1h")
+    with pytest.raises(RegistryError, match="no trial"):
+        registry.policy("deadbeef", "1h")
+
+
+def test_a_schema_1_registry_is_upgraded_and_keeps_its_trials(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with TrialRegistry(path) as registry:
+        registry.record(candidate(1), evaluation(1), layer="1h", run_id="r")
+    raw = sqlite3.connect(path)  # as a version-1 file: no runs table
+    raw.execute("DROP TABLE runs")
+    raw.execute("UPDATE schema_version SET version = 1")
+    raw.commit()
+    raw.close()
+    with TrialRegistry(path) as registry:
+        assert registry.count_trials("1h") == 1
+        registry.record_run("r2", "1h", _template())
+        assert registry.run_template("r2") == _template()
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    raw.close()

@@ -47,6 +47,15 @@ def test_one_and_two_workers_give_the_same_archive(shared_data, tmp_path):
             states.append(outcome.engine.state().to_dict())
             trials = [(t.hash, repr(t.objective), t.ok) for t in registry.trials("tactical")]
             states[-1]["registry"] = trials
+            # every trial's policy is its expression as the run scored it
+            first = registry.trials("tactical")[0]
+            policy = registry.policy(first.hash, "tactical")
+            assert policy.strategy.expression == first.text
+            assert policy.trading == config.backtest and policy.timeframe == "1h"
+            assert dict(policy.strategy.mapping) == \
+                config.evolution.objective.mapping.model_dump(mode="json")
+            assert policy.window[1] < 1_559_347_200_000  # the search never saw the holdout
+            states[-1]["policy"] = policy.hash
     assert states[0] == states[1]
     assert states[0]["generation"] == 3 and len(states[0]["registry"]) > 16
 

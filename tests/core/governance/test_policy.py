@@ -10,7 +10,7 @@ from configs.alpha import MappingConfig
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from core.errors import ConfigError
-from core.governance.policy import PolicySpec, policy_spec
+from core.governance.policy import PolicySpec, PolicyTemplate, policy_spec
 from core.trading.slot import StrategyRunner, alpha_definition, builtin_definition
 
 ALPHA = "(ts_zscore (delta close 12) 48)"
@@ -100,3 +100,15 @@ def test_an_altered_or_foreign_spec_is_refused_with_the_reason() -> None:
 def test_a_malformed_policy_is_refused(changes, message) -> None:
     with pytest.raises(ConfigError, match=message):
         alpha_spec(**changes)
+
+
+def test_a_template_completed_with_an_expression_is_that_alpha_s_policy() -> None:
+    template = PolicyTemplate(MappingConfig(kind="threshold"), TRADING, RISK,
+                              ("BTC/USDT", "ETH/USDT"), "1h", (1_500_000_000_000, None))
+    again = PolicyTemplate.from_json(template.to_json())
+    assert again == template and again.to_json() == template.to_json()
+    policy = template.complete("(ts_zscore   (delta close 12) 48)")
+    assert policy == alpha_spec(strategy=alpha_definition(ALPHA, MappingConfig(kind="threshold")),
+                                window=(1_500_000_000_000, None))
+    with pytest.raises(ConfigError, match="not a policy template"):
+        PolicyTemplate.from_json('{"version": 1}')
