@@ -20,7 +20,7 @@ import json
 import math
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -145,6 +145,29 @@ class TrialRegistry:
             rows = self._conn.execute(
                 f"SELECT {TRIAL_COLUMNS} FROM trials WHERE layer = ? ORDER BY seq", (layer,)
             ).fetchall()
+        return [trial_record(row) for row in rows]
+
+    def standing(self, statuses: Collection[str]) -> list[tuple[TrialRecord, str]]:
+        """Trials whose current status is one of ``statuses``, with it, in recording order."""
+        wanted = [parse_status(s).value for s in statuses]
+        if not wanted:
+            return []
+        marks = ", ".join("?" for _ in wanted)
+        columns = ", ".join(f"t.{c.strip()}" for c in TRIAL_COLUMNS.split(","))
+        with self._lock, self._guard("list trials by status"):
+            rows = self._conn.execute(
+                f"SELECT {columns}, s.to_status FROM trials t JOIN transitions s "
+                "ON s.layer = t.layer AND s.hash = t.hash WHERE s.seq = (SELECT MAX(seq) FROM "
+                "transitions WHERE layer = t.layer AND hash = t.hash) "
+                f"AND s.to_status IN ({marks}) ORDER BY t.seq", wanted).fetchall()
+        return [(trial_record(row[:-1]), str(row[-1])) for row in rows]
+
+    def find(self, prefix: str) -> list[TrialRecord]:
+        """Trials (any layer) whose hash starts with ``prefix``, in recording order."""
+        with self._lock, self._guard(f"find trial {prefix}"):
+            rows = self._conn.execute(
+                f"SELECT {TRIAL_COLUMNS} FROM trials WHERE substr(hash, 1, ?) = ? ORDER BY seq",
+                (len(prefix), prefix)).fetchall()
         return [trial_record(row) for row in rows]
 
     def count_trials(self, layer: str) -> int:

@@ -1,0 +1,179 @@
+r"""Governance from the command line: the alphas standing for promotion and the policy ledger.
+
+Examples::
+
+    python scripts/promote.py list                 # validated, candidate and active alphas
+    python scripts/promote.py list --status validated --layer tactical
+    python scripts/promote.py show 3fa2            # a trial (hash prefix) or a ledger policy
+    python scripts/promote.py history              # every governance decision, in order
+    python scripts/promote.py verify               # the ledger's hash chain, entry by entry
+
+Reads the store of the configuration (``store.path``, SQLite: the trial registry and the
+policy ledger). ``show`` prints a trial's policy (its expression under the template its run
+scored it with: mapping, costs, sizing, risk template, market, window) with its one hash and
+its lifecycle. ``verify`` exits 1 naming the first entry at fault. Usage and configuration
+errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from actors.adapters.policy_ledger import PolicyLedger  # noqa: E402
+from actors.adapters.sqlite_registry import TrialRegistry  # noqa: E402
+from actors.cli import run_command  # noqa: E402
+from configs.loader import load_config  # noqa: E402
+from core.errors import RegistryError, UsageError  # noqa: E402
+from core.governance.lifecycle import LIFECYCLE  # noqa: E402
+
+STANDING = ("validated", "candidate", "active")
+"""What ``list`` shows by default: the alphas that may still trade."""
+VERIFY_FAILED = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="promote.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML config (default: configs/default.toml)")
+    parser.add_argument("--store", metavar="FILE", help="store file (default: store.path)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="alphas standing for promotion")
+    listing.add_argument("--status", action="append", choices=LIFECYCLE,
+                         help="statuses to show (repeatable; default: validated, candidate, "
+                              "active)")
+    listing.add_argument("--layer", help="only this search layer")
+    show = commands.add_parser("show", help="a trial (hash or prefix) or a ledger policy")
+    show.add_argument("id", help="trial hash (or a unique prefix) or policy hash")
+    commands.add_parser("history", help="the policy ledger, in order")
+    commands.add_parser("verify", help="check the ledger's hash chain")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one command; returns the exit code."""
+    store = Path(args.store or load_config(args.config).config.store.path)
+    if not store.is_file():
+        raise UsageError(f"no store at {store}: run scripts/evolve.py first, or pass --store")
+    if args.command == "list":
+        return _list(store, args.status or list(STANDING), args.layer)
+    if args.command == "show":
+        return _show(store, args.id)
+    with PolicyLedger(store) as ledger:
+        if args.command == "history":
+            return _history(ledger)
+        return _verify(ledger)
+
+
+def _list(store: Path, statuses: list[str], layer: str | None) -> int:
+    with TrialRegistry(store) as registry:
+        rows = [(t, s) for t, s in registry.standing(statuses)
+                if layer is None or t.layer == layer]
+        table = []
+        for trial, status in rows:
+            try:
+                policy = registry.policy(trial.hash, trial.layer).hash
+            except RegistryError:
+                policy = "-"
+            table.append((trial.layer, trial.hash[:12], status, f"{trial.objective:.3f}",
+                          policy, _cut(trial.text, 48)))
+    if not table:
+        print(f"no alpha is {' or '.join(statuses)} in {store}")
+        return 0
+    _print_table(("layer", "trial", "status", "objective", "policy", "expression"), table)
+    return 0
+
+
+def _show(store: Path, wanted: str) -> int:
+    with TrialRegistry(store) as registry:
+        found = registry.find(wanted)
+        if len(found) > 1:
+            names = ", ".join(f"{t.layer}/{t.hash}" for t in found[:5])
+            raise UsageError(f"{wanted!r} names {len(found)} trials ({names}); give more of "
+                             "the hash")
+        if found:
+            trial = found[0]
+            print(f"trial {trial.hash} (layer {trial.layer}, run {trial.run_id}, generation "
+                  f"{trial.generation})")
+            print(f"expression: {trial.text}")
+            print(f"objective: {trial.objective:.4f}")
+            print("lifecycle:")
+            for move in registry.history(trial.hash, trial.layer):
+                print(f"  {move.seq:>6}  {move.from_status or '-':>9} -> {move.to_status:<9}"
+                      f"  {move.reason}")
+            try:
+                policy = registry.policy(trial.hash, trial.layer)
+            except RegistryError as exc:
+                print(f"policy: none ({exc})")
+                return 0
+            print(f"policy {policy.hash}:")
+            print(json.dumps(json.loads(policy.canonical_json()), indent=2, sort_keys=True))
+            return 0
+    with PolicyLedger(store) as ledger:
+        entries = [e for e in ledger.entries() if e.policy_hash.startswith(wanted)]
+    if not entries:
+        raise UsageError(f"no trial and no ledger policy named {wanted!r} in {store}")
+    print(f"policy {entries[-1].policy_hash}:")
+    print(json.dumps(json.loads(entries[-1].policy), indent=2, sort_keys=True))
+    print("ledger:")
+    for entry in entries:
+        print(f"  {entry.seq:>4}  {_when(entry.at_ms)}  {entry.action.value:<16} "
+              f"{entry.decided_by}: {entry.reason}")
+    return 0
+
+
+def _history(ledger: PolicyLedger) -> int:
+    entries = ledger.entries()
+    if not entries:
+        print(f"the policy ledger in {ledger.path} is empty")
+        return 0
+    rows = [(str(e.seq), _when(e.at_ms), e.action.value, e.policy_hash,
+             f"{sum(g.passed for g in e.gates)}/{len(e.gates)}", e.decided_by,
+             _cut(e.reason, 40)) for e in entries]
+    _print_table(("#", "when (UTC)", "action", "policy", "gates", "decided by", "reason"), rows)
+    return 0
+
+
+def _verify(ledger: PolicyLedger) -> int:
+    problems = ledger.verify()
+    entries = ledger.entries() if not problems else []
+    if problems:
+        for problem in problems:
+            print(f"ledger: {problem}", file=sys.stderr)
+        print(f"the policy ledger in {ledger.path} does NOT verify", file=sys.stderr)
+        return VERIFY_FAILED
+    tail = entries[-1].hash if entries else "(empty)"
+    print(f"the policy ledger in {ledger.path} verifies: {len(entries)} entries, tail {tail}")
+    return 0
+
+
+def _when(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return run_command(lambda: run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
