@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,26 +40,32 @@ VERIFY_FAILED = 1
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(prog="promote.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", metavar="FILE",
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
                         help="TOML config (default: configs/default.toml)")
-    parser.add_argument("--store", metavar="FILE", help="store file (default: store.path)")
+    common.add_argument("--store", metavar="FILE", default=argparse.SUPPRESS,
+                        help="store file (default: store.path of the config)")
+    parser = argparse.ArgumentParser(prog="promote.py", description=__doc__.split("\n")[0],
+                                     parents=[common])
     commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", help="alphas standing for promotion")
+    listing = commands.add_parser("list", help="alphas standing for promotion",
+                                  parents=[common])
     listing.add_argument("--status", action="append", choices=LIFECYCLE,
                          help="statuses to show (repeatable; default: validated, candidate, "
                               "active)")
     listing.add_argument("--layer", help="only this search layer")
-    show = commands.add_parser("show", help="a trial (hash or prefix) or a ledger policy")
+    show = commands.add_parser("show", help="a trial (hash or prefix) or a ledger policy",
+                               parents=[common])
     show.add_argument("id", help="trial hash (or a unique prefix) or policy hash")
-    commands.add_parser("history", help="the policy ledger, in order")
-    commands.add_parser("verify", help="check the ledger's hash chain")
+    commands.add_parser("history", help="the policy ledger, in order", parents=[common])
+    commands.add_parser("verify", help="check the ledger's hash chain", parents=[common])
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one command; returns the exit code."""
-    store = Path(args.store or load_config(args.config).config.store.path)
+    store = Path(getattr(args, "store", None)
+                 or load_config(getattr(args, "config", None)).config.store.path)
     if not store.is_file():
         raise UsageError(f"no store at {store}: run scripts/evolve.py first, or pass --store")
     if args.command == "list":
@@ -172,7 +179,11 @@ def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
-    return run_command(lambda: run(args))
+    try:
+        return run_command(lambda: run(args))
+    except BrokenPipeError:  # the reader went away (``| head``): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

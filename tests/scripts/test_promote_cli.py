@@ -97,3 +97,9 @@ def test_no_command_creates_a_store(tmp_path, capsys) -> None:
         assert main(["--store", str(missing), command]) == 2
         assert "no store at" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_the_store_may_be_given_before_or_after_the_command(store, capsys) -> None:
+    assert main(["verify", "--store", str(store)]) == 0
+    assert main(["--store", str(store), "verify"]) == 0
+    assert capsys.readouterr().out.count("verifies: 4 entries") == 2
