@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from supervisors.child import ChildRecord, ChildStatus
-from supervisors.errors import ChildUnavailableError, SupervisionError, SupervisorSpecError
+from supervisors.errors import ChildUnavailableError, SupervisionError
 from supervisors.events import EventKind
 from supervisors.naming import child_actor_name
 from supervisors.spec import ChildSpec, SupervisorSpec
@@ -40,6 +41,7 @@ class DynamicChildren:
     _by_name: dict[str, ChildRecord]
     _lock: asyncio.Lock
     _spec_version: int
+    _status: StrEnum
 
     def spec(self) -> SupervisorSpec:
         """The current target state: the declared children and those added since."""
@@ -117,7 +119,7 @@ class DynamicChildren:
     # ------------------------------------------------------------------ helpers
 
     def _accepting(self, what: str) -> None:
-        status = str(getattr(self, "_status", ""))
+        status = str(self._status)
         if status in ("escalated", "stopped"):
             raise SupervisionError(f"supervisor {self._path!r} is {status}: cannot {what}")
 
@@ -131,12 +133,7 @@ class DynamicChildren:
 
     def _set_children(self, children: tuple[Child, ...]) -> None:
         """The new target state (validated: unique names, spec types)."""
-        try:
-            self._spec = dataclasses.replace(self._spec, children=children)
-        except SupervisorSpecError:
-            raise
-        except TypeError as exc:
-            raise SupervisorSpecError(f"supervisor {self._path!r}: {exc}") from exc
+        self._spec = dataclasses.replace(self._spec, children=children)
         self._spec_version += 1
 
     def _new_record(self, child: Child, index: int) -> ChildRecord:

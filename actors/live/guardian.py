@@ -177,7 +177,6 @@ class GuardianService:
         self._recovered = False
         warm_up_trading(backtest, symbols, timeframe_ms, limits)
         self._last_reconcile = 0.0
-        self._ahead = 0
         self._started_at = time.time()
         self._log.info("guardian started", restored_step=self._seq_done)
 
@@ -218,11 +217,13 @@ class GuardianService:
         self._inputs.on_signals(seq, output)
 
     def _prefetch(self, seq: int, i0: int, i1: int, taken: StepBars | None
-                  ) -> tuple[ExecutorLink, PrefetchedLink] | None:
+                  ) -> tuple[ExecutorLink, PrefetchedLink, float] | None:
         """The step's first exchange, sent while the slot computes (one-bar steps).
 
-        Any failure leaves it to the step (the executor answers a repeated exchange from
-        its cache, and a step it lost is run again from its start).
+        Returns the link the step goes on with, the prefetched one, and the exchange's time
+        in ms (its own latency stage, not the step's ``order``). Any failure leaves it to the
+        step (the executor answers a repeated exchange from its cache, and a step it lost is
+        run again from its start).
         """
         request = first_exchange(self._trader.cursor, taken[0]) if taken is not None else None
         if request is None:
@@ -235,8 +236,8 @@ class GuardianService:
             self._log.warning("first exchange ahead of the signals failed", step=seq,
                               error=f"{type(exc).__name__}: {str(exc)[:200]}")
             return None
-        self._ahead += 1
-        return executor, PrefetchedLink(executor, request, reply)
+        elapsed_ms, executor.elapsed_ms = executor.elapsed_ms, 0.0
+        return executor, PrefetchedLink(executor, request, reply), elapsed_ms
 
     # --- a step --------------------------------------------------------------------------
 
@@ -267,9 +268,7 @@ class GuardianService:
             deadline = self._inputs.deadline(until_due)
             taken = self._inputs.bars_first(seq, i0, i1, deadline)
             prefetched = self._prefetch(seq, i0, i1, taken)
-            ahead: dict[str, float] = {}
-            if prefetched is not None:  # its time is its own stage, not the step's "order"
-                ahead["ahead"], prefetched[0].elapsed_ms = prefetched[0].elapsed_ms, 0.0
+            ahead = {"ahead": prefetched[2]} if prefetched is not None else {}
             output = self._inputs.slot_output(seq, i0, i1, deadline)
             signalled = max(time.perf_counter(), started)
             batch, stale = self._inputs.step_bars(seq, i0, i1, taken)
@@ -299,13 +298,13 @@ class GuardianService:
     def _live_step(self, seq: int, i0: int, i1: int, batch: MarketBatch, output: SlotOutput,
                    stopped: Sequence[tuple[str, str]], kill: str,
                    start: tuple[TraderState, RiskState],
-                   prefetched: tuple[ExecutorLink, PrefetchedLink] | None
+                   prefetched: tuple[ExecutorLink, PrefetchedLink, float] | None
                    ) -> tuple[StepOutcome, list[RiskEvent], StepJournal, ExecutorLink]:
         """Run the step against the executor; again from its start if the executor lost it."""
         while True:
             first: VenueLink
             if prefetched is not None:
-                (executor, first), prefetched = prefetched, None  # a rerun starts without it
+                (executor, first, _), prefetched = prefetched, None  # a rerun starts without it
             else:
                 executor = first = ExecutorLink(self._channel, seq, i0, i1)
             link = RecordingLink(first)
@@ -543,13 +542,10 @@ class GuardianService:
         self._snapshots.flush()
 
     def channel_stats(self) -> dict[str, Any]:
-        """Exchange counts: compiled channel, plain calls, failures, steps ahead.
-
-        ``ahead`` counts the steps whose first exchange went before the signals arrived.
-        """
+        """Exchanges sent on the compiled channel and as plain calls, and channel failures."""
         channel = self._channel
         return {"channel": channel.channel_calls, "plain": channel.plain_calls,
-                "failures": list(channel.failures[-10:]), "ahead": self._ahead}
+                "failures": list(channel.failures[-10:])}
 
     def stop(self) -> None:
         """Flush and close the channel to the executor (supervisor stop)."""

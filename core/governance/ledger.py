@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.errors import ConfigError
-from core.governance.policy import PolicySpec
+from core.governance.policy import PolicySpec, canonical_json
 
 GENESIS = "0" * 64
 """The previous hash of the first entry."""
@@ -93,7 +93,7 @@ class LedgerEntry:
 
     def canonical_json(self) -> str:
         """The entry's bytes as stored: sorted keys, no spaces."""
-        return json.dumps(self.body(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return canonical_json(self.body())
 
     @property
     def hash(self) -> str:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from configs.alpha import MappingConfig
 from configs.backtest import BacktestConfig
@@ -34,6 +34,46 @@ SPEC_VERSION = 1
 """Version of the canonical form (part of the hashed bytes)."""
 ALPHA_NAME = "alpha"
 """The name every alpha has in a spec (its run label is not part of its identity)."""
+T = TypeVar("T")
+
+
+def canonical_json(body: Mapping[str, Any]) -> str:
+    """JSON with sorted keys and no spaces: the same content is always the same bytes."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+Window = tuple[int | None, int | None]
+Market = tuple[BacktestConfig, RiskLimits, tuple[str, ...], str, Window]
+"""How a policy trades and where: trading, risk template, symbols, timeframe, window."""
+
+
+def _market_dict(market: Market) -> dict[str, Any]:
+    trading, risk, symbols, timeframe, window = market
+    return {"version": SPEC_VERSION, "trading": trading.model_dump(mode="json"),
+            "risk": risk.model_dump(mode="json"), "symbols": list(symbols),
+            "timeframe": timeframe, "window": list(window)}
+
+
+def _load(text: str, what: str, build: Callable[[dict[str, Any], Market], T]) -> T:
+    """Parse the JSON of a spec or template and ``build`` it from its body and market.
+
+    Raises:
+        ConfigError: Not JSON of this version, or a part is invalid (``what`` names it).
+    """
+    try:
+        body = json.loads(text)
+        if body["version"] != SPEC_VERSION:
+            raise ConfigError(f"{what} version {body['version']} is not {SPEC_VERSION}: "
+                              "written by another version of evotrader")
+        start, end = body["window"]
+        market = (BacktestConfig.model_validate(body["trading"]),
+                  RiskLimits.model_validate(body["risk"]), tuple(body["symbols"]),
+                  str(body["timeframe"]), (start, end))
+        return build(body, market)
+    except ConfigError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"not a {what}: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,28 +94,17 @@ class PolicySpec:
     risk: RiskLimits
     symbols: tuple[str, ...]
     timeframe: str
-    window: tuple[int | None, int | None] = (None, None)
+    window: Window = (None, None)
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical content (JSON types only)."""
-        strategy = self.strategy
-        body: dict[str, Any] = {"kind": strategy.kind, "name": strategy.name}
-        if strategy.kind == "builtin":
-            body["params"] = dict(strategy.params)
-        else:
-            body["expression"] = strategy.expression
-            body["mapping"] = dict(strategy.mapping)
-        return {"version": SPEC_VERSION, "strategy": body,
-                "strategy_hash": strategy.hash,
-                "trading": self.trading.model_dump(mode="json"),
-                "risk": self.risk.model_dump(mode="json"),
-                "symbols": list(self.symbols), "timeframe": self.timeframe,
-                "window": list(self.window)}
+        return {**_market_dict((self.trading, self.risk, self.symbols, self.timeframe,
+                                self.window)),
+                "strategy": self.strategy.to_dict(), "strategy_hash": self.strategy.hash}
 
     def canonical_json(self) -> str:
         """The canonical bytes, as text: sorted keys, no spaces."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
-                          allow_nan=False)
+        return canonical_json(self.to_dict())
 
     @property
     def hash(self) -> str:
@@ -89,34 +118,20 @@ class PolicySpec:
         Raises:
             ConfigError: The JSON is not a policy of this version, or a part is invalid.
         """
-        try:
-            body = json.loads(text)
-            version = body["version"]
-            if version != SPEC_VERSION:
-                raise ConfigError(f"policy spec version {version} is not {SPEC_VERSION}: "
-                                  "written by another version of evotrader")
-            raw = body["strategy"]
-            strategy = StrategyDefinition(
-                raw["kind"], raw["name"], tuple(sorted(raw.get("params", {}).items())),
-                raw.get("expression", ""), tuple(sorted(raw.get("mapping", {}).items())))
-            start, end = body["window"]
-            spec = cls(strategy, BacktestConfig.model_validate(body["trading"]),
-                       RiskLimits.model_validate(body["risk"]), tuple(body["symbols"]),
-                       str(body["timeframe"]), (start, end))
-        except ConfigError:
-            raise
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"not a policy spec: {type(exc).__name__}: {exc}") from exc
-        recorded = body.get("strategy_hash")
-        if recorded is not None and recorded != strategy.hash:
-            raise ConfigError(f"policy spec's strategy hash {recorded} does not match its "
-                              f"definition ({strategy.hash}): the spec was altered")
-        return spec
+        def build(body: dict[str, Any], market: Market) -> PolicySpec:
+            strategy = StrategyDefinition.from_dict(body["strategy"])
+            recorded = body.get("strategy_hash")
+            if recorded is not None and recorded != strategy.hash:
+                raise ConfigError(f"policy spec's strategy hash {recorded} does not match its "
+                                  f"definition ({strategy.hash}): the spec was altered")
+            return cls(strategy, *market)
+
+        return _load(text, "policy spec", build)
 
 
 def policy_spec(strategy: StrategyDefinition, trading: BacktestConfig, risk: RiskLimits,
                 symbols: Sequence[str], timeframe: str,
-                window: tuple[int | None, int | None] = (None, None)) -> PolicySpec:
+                window: Window = (None, None)) -> PolicySpec:
     """A :class:`PolicySpec`, checked.
 
     An alpha's name is only the label it ran under (``live``, a candidate's name): the spec
@@ -158,7 +173,7 @@ class PolicyTemplate:
     risk: RiskLimits
     symbols: tuple[str, ...]
     timeframe: str
-    window: tuple[int | None, int | None] = (None, None)
+    window: Window = (None, None)
 
     def complete(self, expression: str) -> PolicySpec:
         """The policy of ``expression`` scored under this template.
@@ -172,13 +187,9 @@ class PolicyTemplate:
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, every default written out)."""
-        return json.dumps({"version": SPEC_VERSION,
-                           "mapping": self.mapping.model_dump(mode="json"),
-                           "trading": self.trading.model_dump(mode="json"),
-                           "risk": self.risk.model_dump(mode="json"),
-                           "symbols": list(self.symbols), "timeframe": self.timeframe,
-                           "window": list(self.window)},
-                          sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return canonical_json({**_market_dict((self.trading, self.risk, self.symbols,
+                                               self.timeframe, self.window)),
+                               "mapping": self.mapping.model_dump(mode="json")})
 
     @classmethod
     def from_json(cls, text: str) -> PolicyTemplate:
@@ -187,17 +198,5 @@ class PolicyTemplate:
         Raises:
             ConfigError: Not a template of this version, or a part is invalid.
         """
-        try:
-            body = json.loads(text)
-            if body["version"] != SPEC_VERSION:
-                raise ConfigError(f"policy template version {body['version']} is not "
-                                  f"{SPEC_VERSION}: written by another version of evotrader")
-            start, end = body["window"]
-            return cls(MappingConfig.model_validate(body["mapping"]),
-                       BacktestConfig.model_validate(body["trading"]),
-                       RiskLimits.model_validate(body["risk"]), tuple(body["symbols"]),
-                       str(body["timeframe"]), (start, end))
-        except ConfigError:
-            raise
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"not a policy template: {type(exc).__name__}: {exc}") from exc
+        return _load(text, "policy template", lambda body, market: cls(
+            MappingConfig.model_validate(body["mapping"]), *market))

@@ -7,8 +7,7 @@ merged in (bar, symbol column) order, so the output does not depend on how the w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from configs.alpha import MappingConfig
 from core.strategies.registry import get_strategy
@@ -47,15 +46,13 @@ def build_runners(choice: StrategyChoice, symbols: Sequence[str]) -> list[Strate
             two symbols.
         DSLError: A malformed alpha.
     """
-    if choice.alpha is not None:
-        mapping = MappingConfig(**dict(choice.mapping)) if choice.mapping else None
-        return [StrategyRunner.alpha(choice.alpha, symbols, mapping, name=choice.label)]
-    assert choice.strategy is not None
-    spec = get_strategy(choice.strategy)
-    params: Mapping[str, Any] = dict(choice.params)
+    definition = choice_definition(choice)
+    if definition.kind == "alpha":
+        return [StrategyRunner(definition, symbols)]
+    spec = get_strategy(definition.name)
     if spec.symbols == 1:
-        return [StrategyRunner.builtin(choice.strategy, params, (s,)) for s in symbols]
-    return [StrategyRunner.builtin(choice.strategy, params, tuple(symbols)[: spec.symbols])]
+        return [StrategyRunner(definition, (s,), spec=spec) for s in symbols]
+    return [StrategyRunner(definition, tuple(symbols)[: spec.symbols], spec=spec)]
 
 
 def run_batch(runners: Sequence[StrategyRunner], batch: MarketBatch,

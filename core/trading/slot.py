@@ -77,15 +77,32 @@ class StrategyDefinition:
     expression: str = ""
     mapping: tuple[tuple[str, Any], ...] = ()
 
-    @property
-    def hash(self) -> str:
-        """16 hex characters of the sha256 of the canonical definition."""
+    def to_dict(self) -> dict[str, Any]:
+        """The definition as JSON types (:meth:`from_dict` rebuilds it)."""
         body: dict[str, Any] = {"kind": self.kind, "name": self.name}
         if self.kind == "builtin":
             body["params"] = dict(self.params)
         else:
-            body["expression"] = canonical_text(self.expression)
+            body["expression"] = self.expression
             body["mapping"] = dict(self.mapping)
+        return body
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> StrategyDefinition:
+        """The definition of :meth:`to_dict`'s content.
+
+        Raises:
+            KeyError: ``kind`` or ``name`` is missing.
+        """
+        return cls(body["kind"], body["name"], tuple(sorted(body.get("params", {}).items())),
+                   body.get("expression", ""), tuple(sorted(body.get("mapping", {}).items())))
+
+    @property
+    def hash(self) -> str:
+        """16 hex characters of the sha256 of the canonical definition."""
+        body = self.to_dict()
+        if self.kind == "alpha":
+            body["expression"] = canonical_text(self.expression)
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
