@@ -1,9 +1,9 @@
 """scripts/bench_actors.py: a tiny end-to-end run on a real Ray (speed is never asserted).
 
-The tiny run starts its own local Ray (2 CPUs, loopback) inside the subprocess, times the
+The tiny run joins the tests' shared Ray (``--address``) from its subprocess, times the
 in-process runners, runs one unpaced and one paced SIM session through ``run_session`` (the
-session actor killed once), and shuts its Ray down. Every goal figure must be in the JSON with
-a finite value: a figure the script stopped producing fails here.
+session actor killed once), and leaves the cluster as it found it. Every goal figure must be
+in the JSON with a finite value: a figure the script stopped producing fails here.
 """
 
 from __future__ import annotations
@@ -71,9 +71,10 @@ def run_script(*args: str, env: dict[str, str] | None = None, timeout: float = 3
 
 
 @pytest.mark.slow
-def test_tiny_run_writes_every_figure(tmp_path: Path, shared_data: Path) -> None:
+def test_tiny_run_writes_every_figure(tmp_path: Path, shared_data: Path, ray_session) -> None:
     out = tmp_path / "bench.json"
     done = run_script("--quick", "--json", str(out), "--data", str(shared_data),
+                      "--address", ray_session.address,
                       "--sim-bars", "4096", "--batch-bars", "2048", "--warmup-steps", "20",
                       "--soak-minutes", "0.15", "--kills", "1", "--history-bars", "20000",
                       "--cost-steps", "40")

@@ -40,7 +40,7 @@ def _broken_session(tmp_path: Path, shared_data: Path, session_id: str):
     """A finished session made unfinished, with a session checkpoint that cannot be read."""
     session_config(tmp_path, shared_data, duration="3d", batch_bars=24)
     path = tmp_path / "session.toml"  # a low restart intensity: the tree gives up sooner
-    path.write_text(path.read_text().replace("[session]\n", "[session]\nmax_restarts = 3\n"))
+    path.write_text(path.read_text().replace("[session]\n", "[session]\nmax_restarts = 1\n"))
     loaded = load_config(path, env={})
     folder = run(loaded, session_id).folder
     result_path(folder).unlink()  # as if its cluster had died before the end
