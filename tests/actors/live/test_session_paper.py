@@ -103,12 +103,13 @@ def test_paper_fills_walking_the_venues_book_are_replayed_from_their_record(
     monkey = ChaosMonkey([names.executor], ray.get_runtime_context().namespace)
     kills: list[int] = []
 
-    def kill_after_the_first_book(seq: int, result) -> None:  # its fill is replayed
-        if not kills and (Path(result.folder) / "state" / BOOKS_FILE).exists():
+    def kill_after_three_books(seq: int, result) -> None:  # their fills are replayed
+        path = Path(result.folder) / "state" / BOOKS_FILE
+        if not kills and path.exists() and len(path.read_bytes().splitlines()) >= 3:
             monkey.kill(names.executor, "SIGKILL")
             kills.append(seq)
 
-    result = run(config, "paper", on_step=kill_after_the_first_book)
+    result = run(config, "paper", on_step=kill_after_three_books)
     assert result.stop_reason == "end of data" and kills
     books = BookLog(result.folder / "state")
     orders = {o["client_order_id"]: o for o in csv.DictReader(
@@ -121,7 +122,10 @@ def test_paper_fills_walking_the_venues_book_are_replayed_from_their_record(
         side = Side(fill["side"])
         assert float(fill["price"]) == walk_price(book, side, float(fill["quantity"]))
     depth = paced_emulator.requests("/api/v3/depth")
-    assert len(depth) == len(fills)  # one book per order: the replay read none again
+    # One book per order: the replay read none of the 3+ recorded books again. A kill that
+    # lands between a book's answer and its durable record costs one more read (that order
+    # was never sent: its exchange runs again and reads a new book).
+    assert len(fills) <= len(depth) <= len(fills) + len(kills)
     summary = (result.folder / "session.md").read_text()
     assert "## Parity with SIM" in summary  # the book's prices against the fill model
 
