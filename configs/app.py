@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from configs.backtest import BacktestConfig
 from configs.base import StrictModel
 from configs.evolution import EvolutionConfig
+from configs.governance import GovernanceConfig
 from configs.guardian import GuardianConfig
 from configs.risk import RiskConfig
 from configs.session import SessionConfig
@@ -245,6 +246,8 @@ class AppConfig(StrictModel):
     store: StoreConfig = Field(default_factory=StoreConfig, description="Persistent state.")
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig,
                                        description="Discovery engine.")
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig,
+                                         description="Promotion gates, candidates, ledger.")
 
     @model_validator(mode="after")
     def _check_mode(self) -> Self:

@@ -19,7 +19,11 @@ from enum import StrEnum
 from typing import Any
 
 from core.errors import ConfigError
+from core.governance.gates import Evidence, GateResult
 from core.governance.policy import PolicySpec, canonical_json
+
+__all__ = ["GENESIS", "Action", "Evidence", "GateResult", "LedgerEntry", "active_policy",
+           "next_entry", "previous_active", "verify_chain"]
 
 GENESIS = "0" * 64
 """The previous hash of the first entry."""
@@ -33,26 +37,6 @@ class Action(StrEnum):
     PROMOTE = "promote"
     ROLLBACK = "rollback"
     RETIRE = "retire"
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """A pointer to what a gate measured: a run, a report, with the sha256 of its bytes."""
-
-    kind: str
-    ref: str
-    sha256: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class GateResult:
-    """One gate: its measured value, the threshold, the verdict and the evidence."""
-
-    name: str
-    value: float | None
-    threshold: str
-    passed: bool
-    evidence: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +70,7 @@ class LedgerEntry:
         return {"seq": self.seq, "action": self.action.value, "policy_hash": self.policy_hash,
                 "policy": self.policy, "decided_by": self.decided_by, "reason": self.reason,
                 "at_ms": self.at_ms, "prev_hash": self.prev_hash,
-                "gates": [{"name": g.name, "value": g.value, "threshold": g.threshold,
-                           "passed": g.passed,
-                           "evidence": [{"kind": e.kind, "ref": e.ref, "sha256": e.sha256}
-                                        for e in g.evidence]} for g in self.gates]}
+                "gates": [g.to_dict() for g in self.gates]}
 
     def canonical_json(self) -> str:
         """The entry's bytes as stored: sorted keys, no spaces."""
@@ -114,10 +95,7 @@ class LedgerEntry:
         """
         try:
             body = json.loads(text)
-            gates = tuple(GateResult(g["name"], g["value"], g["threshold"], bool(g["passed"]),
-                                     tuple(Evidence(e["kind"], e["ref"], e["sha256"])
-                                           for e in g["evidence"]))
-                          for g in body["gates"])
+            gates = tuple(GateResult.from_dict(g) for g in body["gates"])
             return cls(int(body["seq"]), Action(body["action"]), str(body["policy_hash"]),
                        str(body["policy"]), str(body["decided_by"]), str(body["reason"]),
                        int(body["at_ms"]), str(body["prev_hash"]), gates)

@@ -1,0 +1,77 @@
+"""Configuration of governance: the promotion gates, the candidate slots, the policy ledger."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from configs.base import StrictModel
+
+GateName = Literal["oos_sharpe", "pbo", "dsr", "fdr_q", "paper_days", "paper_trades",
+                   "tracking_error", "own_denials", "correlation_to_active", "regime_grid",
+                   "risk_template"]
+GATE_NAMES: tuple[str, ...] = GateName.__args__
+"""Every gate, in the order checks list them."""
+
+
+class GatesConfig(StrictModel):
+    """What a policy must show before it is promoted, gate by gate (see ``GATE_NAMES``).
+
+    A gate named in ``off`` is not checked; it is still listed, as off, in every check and
+    ledger entry.
+    """
+
+    min_oos_sharpe: float = Field(
+        0.5, ge=-10.0, le=100.0,
+        description="Smallest annualised out-of-sample Sharpe of the discovery's walk-forward.")
+    max_pbo: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="Largest probability of backtest overfitting (CSCV over the run's best "
+                    "trials).")
+    min_dsr: float = Field(
+        0.95, ge=0.0, le=1.0,
+        description="Smallest deflated Sharpe ratio, deflated by every trial of the layer in "
+                    "the registry.")
+    max_fdr_q: float = Field(
+        0.05, gt=0.0, le=1.0,
+        description="Largest Benjamini-Hochberg q-value over every trial of the layer.")
+    min_paper_days: float = Field(
+        14.0, ge=0.0, le=3650.0,
+        description="Least market time paper-traded as a candidate, days.")
+    min_paper_trades: int = Field(
+        10, ge=0, le=1_000_000, description="Fewest paper fills as a candidate.")
+    max_tracking_error: float = Field(
+        0.05, ge=0.0, le=100.0,
+        description="Largest annualised tracking error of paper returns against the backtest "
+                    "of the same policy on the same bars.")
+    max_own_denials: int = Field(
+        0, ge=0, le=1_000_000,
+        description="Most risk denials of the candidate's own orders while paper-trading.")
+    max_correlation_to_active: float = Field(
+        0.7, ge=-1.0, le=1.0,
+        description="Largest correlation of the candidate's paper returns to the active "
+                    "strategy's on the same bars.")
+    min_positive_regimes: int = Field(
+        2, ge=0, le=4,
+        description="Regimes (of the 4 of the regime state machine) in which the policy's "
+                    "out-of-sample returns must have a positive Sharpe.")
+    off: tuple[GateName, ...] = Field(
+        (), description="Gates not checked (listed as off), e.g. [\"paper_days\"].")
+
+
+class GovernanceConfig(StrictModel):
+    """Promotion: gates, candidates and what the sessions take from the policy ledger."""
+
+    gates: GatesConfig = Field(default_factory=GatesConfig, description="Promotion gates.")
+    candidate_slots: int = Field(
+        3, ge=0, le=32, description="Candidates from the ledger paper-traded per session.")
+    use_ledger: bool = Field(
+        True, description="A session trades the ledger's active policy (when there is one) "
+                          "and paper-trades its candidates, instead of [strategy] and "
+                          "[session] candidates.")
+    pbo_family: int = Field(
+        16, ge=2, le=256,
+        description="Best trials of the policy's discovery run whose returns the PBO "
+                    "gate's CSCV compares.")
+    pbo_blocks: int = Field(8, ge=2, le=16, description="CSCV row blocks (even).")
