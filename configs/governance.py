@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from configs.base import StrictModel
 
@@ -75,3 +75,17 @@ class GovernanceConfig(StrictModel):
         description="Best trials of the policy's discovery run whose returns the PBO "
                     "gate's CSCV compares.")
     pbo_blocks: int = Field(8, ge=2, le=16, description="CSCV row blocks (even).")
+    active_policy: str | None = Field(
+        None, min_length=2, max_length=200_000,
+        description="Set by a session from the ledger, not by hand: the canonical JSON of the "
+                    "promoted policy it trades (recorded so that resume trades the same).")
+    candidate_policies: tuple[str, ...] = Field(
+        (), max_length=32,
+        description="Set by a session from the ledger, not by hand: the canonical JSON of "
+                    "each candidate policy it paper-trades.")
+
+    @model_validator(mode="after")
+    def _even_blocks(self) -> Self:
+        if self.pbo_blocks % 2:
+            raise ValueError(f"pbo_blocks must be even (CSCV halves), got {self.pbo_blocks}")
+        return self

@@ -7,12 +7,21 @@ Examples::
     python scripts/promote.py show 3fa2            # a trial (hash prefix) or a ledger policy
     python scripts/promote.py history              # every governance decision, in order
     python scripts/promote.py verify               # the ledger's hash chain, entry by entry
+    python scripts/promote.py candidate add 3fa2 --reason "best of run 7"
+    python scripts/promote.py check 3fa2           # every gate: measured value, threshold
+    python scripts/promote.py promote 3fa2 --reason "passed its paper month" [--dry-run]
+    python scripts/promote.py rollback --reason "decayed" [--to HASH]
+    python scripts/promote.py rebuild 9c1e         # the runtime form of a ledger policy
 
 Reads the store of the configuration (``store.path``, SQLite: the trial registry and the
 policy ledger). ``show`` prints a trial's policy (its expression under the template its run
 scored it with: mapping, costs, sizing, risk template, market, window) with its one hash and
-its lifecycle. ``verify`` exits 1 naming the first entry at fault. Usage and configuration
-errors exit 2.
+its lifecycle. ``verify`` exits 1 naming the first entry at fault. ``check`` and a refused
+``promote`` list every gate with its measured value, threshold and verdict; a refusal exits
+3. Usage and configuration errors exit 2. An ID is a trial hash (or unique prefix), a ledger
+policy hash, an expression in parentheses or ``builtin:name,k=v``. Decisions take effect when
+the next session starts (it trades the ledger's active policy and paper-trades its
+candidates).
 """
 
 from __future__ import annotations
@@ -29,13 +38,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from actors.adapters.policy_ledger import PolicyLedger  # noqa: E402
 from actors.adapters.sqlite_registry import TrialRegistry  # noqa: E402
 from actors.cli import run_command  # noqa: E402
+from actors.governance import promotion  # noqa: E402
+from actors.governance.promotion import Decision, GatesRefusedError  # noqa: E402
+from configs.app import AppConfig  # noqa: E402
 from configs.loader import load_config  # noqa: E402
 from core.errors import RegistryError, UsageError  # noqa: E402
+from core.governance.gates import GateResult  # noqa: E402
 from core.governance.lifecycle import LIFECYCLE  # noqa: E402
 
 STANDING = ("validated", "candidate", "active")
 """What ``list`` shows by default: the alphas that may still trade."""
 VERIFY_FAILED = 1
+REFUSED = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,15 +73,44 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", help="trial hash (or a unique prefix) or policy hash")
     commands.add_parser("history", help="the policy ledger, in order", parents=[common])
     commands.add_parser("verify", help="check the ledger's hash chain", parents=[common])
+    decided = argparse.ArgumentParser(add_help=False, parents=[common])
+    decided.add_argument("--reason", required=True, help="why (recorded in the ledger)")
+    decided.add_argument("--operator", default=os.environ.get("USER") or "operator",
+                         help="who decides (default: $USER)")
+    checking = commands.add_parser("check", help="measure and check every gate",
+                                   parents=[common])
+    checking.add_argument("id", help="trial, policy, '(expression)' or 'builtin:name,k=v'")
+    promoting = commands.add_parser("promote", help="make a policy active (gated)",
+                                    parents=[decided])
+    promoting.add_argument("id", help="trial, policy, '(expression)' or 'builtin:name,k=v'")
+    promoting.add_argument("--dry-run", action="store_true", help="check, write nothing")
+    rolling = commands.add_parser("rollback", help="restore the previous active policy",
+                                  parents=[decided])
+    rolling.add_argument("--to", metavar="HASH", help="a policy that was active before")
+    candidate = commands.add_parser("candidate", help="add or remove a candidate",
+                                    parents=[common])
+    verbs = candidate.add_subparsers(dest="verb", required=True)
+    for verb, text in (("add", "paper-trade a policy in the next sessions"),
+                       ("remove", "stop paper-trading a candidate")):
+        one = verbs.add_parser(verb, help=text, parents=[decided])
+        one.add_argument("id", help="trial, policy, '(expression)' or 'builtin:name,k=v'")
+    rebuilding = commands.add_parser("rebuild", help="the runtime form of a ledger policy",
+                                     parents=[common])
+    rebuilding.add_argument("policy", help="policy hash (or unique prefix) in the ledger")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one command; returns the exit code."""
-    store = Path(getattr(args, "store", None)
-                 or load_config(getattr(args, "config", None)).config.store.path)
+    config = load_config(getattr(args, "config", None)).config
+    store = Path(getattr(args, "store", None) or config.store.path)
+    if args.command in ("check", "promote", "rollback", "candidate"):
+        return _decide(args, config, store)
     if not store.is_file():
         raise UsageError(f"no store at {store}: run scripts/evolve.py first, or pass --store")
+    if args.command == "rebuild":
+        print(promotion.rebuild_strategy(store, args.policy))
+        return 0
     if args.command == "list":
         return _list(store, args.status or list(STANDING), args.layer)
     if args.command == "show":
@@ -76,6 +119,55 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "history":
             return _history(ledger)
         return _verify(ledger)
+
+
+def _decide(args: argparse.Namespace, config: AppConfig, store: Path) -> int:
+    store.parent.mkdir(parents=True, exist_ok=True)
+    if args.command == "rollback":
+        _report(promotion.rollback(config, store, operator=args.operator, reason=args.reason,
+                                   to=args.to))
+        return 0
+    subject = promotion.resolve(config, store, args.id)
+    if args.command == "check":
+        results = promotion.check(config, store, subject)
+        print(f"policy {subject.spec.hash}")
+        _print_gates(results)
+        return REFUSED if any(not r.passed for r in results) else 0
+    if args.command == "candidate":
+        flow = promotion.add_candidate if args.verb == "add" else promotion.remove_candidate
+        extra = {"config": config} if args.verb == "add" else {}
+        _report(flow(store=store, subject=subject, operator=args.operator,
+                     reason=args.reason, **extra))
+        return 0
+    try:
+        decision = promotion.promote(config, store, subject, operator=args.operator,
+                                     reason=args.reason, dry_run=args.dry_run)
+    except GatesRefusedError as refused:
+        print(f"policy {subject.spec.hash}: promotion REFUSED by the gates")
+        _print_gates(refused.results)
+        return REFUSED
+    _print_gates(decision.gates)
+    _report(decision)
+    return 0
+
+
+def _report(decision: Decision) -> None:
+    if decision.entry is not None:
+        entry = decision.entry
+        print(f"ledger entry {entry.seq}: {entry.action.value} {entry.policy_hash} by "
+              f"{entry.decided_by} (entry hash {entry.hash[:16]})")
+    for note in decision.notes:
+        print(f"note: {note}")
+    if decision.entry is not None:
+        print("takes effect when the next session starts")
+
+
+def _print_gates(results: tuple[GateResult, ...]) -> None:
+    if not results:
+        return
+    rows = [(r.name, "n/a" if r.value is None else f"{r.value:.4g}", r.threshold,
+             "PASS" if r.passed else "FAIL", _cut(r.note, 60)) for r in results]
+    _print_table(("gate", "value", "threshold", "verdict", "note"), rows)
 
 
 def _list(store: Path, statuses: list[str], layer: str | None) -> int:

@@ -7,6 +7,7 @@ error exits 2 at once) and is a pure function of the configuration and the store
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from configs.app import AppConfig
 from configs.loader import LoadedConfig
 from configs.secrets import Secrets
 from core.data.timeframes import timeframe_to_ms
-from core.errors import DataNotFoundError, UsageError
+from core.errors import ConfigError, DataNotFoundError, UsageError
 from core.trading.align import common_timeline
 from core.trading.choice import StrategyChoice
 from core.trading.parity import REFERENCE
@@ -48,6 +49,42 @@ def strategy_choice(label: str, name: str | None, params: dict[str, Any],
     """A :class:`StrategyChoice` from config values."""
     return StrategyChoice(label=label, strategy=name, params=tuple(sorted(params.items())),
                           alpha=alpha)
+
+
+def ledger_candidate_name(policy_hash: str) -> str:
+    """The candidate name of a ledger policy in a session (``p-`` and its hash)."""
+    return f"p-{policy_hash}"
+
+
+def session_choices(config: AppConfig) -> tuple[StrategyChoice,
+                                                list[tuple[str, StrategyChoice]]]:
+    """What the live slot and each candidate run.
+
+    The ledger's policies when the session took them (``[governance] active_policy`` and
+    ``candidate_policies``, see :mod:`actors.governance.apply`), else ``[strategy]`` and
+    ``[session] candidates``.
+
+    Raises:
+        UsageError: A recorded policy cannot be read.
+    """
+    from core.governance.policy import PolicySpec  # the planner only
+    from core.governance.runtime import choice_of
+
+    governance = config.governance
+    try:
+        active = (PolicySpec.from_json(governance.active_policy)
+                  if governance.active_policy else None)
+        ledger = [PolicySpec.from_json(text) for text in governance.candidate_policies]
+    except ConfigError as exc:
+        raise UsageError(f"[governance] holds a policy that cannot be read: {exc}") from exc
+    live = (choice_of(active, "live") if active is not None else
+            strategy_choice("live", config.strategy.name, dict(config.strategy.params)))
+    candidates = [(c.name, strategy_choice(c.name, c.strategy, dict(c.params), c.alpha))
+                  for c in config.session.candidates]
+    for spec in ledger:
+        name = ledger_candidate_name(spec.hash)
+        candidates.append((name, choice_of(spec, name)))
+    return live, candidates
 
 
 @dataclass
@@ -109,10 +146,9 @@ def plan_session(loaded: LoadedConfig, session_id: str, folder: Path, namespace:
     tf_ms = timeframe_to_ms(data.timeframe)
     window = resolve_window(config.session, int(full[0]), int(full[-1]) + tf_ms)
     timeline = common_timeline([i.timeline for i in infos], window.start_ms, window.until_ms)
-    names = SessionNames.build(data.symbols, [c.name for c in config.session.candidates])
-    live = strategy_choice("live", config.strategy.name, dict(config.strategy.params))
-    candidates = tuple((c.name, strategy_choice(c.name, c.strategy, dict(c.params), c.alpha))
-                       for c in config.session.candidates)
+    live, choices = session_choices(config)
+    candidates = tuple(choices)
+    names = SessionNames.build(data.symbols, [name for name, _ in candidates])
     inputs = TreeInputs(session_id=session_id, namespace=namespace, config=config,
                         guardian=config.guardian, data_dir=data_dir,
                         state_dir=str(folder / "state"), store_path=str(folder / "session.sqlite"),
@@ -127,19 +163,16 @@ def _plan_live(loaded: LoadedConfig, session_id: str, folder: Path, namespace: s
     config = loaded.config
     timeline = live_timeline(config)
     tf_ms = timeframe_to_ms(config.data.timeframe)
-    candidates = [(c.name, strategy_choice(c.name, c.strategy, dict(c.params), c.alpha))
-                  for c in config.session.candidates]
+    live, candidates = session_choices(config)
     if config.session.sim_reference:  # the active strategy on the SIM fill model, for parity
-        candidates.append((REFERENCE, strategy_choice(REFERENCE, config.strategy.name,
-                                                      dict(config.strategy.params))))
+        candidates.append((REFERENCE, dataclasses.replace(live, label=REFERENCE)))
     names = SessionNames.build(config.data.symbols, [name for name, _ in candidates])
     spec = venue_feed_spec(config)
     inputs = TreeInputs(
         session_id=session_id, namespace=namespace, config=config, guardian=config.guardian,
         data_dir=data_dir, state_dir=str(folder / "state"),
         store_path=str(folder / "session.sqlite"), timeline=timeline, timeframe_ms=tf_ms,
-        live=strategy_choice("live", config.strategy.name, dict(config.strategy.params)),
-        candidates=tuple(candidates), live_feed=spec,
+        live=live, candidates=tuple(candidates), live_feed=spec,
         venue_execution=venue_execution_spec(config), paper_books=paper_book_spec(config))
     label = f"live {spec.exchange_id}" + (f" at {spec.api_url}" if spec.api_url else "")
     window = Window(int(timeline[0]), int(timeline[-1]) + tf_ms)

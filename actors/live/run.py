@@ -28,6 +28,7 @@ from typing import Any
 
 import ray
 
+from actors.governance.apply import apply_ledger
 from actors.live.calls import SessionError
 from actors.live.follow import ProgressView
 from actors.live.live_plan import LIVE_MODES, fix_live_window
@@ -38,6 +39,7 @@ from actors.live.plan import (
     read_resume_record,
     write_resume_record,
 )
+from actors.live.policies import session_policies, write_policies_record
 from actors.live.session_actor import result_path
 from actors.live.shells import SessionActor
 from actors.live.tree import PREFIX, ROOT, build_tree
@@ -389,8 +391,12 @@ def run_session(loaded: LoadedConfig, *, session_id: str | None = None,
     """
     if loaded.config.app.mode in LIVE_MODES:
         loaded = fix_live_window(loaded)  # recorded as fixed: resume plans the same steps
+    loaded, notes = apply_ledger(loaded)  # recorded as applied: resume runs the same policies
+    for note in notes if not quiet else ():
+        print(f"governance: {note}", file=sys.stderr)
     session_id = session_id or new_session_id(loaded.config_id)
     plan = _plan(loaded, session_id)  # data errors before Ray starts
+    session_policies(plan.inputs)  # a ledger policy that would not run as recorded: exit 2
     handle = connect_cluster(loaded.config, detach=detach)
     try:
         plan = _in_namespace(plan)
@@ -400,6 +406,7 @@ def run_session(loaded: LoadedConfig, *, session_id: str | None = None,
                              f"with `python -m actors.main resume {session_id}` or pick "
                              "another --session-id")
         write_resume_record(folder, loaded, session_id)
+        write_policies_record(folder, plan.inputs)
         return _start_and_follow(plan, quiet=quiet, on_step=on_step, detach=detach,
                                  verb="session")
     finally:
@@ -421,6 +428,7 @@ def resume_session(config: AppConfig, session_id: str, *, quiet: bool = False,
         raise UsageError(f"session {session_id} already finished ({finished['stop_reason']}); "
                          f"its files are in {folder}")
     plan = plan_session(loaded, recorded_id, folder, loaded.config.ray.namespace)
+    write_policies_record(folder, plan.inputs)
     handle = connect_cluster(config, detach=detach)
     try:
         plan = _in_namespace(plan)

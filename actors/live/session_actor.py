@@ -252,24 +252,16 @@ class SessionService:
     def _policies(self) -> dict[str, str]:
         """The policy hash of the active strategy (``live``) and of each candidate.
 
-        The same identity the registry and the ledger name a policy by
-        (:class:`~core.governance.policy.PolicySpec`): what it runs, how it trades, its risk
-        template, the market.
+        The same identity the registry and the ledger name a policy by (see
+        :mod:`actors.live.policies`).
         """
-        from core.governance.policy import policy_spec
-        from core.trading.runners import choice_definition
+        from actors.live.policies import session_policies
 
-        inputs, config = self._plan.inputs, self._plan.inputs.config
-        limits = config.risk.effective()
-        out = {}
-        for label, choice in (("live", inputs.live), *inputs.candidates):
-            try:
-                out[label] = policy_spec(choice_definition(choice), config.backtest, limits,
-                                         tuple(config.data.symbols),
-                                         config.data.timeframe).hash
-            except Exception as exc:  # noqa: BLE001 - a summary never fails on it
-                out[label] = f"n/a ({type(exc).__name__})"
-        return out
+        try:
+            return {label: record["policy"]
+                    for label, record in session_policies(self._plan.inputs).items()}
+        except Exception as exc:  # noqa: BLE001 - a summary never fails on it
+            return {"live": f"n/a ({type(exc).__name__})"}
 
     def _parity(self, store: SessionStore) -> list[str]:
         """The drift from the SIM reference, when the session ran one."""

@@ -23,7 +23,8 @@ from core.governance.gates import Evidence, GateResult
 from core.governance.policy import PolicySpec, canonical_json
 
 __all__ = ["GENESIS", "Action", "Evidence", "GateResult", "LedgerEntry", "active_policy",
-           "next_entry", "previous_active", "verify_chain"]
+           "latest_spec", "next_entry", "previous_active", "standing_candidates",
+           "verify_chain"]
 
 GENESIS = "0" * 64
 """The previous hash of the first entry."""
@@ -166,3 +167,36 @@ def previous_active(entries: Sequence[LedgerEntry]) -> str | None:
                 continue
             history.append(entry.policy_hash)
     return history[-2] if len(history) >= 2 else None
+
+
+def standing_candidates(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+    """The candidate entries still standing, in the order they were added.
+
+    A candidate stands from its ``candidate_add`` until it is removed, retired or promoted
+    (a policy demoted by a later promotion or rollback is not a candidate again unless it is
+    added again).
+    """
+    standing: dict[str, LedgerEntry] = {}
+    for entry in entries:
+        if entry.action is Action.CANDIDATE_ADD:
+            standing.setdefault(entry.policy_hash, entry)
+        elif entry.action in (Action.CANDIDATE_REMOVE, Action.RETIRE, Action.PROMOTE,
+                              Action.ROLLBACK):
+            standing.pop(entry.policy_hash, None)
+    return list(standing.values())
+
+
+def latest_spec(entries: Sequence[LedgerEntry], policy_hash: str) -> PolicySpec:
+    """The recorded spec of ``policy_hash`` (its last entry), rebuilt from its JSON.
+
+    Raises:
+        ConfigError: No entry names it, or its JSON does not hash to it.
+    """
+    for entry in reversed(entries):
+        if entry.policy_hash == policy_hash:
+            spec = entry.spec
+            if spec.hash != policy_hash:
+                raise ConfigError(f"ledger entry {entry.seq}: its policy hashes to {spec.hash}, "
+                                  f"not {policy_hash} (the ledger was altered)")
+            return spec
+    raise ConfigError(f"no ledger entry names policy {policy_hash}")

@@ -1,0 +1,1 @@
+"""Governance on the store: the ledger applied to sessions, gate evidence, promotion flows."""

@@ -1,0 +1,47 @@
+"""A policy at run time: what a slot runs for it, and the spec a session actually runs (pure).
+
+A session's slot and candidates run :class:`~core.trading.choice.StrategyChoice` values under
+the session's trading rules and risk limits. :func:`runtime_spec` is the spec of what really
+runs, built from those runtime objects, never copied from the ledger: when a session trades a
+promoted policy, the runtime spec it records equals :func:`runtime_form` of the ledger's spec
+byte for byte, or the policy was not applied as promoted. The runtime form has no data window:
+the window is where a policy was proven, not where it trades.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from configs.backtest import BacktestConfig
+from configs.risk import RiskLimits
+from core.governance.policy import PolicySpec, policy_spec
+from core.trading.choice import StrategyChoice
+from core.trading.runners import choice_definition
+
+
+def choice_of(spec: PolicySpec, label: str) -> StrategyChoice:
+    """What a slot or candidate named ``label`` runs for ``spec``'s strategy."""
+    definition = spec.strategy
+    if definition.kind == "alpha":
+        return StrategyChoice(label=label, alpha=definition.expression,
+                              mapping=tuple(definition.mapping))
+    return StrategyChoice(label=label, strategy=definition.name,
+                          params=tuple(definition.params))
+
+
+def runtime_spec(choice: StrategyChoice, trading: BacktestConfig, risk: RiskLimits,
+                 symbols: Sequence[str], timeframe: str) -> PolicySpec:
+    """The spec of ``choice`` run under these rules (no window; see the module doc).
+
+    Raises:
+        BacktestError: Unknown built-in or bad parameters.
+        DSLError: A malformed alpha.
+        ConfigError: Bad symbols.
+    """
+    return policy_spec(choice_definition(choice), trading, risk, tuple(symbols), timeframe)
+
+
+def runtime_form(spec: PolicySpec) -> PolicySpec:
+    """``spec`` as a session runs it: the same policy without its proof window."""
+    return dataclasses.replace(spec, window=(None, None))
