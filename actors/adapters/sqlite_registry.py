@@ -170,6 +170,14 @@ class TrialRegistry:
                 (len(prefix), prefix)).fetchall()
         return [trial_record(row) for row in rows]
 
+    def by_text(self, text: str) -> list[TrialRecord]:
+        """Trials (any layer) of the expression printed as ``text``, in recording order."""
+        with self._lock, self._guard("find trials by expression"):
+            rows = self._conn.execute(
+                f"SELECT {TRIAL_COLUMNS} FROM trials WHERE text = ? ORDER BY seq",
+                (text,)).fetchall()
+        return [trial_record(row) for row in rows]
+
     def count_trials(self, layer: str) -> int:
         """Distinct expressions recorded in ``layer`` (failures included)."""
         with self._lock, self._guard("count trials"):

@@ -9,7 +9,8 @@
 * Paper (every session that paper-traded it as a candidate, from ``policies.json`` and the
   session store): market time, fills, risk denials of its own orders, correlation of its
   per-bar returns to the live book's on the same bars, and the annualised tracking error of
-  its returns against its backtest on the session's bars.
+  its returns against the same policy on the session's SIM trading loop over the session's
+  stored bars (:func:`~core.governance.expectation.session_expectation`).
 * Risk: the fields of its risk template looser than the active policy's.
 
 A figure that cannot be measured is returned without a value and with the reason; the gate
@@ -34,11 +35,12 @@ from actors.runs.market_data import load_series
 from actors.runs.window import WindowRequest
 from configs.app import AppConfig
 from configs.risk import RiskLimits
+from core.backtest import MarketArrays
 from core.data.candles import Candles
 from core.data.timeframes import periods_per_year, timeframe_to_ms
 from core.errors import EvotraderError
 from core.evolution.gates import apply_gates
-from core.governance.expectation import expectation
+from core.governance.expectation import expectation, session_expectation
 from core.governance.gates import Evidence, Measurement, looser_risk_fields
 from core.governance.policy import PolicySpec
 from core.governance.regime import RegimeRules, label_regimes, regime_grid
@@ -191,16 +193,18 @@ def paper(config: AppConfig, spec: PolicySpec, sessions_dir: Path) -> dict[str, 
 
 
 def _session_expectation(folder: Path, spec: PolicySpec, ts: np.ndarray) -> np.ndarray | None:
-    """The policy's backtest returns on the session's bars ``ts`` (None: no such bars)."""
+    """The policy's SIM returns on the session's bars ``ts`` (None: no such stored bars)."""
     try:
         loaded, _ = read_resume_record(folder)
         candles = load_market(loaded.config, spec, int(ts[0]), int(ts[-1]) + 1)
     except EvotraderError:
         return None
-    if len(candles[0]) != len(ts) or not np.array_equal(candles[0].timestamp, ts):
+    market = MarketArrays.from_candles(list(candles))
+    if not np.array_equal(market.timestamp, ts):
         return None
-    expected = expectation(spec, candles)
-    return _returns(expected.equity)
+    session = loaded.config.session
+    steps = 1 if session.speed is not None else session.batch_bars
+    return _returns(session_expectation(spec, market, loaded.config.guardian, steps).equity)
 
 
 def _returns(equity: np.ndarray) -> np.ndarray:

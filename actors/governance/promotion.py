@@ -29,6 +29,7 @@ from core.errors import (
 )
 from core.governance.gates import GateResult, check_gates, refusals
 from core.governance.ledger import (
+    ACTIVATING,
     Action,
     LedgerEntry,
     active_policy,
@@ -87,7 +88,8 @@ def resolve(config: AppConfig, store: Path, ident: str) -> Subject:
             return Subject(policy_spec(builtin_definition(name.strip(), params), *market))
         if text.startswith("("):
             mapping = config.evolution.objective.mapping
-            return Subject(policy_spec(alpha_definition(text, mapping), *market))
+            spec = policy_spec(alpha_definition(text, mapping), *market)
+            return _with_trial(store, spec) if store.is_file() else Subject(spec)
     except (DSLError, ConfigError) as exc:
         raise UsageError(f"{text!r}: {exc}") from exc
     except Exception as exc:
@@ -104,7 +106,8 @@ def resolve(config: AppConfig, store: Path, ident: str) -> Subject:
             entries = ledger.entries()
         hashes = sorted({e.policy_hash for e in entries if e.policy_hash.startswith(text)})
         known = {s.spec.hash for s in found}
-        found += [Subject(latest_spec(entries, h)) for h in hashes if h not in known]
+        found += [_with_trial(store, latest_spec(entries, h)) for h in hashes
+                  if h not in known]
     if not found:
         raise UsageError(f"{text!r} names no trial and no ledger policy in {store} (give a "
                          "trial hash, a policy hash, '(expression)' or 'builtin:name,k=v')")
@@ -113,6 +116,20 @@ def resolve(config: AppConfig, store: Path, ident: str) -> Subject:
         raise UsageError(f"{text!r} names {len(found)} policies ({names}); give more of the "
                          "hash")
     return found[0]
+
+
+def _with_trial(store: Path, spec: PolicySpec) -> Subject:
+    """``spec`` with the discovery trial it is the policy of, when the registry has one."""
+    if spec.strategy.kind != "alpha":
+        return Subject(spec)
+    with TrialRegistry(store) as registry:
+        for trial in registry.by_text(spec.strategy.expression):
+            try:
+                if registry.policy(trial.hash, trial.layer).hash == spec.hash:
+                    return Subject(spec, trial)
+            except RegistryError:
+                continue
+    return Subject(spec)
 
 
 def active_spec(config: AppConfig, entries: list[LedgerEntry]) -> PolicySpec:
@@ -154,7 +171,10 @@ def promote(config: AppConfig, store: Path, subject: Subject, *, operator: str, 
         raise GatesRefusedError(results)
     if dry_run:
         return Decision(None, results, ("dry run: nothing written",))
-    return _activate(store, subject, Action.PROMOTE, f"operator:{operator}", reason, results)
+    with PolicyLedger(store) as ledger:
+        baseline = active_spec(config, ledger.entries())
+    return _activate(store, subject, Action.PROMOTE, f"operator:{operator}", reason, results,
+                     baseline)
 
 
 def rollback(config: AppConfig, store: Path, *, operator: str, reason: str,
@@ -166,8 +186,7 @@ def rollback(config: AppConfig, store: Path, *, operator: str, reason: str,
     """
     with PolicyLedger(store) as ledger:
         entries = ledger.entries()
-    was_active = [e.policy_hash for e in entries if e.action in (Action.PROMOTE,
-                                                                 Action.ROLLBACK)]
+    was_active = [e.policy_hash for e in entries if e.action in ACTIVATING]
     if to is None:
         target = previous_active(entries)
         if target is None:
@@ -223,10 +242,22 @@ def remove_candidate(store: Path, subject: Subject, *, operator: str, reason: st
 
 
 def _activate(store: Path, subject: Subject, action: Action, decided_by: str, reason: str,
-              gates: tuple[GateResult, ...]) -> Decision:
+              gates: tuple[GateResult, ...], baseline: PolicySpec | None = None) -> Decision:
+    """Append the activation (the first records the config's strategy as its baseline).
+
+    The baseline entry lets a rollback restore the strategy the first promotion replaced.
+    """
     with PolicyLedger(store) as ledger:
         entries = ledger.entries()
         demoted = active_policy(entries)
+        if demoted is None and baseline is not None and baseline.hash != subject.spec.hash:
+            first = next_entry(ledger.tail(), Action.BASELINE, baseline,
+                               decided_by="rule:baseline",
+                               reason="the configured strategy the first promotion replaces",
+                               at_ms=now_ms())
+            ledger.append(first)
+            entries = [*entries, first]
+            demoted = baseline.hash
         entry = next_entry(ledger.tail(), action, subject.spec, decided_by=decided_by,
                            reason=reason, at_ms=now_ms(), gates=gates)
         ledger.append(entry)

@@ -485,9 +485,10 @@ def _start_and_follow(plan: SessionPlan, *, quiet: bool, on_step: StepHook | Non
     _start_tree(plan)
     session_id = plan.inputs.session_id
     if not quiet:
+        live = plan.inputs.live
         print(f"{verb} {session_id}: {len(plan.timeline):,} bars x "
-              f"{len(config.data.symbols)} symbols, strategy {config.strategy.name}, "
-              f"{len(config.session.candidates)} candidates; actors in Ray namespace "
+              f"{len(config.data.symbols)} symbols, strategy {live.alpha or live.strategy}, "
+              f"{len(plan.inputs.candidates)} candidates; actors in Ray namespace "
               f"{namespace!r}; folder {plan.folder}", flush=True)
     if detach:
         if not quiet:

@@ -33,11 +33,17 @@ GENESIS = "0" * 64
 class Action(StrEnum):
     """What an entry decided."""
 
+    BASELINE = "baseline"
+    """The strategy that was active (from the config) when the first promotion replaced it."""
     CANDIDATE_ADD = "candidate_add"
     CANDIDATE_REMOVE = "candidate_remove"
     PROMOTE = "promote"
     ROLLBACK = "rollback"
     RETIRE = "retire"
+
+
+ACTIVATING = (Action.BASELINE, Action.PROMOTE, Action.ROLLBACK)
+"""The actions that put their policy in the active slot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +157,7 @@ def active_policy(entries: Sequence[LedgerEntry]) -> str | None:
     """The policy hash in the active slot after ``entries`` (None: none promoted yet)."""
     active: str | None = None
     for entry in entries:
-        if entry.action in (Action.PROMOTE, Action.ROLLBACK):
+        if entry.action in ACTIVATING:
             active = entry.policy_hash
         elif entry.action is Action.RETIRE and entry.policy_hash == active:
             active = None
@@ -162,7 +168,7 @@ def previous_active(entries: Sequence[LedgerEntry]) -> str | None:
     """The policy active before the current one (what a rollback restores), None if none."""
     history: list[str] = []
     for entry in entries:
-        if entry.action in (Action.PROMOTE, Action.ROLLBACK):
+        if entry.action in ACTIVATING:
             if history and history[-1] == entry.policy_hash:
                 continue
             history.append(entry.policy_hash)
@@ -180,8 +186,7 @@ def standing_candidates(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
     for entry in entries:
         if entry.action is Action.CANDIDATE_ADD:
             standing.setdefault(entry.policy_hash, entry)
-        elif entry.action in (Action.CANDIDATE_REMOVE, Action.RETIRE, Action.PROMOTE,
-                              Action.ROLLBACK):
+        elif entry.action in (Action.CANDIDATE_REMOVE, Action.RETIRE, *ACTIVATING):
             standing.pop(entry.policy_hash, None)
     return list(standing.values())
 
