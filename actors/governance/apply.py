@@ -5,9 +5,10 @@ the ledger's active policy instead of ``[strategy]``: its strategy, its trading 
 (``[backtest]``), its risk template (as the active risk profile, still under the configured
 backstop) and its market (``[data]`` symbols and timeframe). The ledger's standing candidates
 (up to ``candidate_slots``, oldest first) replace the ``[session]`` candidates; one whose
-market or trading rules differ from the session's cannot be paper-traded beside it and is left
-out, with a note. The result is recorded in the session's configuration, so ``resume`` trades
-the same policies whatever the ledger says later.
+market, trading rules or risk template differ from the session's cannot be paper-traded beside
+it (candidates share the session's feeds and rules) and is left out, with a note. The result
+is recorded in the session's configuration, so ``resume`` trades the same policies whatever
+the ledger says later.
 """
 
 from __future__ import annotations
@@ -53,18 +54,18 @@ def apply_ledger(loaded: LoadedConfig) -> tuple[LoadedConfig, list[str]]:
         overrides.update(_active_overrides(spec, config.risk.profiles, config.risk.backstop))
         notes.append(f"trading the ledger's active policy {active} "
                      f"({_describe(spec)}) instead of [strategy]")
-        symbols, timeframe, trading = spec.symbols, spec.timeframe, spec.trading
+        market = (spec.symbols, spec.timeframe, spec.trading, spec.risk)
     else:
-        symbols, timeframe = tuple(config.data.symbols), config.data.timeframe
-        trading = config.backtest
+        market = (tuple(config.data.symbols), config.data.timeframe, config.backtest,
+                  config.risk.effective())
     if standing:
         chosen = []
         for entry in standing:
             spec = latest_spec(entries, entry.policy_hash)
-            if (spec.symbols, spec.timeframe, spec.trading) != (symbols, timeframe, trading):
+            if (spec.symbols, spec.timeframe, spec.trading, spec.risk) != market:
                 notes.append(f"candidate {spec.hash} left out: it trades "
                              f"{','.join(spec.symbols)} {spec.timeframe} under other trading "
-                             "rules than this session")
+                             "rules or risk limits than this session")
             elif len(chosen) >= config.governance.candidate_slots:
                 notes.append(f"candidate {spec.hash} left out: all "
                              f"{config.governance.candidate_slots} candidate slots are taken")

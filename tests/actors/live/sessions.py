@@ -54,6 +54,7 @@ def session_config(tmp_path: Path, data_dir: Path | str, *, symbols: tuple[str, 
         lines.append(session_extra)
     if not sim_reference:
         lines.append("sim_reference = false")
+    lines += ["[store]", f'path = "{tmp_path / "store.sqlite"}"']
     lines += ["[guardian]", f'kill_switch_file = "{tmp_path / "KILL"}"', extra]
     path = tmp_path / "session.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,124 @@
+"""From discovery to the active slot and back, offline, as an operator runs it.
+
+A small discovery run on the real data fills the registry; its best alpha becomes a
+candidate (``promote.py candidate add``); a SIM session paper-trades it beside the configured
+strategy; ``check`` measures every gate from the registry, the data and that session;
+``promote`` is refused by the gates (exit 3, nothing written), then passes under gates an
+operator turned off and writes the ledger; the next session trades the promoted alpha exactly
+as the candidate traded it and records the runtime form the ledger rebuilds byte for byte;
+``rollback`` restores the configured strategy, whose runtime form the ledger also rebuilds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from actors.adapters.policy_ledger import PolicyLedger
+from actors.adapters.session_store import SessionStore
+from actors.adapters.sqlite_registry import TrialRegistry
+from actors.governance.promotion import rebuild_strategy
+from actors.live.policies import POLICIES_FILE
+from actors.research.evolve_job import EvolveJob, run_evolution
+from configs.governance import GATE_NAMES
+from configs.loader import load_config, with_overrides
+from core.governance.ledger import Action, active_policy
+from scripts.promote import main
+from tests.actors.live.sessions import run, session_config
+
+HOLDOUT_FROM = 1_735_689_600_000  # 2025-01-01: the sessions' bars (May 2025) were never searched
+RESEARCH_LUCK = ("oos_sharpe", "pbo", "dsr", "fdr_q", "regime_grid", "correlation_to_active")
+"""Gates a two-generation search cannot be expected to pass (their values are still measured
+and recorded)."""
+
+
+def policies(folder: Path) -> dict:
+    return json.loads((folder / POLICIES_FILE).read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_session")
+def test_discovery_to_promotion_to_rollback(tmp_path: Path, shared_data: Path, capsys) -> None:
+    loaded = session_config(tmp_path, shared_data, duration="30d", batch_bars=240,
+                            candidates=[])
+    store = Path(loaded.config.store.path)
+    config = with_overrides(loaded, {"evolution": {"initial_random": 16, "population": 8,
+                                                   "objective": {"folds": 3}}}).config
+    job = EvolveJob(config=config, symbols=("BTC/USDT", "ETH/USDT"), layer="tactical",
+                    generations=2, workers=2, seed=5, run_id="discovery",
+                    holdout_from_ms=HOLDOUT_FROM, batch_size=4)
+    with TrialRegistry(store) as registry:
+        run_evolution(job, registry)
+        best = max((t for t in registry.trials("tactical") if t.ok),
+                   key=lambda t: t.objective)
+        policy = registry.policy(best.hash, "tactical").hash
+    cli = ["--config", str(tmp_path / "session.toml")]
+
+    assert main(["candidate", "add", best.hash[:10], "--reason", "best of the run", *cli]) == 0
+    assert f"candidate_add {policy}" in capsys.readouterr().out
+    first = run(loaded, "paper-month")
+    assert policies(first.folder)[f"p-{policy}"] == {
+        "policy": policy, "ledger": True, "runtime": rebuild_strategy(store, policy)}
+    with SessionStore(first.folder / "session.sqlite") as session:
+        paper_ts, paper_equity = session.equity(f"candidate:p-{policy}")
+        paper_fills = len(session.fills(f"candidate:p-{policy}"))
+
+    assert main(["check", policy, *cli]) in (0, 3)
+    table = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()
+             if line.split() and line.split()[0] in GATE_NAMES}
+    assert list(table) == list(GATE_NAMES)
+    assert float(table["paper_days"][1]) == pytest.approx(30.0)
+    assert float(table["paper_trades"][1]) == paper_fills > 0
+    assert float(table["tracking_error"][1]) == 0.0  # SIM paper = the policy's SIM on them
+    assert table["oos_sharpe"][1] == f"{best.metrics['oos_sharpe']:.4g}"
+    assert all(table[name][1] != "n/a" for name in GATE_NAMES)  # every gate measured
+
+    strict = tmp_path / "strict.toml"
+    strict.write_text((tmp_path / "session.toml").read_text()
+                      + "[governance.gates]\nmin_paper_days = 60\n")
+    assert main(["promote", policy, "--reason", "too early", "--config", str(strict)]) == 3
+    refused = capsys.readouterr().out
+    assert "promotion REFUSED" in refused
+    assert [line.split()[4] for line in refused.splitlines()
+            if line.startswith("paper_days")] == ["FAIL"]
+    with PolicyLedger(store) as ledger:
+        assert [e.action for e in ledger.entries()] == [Action.CANDIDATE_ADD]
+
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text((tmp_path / "session.toml").read_text()
+                       + f"[governance.gates]\noff = {json.dumps(list(RESEARCH_LUCK))}\n"
+                       + "min_paper_trades = 1\n")
+    assert main(["promote", policy, "--reason", "paper month passed", "--operator", "ana",
+                 "--config", str(lenient)]) == 0
+    with PolicyLedger(store) as ledger:
+        entries = ledger.entries()
+    assert [e.action for e in entries] == [Action.CANDIDATE_ADD, Action.BASELINE,
+                                           Action.PROMOTE]
+    baseline = entries[1].policy_hash
+    assert baseline == policies(first.folder)["live"]["policy"]
+    assert active_policy(entries) == policy and entries[2].decided_by == "operator:ana"
+    assert [g.name for g in entries[2].gates] == list(GATE_NAMES)
+    assert all(g.passed for g in entries[2].gates)
+
+    second = run(load_config(tmp_path / "session.toml", env={}), "promoted")
+    record = policies(second.folder)
+    assert record["live"] == {"policy": policy, "ledger": True,
+                              "runtime": rebuild_strategy(store, policy)}
+    assert f"- policy: {policy}" in (second.folder / "session.md").read_text()
+    with SessionStore(second.folder / "session.sqlite") as session:
+        live_ts, live_equity = session.equity("live")
+    # the promoted alpha trades the same bars exactly as it paper-traded them
+    assert np.array_equal(live_ts, paper_ts)
+    np.testing.assert_allclose(live_equity, paper_equity, rtol=0, atol=1e-9)
+
+    assert main(["rollback", "--reason", "back to the configured strategy", *cli]) == 0
+    assert main(["verify", *cli]) == 0
+    with PolicyLedger(store) as ledger:
+        entries = ledger.entries()
+    assert entries[-1].action is Action.ROLLBACK and active_policy(entries) == baseline
+    assert rebuild_strategy(store, baseline) == policies(first.folder)["live"]["runtime"]
+    assert main(["rollback", "--to", policy, "--reason", "again", *cli]) == 0
+    assert main(["rollback", "--to", "ffff", "--reason", "no such", *cli]) == 2
