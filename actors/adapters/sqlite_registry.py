@@ -237,8 +237,9 @@ class TrialRegistry:
             elif (row[0], row[1]) != (layer, text):
                 raise RegistryError(
                     f"run {run_id!r} was recorded in layer {row[0]!r} with another policy "
-                    "template (symbols, timeframe, window, mapping, costs or risk): resume it "
-                    "with its own settings or start a new run")
+                    "template (symbols, timeframe, window, mapping, costs, risk, seed, config or "
+                    "code version): resume it with its own settings and code, or start a new "
+                    "run")
 
     def run_template(self, run_id: str) -> PolicyTemplate | None:
         """The template run ``run_id`` recorded (None: none, e.g. a run of schema 1)."""

@@ -18,15 +18,17 @@ from actors.adapters.sqlite_registry import TrialRegistry
 from actors.research.farm import EvaluationFarm, Spread
 from actors.research.ray_runtime import connect
 from actors.runs.market_data import load_series
+from actors.runs.provenance import code_version
 from actors.runs.window import WindowRequest
 from configs.app import AppConfig
+from configs.identity import config_id
 from core.backtest import MarketArrays
 from core.data import Candles
 from core.dsl.data import AlphaData
 from core.errors import UsageError
 from core.evolution import EngineState, EvolutionEngine, score_genome
 from core.evolution.engine import GenerationReport
-from core.governance.policy import PolicyTemplate
+from core.governance.policy import PolicyTemplate, provenance_of
 
 ProgressFn = Callable[[int, GenerationReport, "GenerationStats"], None]
 
@@ -121,9 +123,10 @@ def run_template(job: EvolveJob, search: tuple[Candles, ...]) -> PolicyTemplate:
     config = job.config
     first = min(int(c.timestamp[0]) for c in search)
     last = max(int(c.timestamp[-1]) for c in search)
+    provenance = provenance_of(code=code_version(), config_id=config_id(config), seed=job.seed)
     return PolicyTemplate(config.evolution.objective.mapping, config.backtest,
                           config.risk.effective(), tuple(job.symbols), config.data.timeframe,
-                          (first, last))
+                          (first, last), provenance)
 
 
 def run_evolution(job: EvolveJob, registry: TrialRegistry, *,

@@ -29,6 +29,20 @@ def git_state(root: Path = REPO_ROOT) -> dict[str, Any]:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
+def code_version(root: Path = REPO_ROOT) -> str:
+    """The code a result came from (12 hex of the commit, or the installed version).
+
+    ``+dirty`` marks a checkout with uncommitted changes to tracked files.
+    """
+    state = git_state(root)
+    if state["commit"] is not None:
+        return state["commit"][:12] + ("+dirty" if state["dirty"] else "")
+    try:
+        return f"evotrader {metadata.version('evotrader')}"
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def software_versions() -> dict[str, str]:
     """Versions of the project and of the libraries that shape the numbers."""
     versions = {"python": platform.python_version()}

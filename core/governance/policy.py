@@ -7,7 +7,9 @@ A :class:`PolicySpec` is the canonical form of everything that decides a policy'
 * how it trades (the :class:`~configs.backtest.BacktestConfig`: direction, sizing, stops,
   costs, lot and notional rules);
 * the risk template (:class:`~configs.risk.RiskLimits`);
-* the market and the data window it was proven on (symbols, timeframe, first and last bar).
+* the market and the data window it was proven on (symbols, timeframe, first and last bar);
+* its provenance: the seed, configuration id and code version of the run that proved it
+  (empty for a policy no run proved, such as a configured strategy).
 
 Its canonical JSON (sorted keys, every default written out, the expression as the DSL prints
 it) is the same bytes for the same policy however it was written, and :attr:`PolicySpec.hash`
@@ -43,15 +45,23 @@ def canonical_json(body: Mapping[str, Any]) -> str:
 
 
 Window = tuple[int | None, int | None]
-Market = tuple[BacktestConfig, RiskLimits, tuple[str, ...], str, Window]
-"""How a policy trades and where: trading, risk template, symbols, timeframe, window."""
+Provenance = tuple[tuple[str, str], ...]
+"""Sorted ``(key, value)`` pairs: ``code``, ``config_id``, ``seed`` of the proving run."""
+Market = tuple[BacktestConfig, RiskLimits, tuple[str, ...], str, Window, Provenance]
+"""How a policy trades and where: trading, risk template, symbols, timeframe, window, and
+the provenance of its proof."""
 
 
 def _market_dict(market: Market) -> dict[str, Any]:
-    trading, risk, symbols, timeframe, window = market
+    trading, risk, symbols, timeframe, window, provenance = market
     return {"version": SPEC_VERSION, "trading": trading.model_dump(mode="json"),
             "risk": risk.model_dump(mode="json"), "symbols": list(symbols),
-            "timeframe": timeframe, "window": list(window)}
+            "timeframe": timeframe, "window": list(window), "provenance": dict(provenance)}
+
+
+def provenance_of(**values: object) -> Provenance:
+    """Provenance pairs from keyword values (None values are left out), sorted."""
+    return tuple(sorted((k, str(v)) for k, v in values.items() if v is not None))
 
 
 def _load(text: str, what: str, build: Callable[[dict[str, Any], Market], T]) -> T:
@@ -68,7 +78,8 @@ def _load(text: str, what: str, build: Callable[[dict[str, Any], Market], T]) ->
         start, end = body["window"]
         market = (BacktestConfig.model_validate(body["trading"]),
                   RiskLimits.model_validate(body["risk"]), tuple(body["symbols"]),
-                  str(body["timeframe"]), (start, end))
+                  str(body["timeframe"]), (start, end),
+                  tuple(sorted((str(k), str(v)) for k, v in body["provenance"].items())))
         return build(body, market)
     except ConfigError:
         raise
@@ -87,6 +98,7 @@ class PolicySpec:
         symbols: Traded symbols, in column order.
         timeframe: Bar timeframe (``"1h"``).
         window: First and last bar time (ms) of the data it was proven on (None: open).
+        provenance: Seed, config id and code version of the run that proved it.
     """
 
     strategy: StrategyDefinition
@@ -95,11 +107,12 @@ class PolicySpec:
     symbols: tuple[str, ...]
     timeframe: str
     window: Window = (None, None)
+    provenance: Provenance = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical content (JSON types only)."""
         return {**_market_dict((self.trading, self.risk, self.symbols, self.timeframe,
-                                self.window)),
+                                self.window, self.provenance)),
                 "strategy": self.strategy.to_dict(), "strategy_hash": self.strategy.hash}
 
     def canonical_json(self) -> str:
@@ -130,8 +143,8 @@ class PolicySpec:
 
 
 def policy_spec(strategy: StrategyDefinition, trading: BacktestConfig, risk: RiskLimits,
-                symbols: Sequence[str], timeframe: str,
-                window: Window = (None, None)) -> PolicySpec:
+                symbols: Sequence[str], timeframe: str, window: Window = (None, None),
+                provenance: Provenance = ()) -> PolicySpec:
     """A :class:`PolicySpec`, checked.
 
     An alpha's name is only the label it ran under (``live``, a candidate's name): the spec
@@ -148,7 +161,8 @@ def policy_spec(strategy: StrategyDefinition, trading: BacktestConfig, risk: Ris
         raise ConfigError(f"policy window ends ({end}) before it starts ({start})")
     if strategy.kind == "alpha" and strategy.name != ALPHA_NAME:
         strategy = dataclasses.replace(strategy, name=ALPHA_NAME)
-    return PolicySpec(strategy, trading, risk, tuple(symbols), timeframe, (start, end))
+    return PolicySpec(strategy, trading, risk, tuple(symbols), timeframe, (start, end),
+                      tuple(sorted(provenance)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +180,7 @@ class PolicyTemplate:
         symbols: The run's universe.
         timeframe: Bar timeframe.
         window: First and last bar time (ms) of the searched data (None: open).
+        provenance: Seed, config id and code version of the run.
     """
 
     mapping: MappingConfig
@@ -174,6 +189,7 @@ class PolicyTemplate:
     symbols: tuple[str, ...]
     timeframe: str
     window: Window = (None, None)
+    provenance: Provenance = ()
 
     def complete(self, expression: str) -> PolicySpec:
         """The policy of ``expression`` scored under this template.
@@ -183,12 +199,14 @@ class PolicyTemplate:
             ConfigError: The template is malformed (see :func:`policy_spec`).
         """
         return policy_spec(alpha_definition(expression, self.mapping), self.trading,
-                           self.risk, self.symbols, self.timeframe, self.window)
+                           self.risk, self.symbols, self.timeframe, self.window,
+                           self.provenance)
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, every default written out)."""
         return canonical_json({**_market_dict((self.trading, self.risk, self.symbols,
-                                               self.timeframe, self.window)),
+                                               self.timeframe, self.window,
+                                               self.provenance)),
                                "mapping": self.mapping.model_dump(mode="json")})
 
     @classmethod

@@ -4,8 +4,8 @@ A session's slot and candidates run :class:`~core.trading.choice.StrategyChoice`
 the session's trading rules and risk limits. :func:`runtime_spec` is the spec of what really
 runs, built from those runtime objects, never copied from the ledger: when a session trades a
 promoted policy, the runtime spec it records equals :func:`runtime_form` of the ledger's spec
-byte for byte, or the policy was not applied as promoted. The runtime form has no data window:
-the window is where a policy was proven, not where it trades.
+byte for byte, or the policy was not applied as promoted. The runtime form has no data window
+and no provenance: they say where and by which run a policy was proven, not how it trades.
 """
 
 from __future__ import annotations
@@ -43,5 +43,5 @@ def runtime_spec(choice: StrategyChoice, trading: BacktestConfig, risk: RiskLimi
 
 
 def runtime_form(spec: PolicySpec) -> PolicySpec:
-    """``spec`` as a session runs it: the same policy without its proof window."""
-    return dataclasses.replace(spec, window=(None, None))
+    """``spec`` as a session runs it: the same policy without its proof (window, provenance)."""
+    return dataclasses.replace(spec, window=(None, None), provenance=())

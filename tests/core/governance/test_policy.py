@@ -10,7 +10,8 @@ from configs.alpha import MappingConfig
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from core.errors import ConfigError
-from core.governance.policy import PolicySpec, PolicyTemplate, policy_spec
+from core.governance.policy import PolicySpec, PolicyTemplate, policy_spec, provenance_of
+from core.governance.runtime import runtime_form
 from core.trading.slot import StrategyRunner, alpha_definition, builtin_definition
 
 ALPHA = "(ts_zscore (delta close 12) 48)"
@@ -48,14 +49,19 @@ def test_every_part_changes_the_hash() -> None:
         alpha_spec(symbols=("ETH/USDT", "BTC/USDT")),
         alpha_spec(timeframe="4h"),
         alpha_spec(window=(1_500_000_000_000, None)),
+        alpha_spec(provenance=provenance_of(seed=7)),
+        alpha_spec(provenance=provenance_of(seed=7, code="abc", config_id="c1")),
     ]
     hashes = {spec.hash for spec in changed}
     assert base not in hashes and len(hashes) == len(changed)
 
 
 def test_the_json_rebuilds_the_spec_exactly() -> None:
+    proven = provenance_of(seed=7, code="0123456789ab+dirty", config_id="c1", none=None)
+    assert proven == (("code", "0123456789ab+dirty"), ("config_id", "c1"), ("seed", "7"))
     for spec in (alpha_spec(), alpha_spec(strategy=builtin_definition("momentum", "fast=5"),
-                                          symbols=("BTC/USDT",), window=(None, None))):
+                                          symbols=("BTC/USDT",), window=(None, None)),
+                 alpha_spec(provenance=proven)):
         again = PolicySpec.from_json(spec.canonical_json())
         assert again == spec and again.hash == spec.hash
         assert again.canonical_json() == spec.canonical_json()
@@ -103,12 +109,16 @@ def test_a_malformed_policy_is_refused(changes, message) -> None:
 
 
 def test_a_template_completed_with_an_expression_is_that_alpha_s_policy() -> None:
+    proven = provenance_of(seed=3, code="abc")
     template = PolicyTemplate(MappingConfig(kind="threshold"), TRADING, RISK,
-                              ("BTC/USDT", "ETH/USDT"), "1h", (1_500_000_000_000, None))
+                              ("BTC/USDT", "ETH/USDT"), "1h", (1_500_000_000_000, None), proven)
     again = PolicyTemplate.from_json(template.to_json())
     assert again == template and again.to_json() == template.to_json()
     policy = template.complete("(ts_zscore   (delta close 12) 48)")
     assert policy == alpha_spec(strategy=alpha_definition(ALPHA, MappingConfig(kind="threshold")),
-                                window=(1_500_000_000_000, None))
+                                window=(1_500_000_000_000, None), provenance=proven)
+    runtime = runtime_form(policy)  # what a session runs: no proof window, no provenance
+    assert runtime.window == (None, None) and runtime.provenance == ()
+    assert runtime.strategy == policy.strategy and runtime.hash != policy.hash
     with pytest.raises(ConfigError, match="not a policy template"):
         PolicyTemplate.from_json('{"version": 1}')
