@@ -70,6 +70,10 @@ class GovernanceConfig(StrictModel):
         True, description="A session trades the ledger's active policy (when there is one) "
                           "and paper-trades its candidates, instead of [strategy] and "
                           "[session] candidates.")
+    swap_positions: Literal["keep", "flatten"] = Field(
+        "keep", description="What a promotion or rollback in a running session does with the "
+                            "open positions: keep them (and their stops) for the new policy, "
+                            "or flatten them at the swap's first bar.")
     pbo_family: int = Field(
         16, ge=2, le=256,
         description="Best trials of the policy's discovery run whose returns the PBO "

@@ -19,9 +19,11 @@ scored it with: mapping, costs, sizing, risk template, market, window) with its 
 its lifecycle. ``verify`` exits 1 naming the first entry at fault. ``check`` and a refused
 ``promote`` list every gate with its measured value, threshold and verdict; a refusal exits
 3. Usage and configuration errors exit 2. An ID is a trial hash (or unique prefix), a ledger
-policy hash, an expression in parentheses or ``builtin:name,k=v``. Decisions take effect when
-the next session starts (it trades the ledger's active policy and paper-trades its
-candidates).
+policy hash, an expression in parentheses or ``builtin:name,k=v``. A promotion or rollback
+also reaches a session running in the configured Ray namespace (unless ``--offline``): it
+swaps its active policy at its next step boundary, keeping or flattening the open positions
+(``--positions``). Every decision holds for the next sessions: they trade the ledger's active
+policy and paper-trade its candidates.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from actors.adapters.policy_ledger import PolicyLedger  # noqa: E402
 from actors.adapters.sqlite_registry import TrialRegistry  # noqa: E402
 from actors.cli import run_command  # noqa: E402
 from actors.governance import promotion  # noqa: E402
+from actors.governance.live import swap_running_session  # noqa: E402
 from actors.governance.promotion import Decision, GatesRefusedError  # noqa: E402
 from configs.app import AppConfig  # noqa: E402
 from configs.loader import load_config  # noqa: E402
@@ -77,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     decided.add_argument("--reason", required=True, help="why (recorded in the ledger)")
     decided.add_argument("--operator", default=os.environ.get("USER") or "operator",
                          help="who decides (default: $USER)")
+    decided.add_argument("--positions", choices=("keep", "flatten"),
+                         help="a running session's open positions at the swap (default: "
+                              "[governance] swap_positions)")
+    decided.add_argument("--offline", action="store_true",
+                         help="write the ledger only; do not reach a running session")
     checking = commands.add_parser("check", help="measure and check every gate",
                                    parents=[common])
     checking.add_argument("id", help="trial, policy, '(expression)' or 'builtin:name,k=v'")
@@ -124,8 +132,10 @@ def run(args: argparse.Namespace) -> int:
 def _decide(args: argparse.Namespace, config: AppConfig, store: Path) -> int:
     store.parent.mkdir(parents=True, exist_ok=True)
     if args.command == "rollback":
-        _report(promotion.rollback(config, store, operator=args.operator, reason=args.reason,
-                                   to=args.to))
+        decision = promotion.rollback(config, store, operator=args.operator, reason=args.reason,
+                                      to=args.to)
+        _report(decision)
+        _go_live(args, config, decision)
         return 0
     subject = promotion.resolve(config, store, args.id)
     if args.command == "check":
@@ -138,6 +148,8 @@ def _decide(args: argparse.Namespace, config: AppConfig, store: Path) -> int:
         extra = {"config": config} if args.verb == "add" else {}
         _report(flow(store=store, subject=subject, operator=args.operator,
                      reason=args.reason, **extra))
+        print("takes effect when the next session starts (a running session keeps its "
+              "candidates)")
         return 0
     try:
         decision = promotion.promote(config, store, subject, operator=args.operator,
@@ -148,7 +160,27 @@ def _decide(args: argparse.Namespace, config: AppConfig, store: Path) -> int:
         return REFUSED
     _print_gates(decision.gates)
     _report(decision)
+    _go_live(args, config, decision)
     return 0
+
+
+def _go_live(args: argparse.Namespace, config: AppConfig, decision: Decision) -> None:
+    """Swap the running session's policy, if a session runs (see actors.governance.live)."""
+    entry = decision.entry
+    if entry is None or args.offline:
+        return
+    positions = args.positions or config.governance.swap_positions
+    outcome = swap_running_session(config, entry.spec, f"{entry.action.value} (ledger entry "
+                                   f"{entry.seq}) by {entry.decided_by}: {entry.reason}",
+                                   positions=positions)
+    if outcome is None:
+        print("no session is running: it takes effect when the next session starts")
+    elif outcome["status"] == "applied":
+        print(f"the running session trades {outcome['policy']} from step "
+              f"{outcome['from_seq']} (bar {_when(outcome['ts'])} UTC), {positions} positions")
+    else:
+        print(f"the running session did not swap ({outcome['reason']}): it takes effect when "
+              "the next session starts")
 
 
 def _report(decision: Decision) -> None:
@@ -158,8 +190,6 @@ def _report(decision: Decision) -> None:
               f"{entry.decided_by} (entry hash {entry.hash[:16]})")
     for note in decision.notes:
         print(f"note: {note}")
-    if decision.entry is not None:
-        print("takes effect when the next session starts")
 
 
 def _print_gates(results: tuple[GateResult, ...]) -> None:

@@ -1,7 +1,8 @@
 """SessionControl: the session's switchboard (ops subtree).
 
 It holds what other processes need to reach a running session: the stop request
-(``python -m actors.main stop``), progress for ``status``, and it exports the session's
+(``python -m actors.main stop``), policy swap requests (``scripts/promote.py`` while the
+session runs) and their outcomes, progress for ``status``, and it exports the session's
 latency and heartbeat counters through Ray's metrics (Prometheus format on the node's
 metrics endpoint, shown in the Ray dashboard).
 """
@@ -28,6 +29,8 @@ class ControlService:
         self.session_id = session_id
         self._lock = threading.Lock()
         self._stop_reason = ""
+        self._swaps: dict[str, dict[str, Any]] = {}
+        self._outcomes: dict[str, dict[str, Any]] = {}
         self._progress: dict[str, Any] = {"session_id": session_id, "seq": -1}
         tags = ("session",)
         self._latency = Histogram("evotrader_latency_ms", description="Stage latency of a "
@@ -56,8 +59,44 @@ class ControlService:
         """Why a stop was requested ("" when none was)."""
         return self._stop_reason
 
-    def report(self, progress: dict[str, Any], latencies_ms: dict[str, float]) -> str:
-        """Record a step's progress and latencies; returns the stop reason ("" = go on)."""
+    def request_swap(self, request: dict[str, Any]) -> str:
+        """Ask the session to swap its active policy at its next step boundary.
+
+        Args:
+            request: ``spec`` (the policy's canonical JSON), ``reason``, ``positions``
+                (``keep`` or ``flatten``), optionally ``not_before_seq``.
+
+        Returns:
+            The request id (:meth:`swap_outcome` answers once the session decided).
+        """
+        with self._lock:
+            request_id = f"swap-{len(self._swaps) + len(self._outcomes) + 1}-{os.getpid()}"
+            self._swaps[request_id] = {**request, "id": request_id}
+            return request_id
+
+    def swap_requests(self) -> list[dict[str, Any]]:
+        """The swap requests the session has not decided yet, oldest first."""
+        with self._lock:
+            return list(self._swaps.values())
+
+    def resolve_swap(self, request_id: str, outcome: dict[str, Any]) -> None:
+        """The session's decision on a request (``status`` applied or rejected)."""
+        with self._lock:
+            self._swaps.pop(request_id, None)
+            self._outcomes[request_id] = outcome
+
+    def swap_outcome(self, request_id: str) -> dict[str, Any] | None:
+        """The decision on a request (None while it is pending)."""
+        with self._lock:
+            return self._outcomes.get(request_id)
+
+    def report(self, progress: dict[str, Any], latencies_ms: dict[str, float]
+               ) -> tuple[str, int]:
+        """Record a step's progress and latencies.
+
+        Returns:
+            The stop reason ("" = go on) and how many swap requests wait.
+        """
         with self._lock:
             self._progress = {"session_id": self.session_id, **progress}
         for stage, value in latencies_ms.items():
@@ -65,7 +104,8 @@ class ControlService:
         self._heartbeats.inc(1.0, tags=self._tags)
         if "equity" in progress:
             self._equity.set(float(progress["equity"]), tags=self._tags)
-        return self._stop_reason
+        with self._lock:
+            return self._stop_reason, len(self._swaps)
 
     def progress(self) -> dict[str, Any]:
         """The last reported progress (for ``status``)."""

@@ -204,9 +204,11 @@ class SessionLoop:
                 reported = acked
                 progress = {"seq": seq, "steps": len(bounds), "sim_time_ms": pos.sim_time_ms,
                             "equity": pos.equity, "state": pos.state}
-                stop = call(names.control, "report", progress, latencies)
+                stop, swaps_waiting = call(names.control, "report", progress, latencies)
                 if stop:
                     pos.stop_reason = pos.stop_reason or stop
+                if swaps_waiting:
+                    self._swap(published)
             if len(pos.stopped) == len(self._symbols):
                 pos.stop_reason = pos.stop_reason or "every feed stopped on corrupt data"
         self._latencies.flush()
@@ -214,6 +216,15 @@ class SessionLoop:
         pos.elapsed_s = elapsed_before + time.perf_counter() - loop_start
         pos.retries = dict(self.directory.retries)
         return pos
+
+    def _swap(self, published: int) -> None:
+        """Decide every waiting policy swap request (see :mod:`actors.live.swapper`)."""
+        from actors.live.swapper import decide_swap
+
+        control = self.plan.names.control
+        for request in self.directory.call(control, "swap_requests"):
+            outcome = decide_swap(self.plan, request, published)
+            self.directory.call(control, "resolve_swap", request["id"], outcome)
 
     def _venue_anchor(self) -> float:
         """``perf_counter`` time at which the first bar of a live session closes on the venue.

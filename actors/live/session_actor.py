@@ -14,6 +14,7 @@ the whole tree then shuts down.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 import os
@@ -37,6 +38,7 @@ from actors.live.plan import SessionPlan
 from actors.live.priority import latency_critical
 from actors.live.session import SessionLoop, SessionPosition
 from actors.live.snapshots import Snapshotter
+from core.trading.choice import StrategyChoice
 from supervisors import DONE
 from supervisors.naming import supervisor_actor_name
 
@@ -216,7 +218,7 @@ class SessionService:
         retries = pos.retries
         policies = self._policies()
         info = {"config id": plan.config_id, "mode": config.app.mode,
-                "strategy": f"{config.strategy.name} {dict(config.strategy.params)}",
+                "strategy": _describe(plan.inputs.live),
                 "policy": policies["live"],
                 "stopped because": pos.stop_reason, "steps": str(pos.steps),
                 "bars replayed": f"{pos.bars:,}",
@@ -244,6 +246,7 @@ class SessionService:
                 lines.append(f"| {name} | {policies.get(name, 'n/a')} | {s.pnl:,.2f} | {pct} | "
                              f"{dd} | {s.fills} | {sum(n for _, n in s.denials)} |")
             lines += self._parity(store)
+            lines += self._swaps()
         finally:
             store.close()
         path = folder / "session.md"
@@ -262,6 +265,25 @@ class SessionService:
                     for label, record in session_policies(self._plan.inputs).items()}
         except Exception as exc:  # noqa: BLE001 - a summary never fails on it
             return {"live": f"n/a ({type(exc).__name__})"}
+
+    def _swaps(self) -> list[str]:
+        """The policy swaps of the session (promotions and rollbacks while it ran)."""
+        from actors.live.policy_swaps import load_schedule
+
+        inputs = self._plan.inputs
+        schedule = load_schedule(inputs.state_dir, inputs.live)
+        if not schedule.swaps:
+            return []
+        bounds = self._plan.step_bounds()
+        lines = ["", "## Policy swaps (the active slot)", "",
+                 "| from step | first bar (UTC) | policy | positions | reason |",
+                 "| ---: | --- | --- | --- | --- |"]
+        for swap in schedule.swaps:
+            ts = int(self._plan.timeline[bounds[swap.from_seq][0]])
+            when = dt.datetime.fromtimestamp(ts / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+            lines.append(f"| {swap.from_seq} | {when} | {swap.policy.hash} | {swap.positions} "
+                         f"| {swap.reason} |")
+        return lines
 
     def _parity(self, store: SessionStore) -> list[str]:
         """The drift from the SIM reference, when the session ran one."""
@@ -300,3 +322,10 @@ def _restarts(events: list[Any]) -> list[Restart]:
             counts[actor] = counts.get(actor, 0) + 1
             found.append(Restart(actor, counts[actor], int(event.ts * 1000), event.detail))
     return found
+
+
+def _describe(choice: StrategyChoice) -> str:
+    """What a slot runs, for the summary."""
+    if choice.alpha is not None:
+        return f"alpha {choice.alpha}"
+    return f"{choice.strategy} {dict(choice.params)}"

@@ -104,8 +104,9 @@ StoreActor = _shell("StoreShell", "actors.live.store_actor:StoreService",
                     "The session store's single writer "
                     "(:class:`actors.live.store_actor.StoreService`).", 1)
 SessionControl = _shell("ControlShell", "actors.live.control:ControlService",
-                        ("pid", "ping", "progress", "report", "request_stop", "stop",
-                         "stop_requested"),
+                        ("pid", "ping", "progress", "report", "request_stop", "request_swap",
+                         "resolve_swap", "stop", "stop_requested", "swap_outcome",
+                         "swap_requests"),
                         "The session's control point "
                         "(:class:`actors.live.control.ControlService`).", 4)
 SessionActor = _shell("SessionShell", "actors.live.session_actor:SessionService",

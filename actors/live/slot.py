@@ -4,6 +4,11 @@ IO contract: bars (``MarketBatch``) + portfolio in, signals out. The strategy ru
 over its history (see :mod:`core.trading.slot`); an exception inside it is contained (the step
 gets no signals and an error). A restarted slot warms up from the feeds before its first step.
 
+The strategy of each step comes from the session's swap schedule
+(:mod:`actors.live.policy_swaps`): a promotion while the session runs swaps the strategy at
+a step boundary; the new strategy is warmed up from the feeds' history of the session, and the
+swap's first step carries a diary entry (and, to flatten, flat targets for every symbol).
+
 Event-driven: when the feeds' slices of a step are all in, the slot computes the step's
 output and pushes it to the risk guardian (:meth:`GuardianService.on_signals`). The guardian
 asks for it (:meth:`SlotService.on_step`) only when the push is late (a restarted slot); the
@@ -12,6 +17,7 @@ answer is the same, computed once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Sequence
@@ -24,10 +30,12 @@ from actors.live.history import fetch_history
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress, run_bounded
 from actors.live.logs import actor_log
 from actors.live.poison import PoisonGuard
+from actors.live.policy_swaps import ScheduleFile
 from actors.live.priority import latency_critical
 from actors.live.subscriber import BarSource
+from core.governance.swaps import PolicySwap
 from core.trading.align import FeedSlice
-from core.trading.messages import MarketBatch, PortfolioSnapshot
+from core.trading.messages import DiaryEntry, MarketBatch, PortfolioSnapshot, Signal
 from core.trading.runners import StrategyChoice, build_runners, run_batch
 from core.trading.slot import SlotOutput
 from core.trading.warmup import warm_up_strategy
@@ -69,8 +77,10 @@ class SlotService:
         self._push_lock = threading.Lock()
         self._next_push: int | None = None
         self._symbols = tuple(symbols)
+        self._schedule = ScheduleFile(state_dir, choice)
         self._choice = choice
         self._runners = build_runners(choice, symbols)
+        self.swaps = 0
         self._feeds, self._namespace = tuple(feed_names), namespace
         self._timeline, self._venue, self._tf = timeline, venue, timeframe_ms
         self._known = 0
@@ -198,7 +208,15 @@ class SlotService:
             disabled = self._disabled(batch.seq)
             if disabled:
                 return SlotOutput(errors=[disabled])
-            if batch.start < self._known and not self._retained(batch):
+            schedule = self._schedule.current()
+            choice = schedule.choice_at(batch.seq)
+            if choice != self._choice:
+                self._choice, self._known = choice, 0
+                self._runners = build_runners(choice, self._symbols)
+                self.swaps += 1
+                self._log.info("strategy swapped", step=batch.seq,
+                               strategy=self._runners[0].strategy_id)
+            elif batch.start < self._known and not self._retained(batch):
                 self._log.warning("asked for an older step than the history: rebuilt",
                                   step=batch.seq)
                 self._runners = build_runners(self._choice, self._symbols)
@@ -211,7 +229,25 @@ class SlotService:
             self._known = max(self._known, batch.start + batch.n_bars)
             if self._poison is not None:
                 self._poison.end()
-            return output
+            swap = schedule.starting_at(batch.seq)
+            return output if swap is None else self._swapped(output, swap, batch)
+
+    def _swapped(self, output: SlotOutput, swap: PolicySwap, batch: MarketBatch) -> SlotOutput:
+        """The first output of a swapped-in strategy (with the swap in the diary).
+
+        A swap that flattens puts flat targets for every symbol before the strategy's signals.
+        """
+        runner = self._runners[0]
+        ts = int(batch.ts[0])
+        policy = swap.policy.hash
+        note = DiaryEntry(ts, runner.strategy_id, runner.strategy_hash, "", (),
+                          f"policy swap to {policy} ({swap.positions} positions): {swap.reason}")
+        signals = list(output.signals)
+        if swap.positions == "flatten":
+            signals = [Signal(runner.strategy_id, symbol, ts, 0.0,
+                              reason=f"policy swap to {policy}: flatten")
+                       for symbol in self._symbols] + signals
+        return dataclasses.replace(output, signals=signals, diary=[note, *output.diary])
 
     def _retained(self, batch: MarketBatch) -> bool:
         """True when every runner still holds this batch (a repeat it answers the same)."""

@@ -1,0 +1,64 @@
+"""The session's side of a policy swap: decide the step, make it durable, answer.
+
+A request (from ``scripts/promote.py``, through the control actor) is applied at the first
+step whose bars are not published yet, so no step is computed twice or with a strategy it was
+not decided for; the swap is appended to the schedule file (fsynced) before that step is
+published (:mod:`actors.live.policy_swaps`). A request already in the schedule (the session
+restarted between writing and answering) is answered from it, never applied twice. A policy
+that would not run as recorded under this session's trading rules, risk limits and market is
+rejected: it takes effect at the next session instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.live.plan import SessionPlan
+from actors.live.policy_swaps import append_swap, load_schedule
+from core.errors import EvotraderError
+from core.governance.policy import PolicySpec
+from core.governance.runtime import choice_of, runtime_form, runtime_spec
+from core.governance.swaps import PolicySwap
+
+
+def decide_swap(plan: SessionPlan, request: dict[str, Any], published: int) -> dict[str, Any]:
+    """Apply ``request`` at the step after ``published`` (or later), or reject it.
+
+    Returns:
+        The outcome: ``status`` (``applied`` / ``rejected``), and ``from_seq`` and ``ts``
+        (the first bar traded by the new policy) or ``reason``.
+    """
+    inputs = plan.inputs
+    config = inputs.config
+    schedule = load_schedule(inputs.state_dir, inputs.live)
+    for swap in schedule.swaps:
+        if swap.request == request["id"]:
+            return _applied(plan, swap)
+    try:
+        spec = PolicySpec.from_json(str(request["spec"]))
+        choice = choice_of(spec, inputs.live.label)
+        runtime = runtime_spec(choice, config.backtest, config.risk.effective(),
+                               tuple(config.data.symbols), config.data.timeframe)
+    except (EvotraderError, KeyError, ValueError) as exc:
+        return {"status": "rejected", "reason": f"not a policy: {exc}"}
+    if runtime != runtime_form(spec):
+        return {"status": "rejected",
+                "reason": f"policy {spec.hash} trades under other rules, risk limits or market "
+                          "than this session: it takes effect at the next session"}
+    bounds = plan.step_bounds()
+    last = schedule.swaps[-1].from_seq if schedule.swaps else -1
+    start = max(published + 1, int(request.get("not_before_seq") or 0), last + 1)
+    if start >= len(bounds):
+        return {"status": "rejected", "reason": "the session ends before its next step"}
+    if schedule.choice_at(start) == choice:
+        return {"status": "rejected", "reason": f"the session already trades {spec.hash}"}
+    swap = PolicySwap(start, spec.canonical_json(), str(request.get("positions", "keep")),
+                      str(request.get("reason", "")), str(request["id"]))
+    append_swap(inputs.state_dir, swap)
+    return _applied(plan, swap)
+
+
+def _applied(plan: SessionPlan, swap: PolicySwap) -> dict[str, Any]:
+    i0, _ = plan.step_bounds()[swap.from_seq]
+    return {"status": "applied", "from_seq": swap.from_seq, "ts": int(plan.timeline[i0]),
+            "policy": swap.policy.hash}
