@@ -6,22 +6,27 @@ strategy; ``check`` measures every gate from the registry, the data and that ses
 ``promote`` is refused by the gates (exit 3, nothing written), then passes under gates an
 operator turned off and writes the ledger; the next session trades the promoted alpha exactly
 as the candidate traded it and records the runtime form the ledger rebuilds byte for byte;
-``rollback`` restores the configured strategy, whose runtime form the ledger also rebuilds.
+``rollback`` while a session runs swaps that session back to the configured strategy at a step
+boundary, and its runtime form, too, is rebuilt from the ledger.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import ray
 
 from actors.adapters.policy_ledger import PolicyLedger
 from actors.adapters.session_store import SessionStore
 from actors.adapters.sqlite_registry import TrialRegistry
+from actors.governance.live import CONTROL
 from actors.governance.promotion import rebuild_strategy
 from actors.live.policies import POLICIES_FILE
+from actors.live.run import attach_session, run_session
 from actors.research.evolve_job import EvolveJob, run_evolution
 from configs.governance import GATE_NAMES
 from configs.loader import load_config, with_overrides
@@ -114,11 +119,37 @@ def test_discovery_to_promotion_to_rollback(tmp_path: Path, shared_data: Path, c
     assert np.array_equal(live_ts, paper_ts)
     np.testing.assert_allclose(live_equity, paper_equity, rtol=0, atol=1e-9)
 
-    assert main(["rollback", "--reason", "back to the configured strategy", *cli]) == 0
+    # a rollback while a session runs: the running session swaps back at a step boundary
+    namespace = ray.get_runtime_context().namespace
+    running = tmp_path / "running.toml"
+    running.write_text((tmp_path / "session.toml").read_text().replace(
+        "batch_bars = 240", "batch_bars = 240\nspeed = 400000.0")  # a bar every 9 ms
+        + f'[ray]\nnamespace = "{namespace}"\n')
+    run_session(load_config(running, env={}), session_id="rolled-back", quiet=True,
+                detach=True)
+    control = None
+    deadline = time.monotonic() + 120
+    while control is None:  # the detached tree starts its children on its own
+        assert time.monotonic() < deadline, "the detached session never started"
+        try:
+            control = ray.get_actor(CONTROL, namespace=namespace)
+        except ValueError:
+            time.sleep(0.1)
+    while ray.get(control.progress.remote(), timeout=30)["seq"] < 0:
+        time.sleep(0.05)
+    assert main(["rollback", "--reason", "back to the configured strategy", "--config",
+                 str(running)]) == 0
+    said = capsys.readouterr().out
+    assert f"the running session trades {baseline} from step" in said
+    third = attach_session(load_config(running, env={}).config, quiet=True)
+    assert third is not None and third.stop_reason == "end of data"
+    summary = (third.folder / "session.md").read_text()
+    assert "## Policy swaps" in summary and baseline in summary.split("## Policy swaps")[1]
     assert main(["verify", *cli]) == 0
     with PolicyLedger(store) as ledger:
         entries = ledger.entries()
     assert entries[-1].action is Action.ROLLBACK and active_policy(entries) == baseline
     assert rebuild_strategy(store, baseline) == policies(first.folder)["live"]["runtime"]
     assert main(["rollback", "--to", policy, "--reason", "again", *cli]) == 0
+    assert "no session is running" in capsys.readouterr().out
     assert main(["rollback", "--to", "ffff", "--reason", "no such", *cli]) == 2
