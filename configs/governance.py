@@ -60,10 +60,39 @@ class GatesConfig(StrictModel):
         (), description="Gates not checked (listed as off), e.g. [\"paper_days\"].")
 
 
+class DriftConfig(StrictModel):
+    """The drift sentry of the active policy and the automatic rollback."""
+
+    enabled: bool = Field(True, description="Watch the active policy's live returns against "
+                                            "its backtest expectation.")
+    false_alarm_days: float = Field(
+        90.0, gt=0.0, le=3650.0,
+        description="About one false alarm per this many days of a policy that did not drift "
+                    "(the detectors' thresholds are calibrated by bootstrap to it).")
+    ph_delta: float = Field(0.05, ge=0.0, le=5.0,
+                            description="Page-Hinkley tolerance, in standard deviations.")
+    cusum_k: float = Field(0.25, ge=0.0, le=5.0,
+                           description="CUSUM reference value, in standard deviations.")
+    bootstrap_paths: int = Field(200, ge=10, le=10_000,
+                                 description="Bootstrap paths of the calibration.")
+    block_bars: int = Field(24, ge=1, le=10_000,
+                            description="Block length of the moving-block bootstrap, bars.")
+    shift_sd: float = Field(0.5, gt=0.0, le=10.0,
+                            description="Decay (in standard deviations) whose detection delay "
+                                        "the calibration reports.")
+    daily_drop_pct: float = Field(15.0, gt=0.0, le=100.0,
+                                  description="A daily loss of the active policy that alarms, %.")
+    on_alarm: Literal["rollback", "alert"] = Field(
+        "rollback", description="What an alarm does: roll back to the previous policy (through "
+                                "the same hot swap, with a ledger entry) or only record it.")
+
+
 class GovernanceConfig(StrictModel):
     """Promotion: gates, candidates and what the sessions take from the policy ledger."""
 
     gates: GatesConfig = Field(default_factory=GatesConfig, description="Promotion gates.")
+    drift: DriftConfig = Field(default_factory=DriftConfig,
+                               description="Drift sentry and automatic rollback.")
     candidate_slots: int = Field(
         3, ge=0, le=32, description="Candidates from the ledger paper-traded per session.")
     use_ledger: bool = Field(

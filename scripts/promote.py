@@ -41,6 +41,7 @@ from actors.adapters.policy_ledger import PolicyLedger  # noqa: E402
 from actors.adapters.sqlite_registry import TrialRegistry  # noqa: E402
 from actors.cli import run_command  # noqa: E402
 from actors.governance import promotion  # noqa: E402
+from actors.governance.drift_model import drift_json  # noqa: E402
 from actors.governance.live import swap_running_session  # noqa: E402
 from actors.governance.promotion import Decision, GatesRefusedError  # noqa: E402
 from configs.app import AppConfig  # noqa: E402
@@ -172,7 +173,8 @@ def _go_live(args: argparse.Namespace, config: AppConfig, decision: Decision) ->
     positions = args.positions or config.governance.swap_positions
     outcome = swap_running_session(config, entry.spec, f"{entry.action.value} (ledger entry "
                                    f"{entry.seq}) by {entry.decided_by}: {entry.reason}",
-                                   positions=positions)
+                                   positions=positions,
+                                   drift=lambda: drift_json(config, entry.spec)[0])
     if outcome is None:
         print("no session is running: it takes effect when the next session starts")
     elif outcome["status"] == "applied":

@@ -10,6 +10,7 @@ cannot: other trading rules, the end of its window).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -27,8 +28,13 @@ CONTROL = child_actor_name(PREFIX, f"{ROOT}/ops", "control")
 
 def swap_running_session(config: AppConfig, spec: PolicySpec, reason: str, *,
                          positions: str = "keep", timeout_s: float = 60.0,
-                         not_before_seq: int | None = None) -> dict[str, Any] | None:
+                         not_before_seq: int | None = None,
+                         drift: Callable[[], str] = lambda: ""
+                         ) -> dict[str, Any] | None:
     """Ask the running session to trade ``spec`` from its next step boundary.
+
+    ``drift`` gives the policy's drift model (JSON; "" = none; asked only when a session
+    runs): the session's sentry watches the policy with it from the swap on.
 
     Returns:
         None when no session runs; else the outcome (``status`` ``applied`` with
@@ -45,7 +51,7 @@ def swap_running_session(config: AppConfig, spec: PolicySpec, reason: str, *,
         except ValueError:
             return None
         request = {"spec": spec.canonical_json(), "reason": reason, "positions": positions,
-                   "not_before_seq": not_before_seq}
+                   "not_before_seq": not_before_seq, "drift": drift()}
         request_id = ray.get(control.request_swap.remote(request), timeout=30)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -26,6 +26,7 @@ step, which the journal records.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -45,6 +46,7 @@ from actors.live.exchange_channel import ExchangeChannel
 from actors.live.executor import HALT_FILE, SequenceError, StepLostError
 from actors.live.executor_link import ExecutorLink
 from actors.live.guardian_journal import StepJournal, replay_link, tail_reply
+from actors.live.guardian_sentry import GuardianSentry, SentrySpec
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
 from actors.live.logs import actor_log
 from actors.live.priority import latency_critical
@@ -58,6 +60,7 @@ from actors.live.wal_records import StepRecord
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
+from core.governance.sentry import SentryState
 from core.trading.align import FeedSlice
 from core.trading.execution import Exchange, VenueLink
 from core.trading.messages import (
@@ -97,6 +100,7 @@ class GuardianSnapshot:
         kill_switch: Source of the kill switch applied ("" = none).
         tail: Reply of the last record's unanswered exchange, if any.
         reports: Recent step reports.
+        sentry: The sentry's state (None: no sentry).
     """
 
     seq_done: int
@@ -106,6 +110,7 @@ class GuardianSnapshot:
     kill_switch: str
     tail: Exchange | None
     reports: tuple[GuardianReport, ...]
+    sentry: SentryState | None = None
 
 
 class GuardianService:
@@ -127,6 +132,7 @@ class GuardianService:
         retry_timeout_s: How long calls to a restarting actor are retried.
         compiled_channel: Exchange with the executor through a Ray compiled graph (plain
             actor calls otherwise, and whenever the channel is down).
+        sentry: The active policy's sentry (regime, drift, daily drop; None: none).
     """
 
     def __init__(self, state_dir: str, limits: RiskLimits, guardian: GuardianConfig,
@@ -134,7 +140,7 @@ class GuardianService:
                  names: dict[str, str], namespace: str, session_id: str = "",
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S, bars: BarSource | None = None,
                  snapshot_s: float = 1.0, retry_timeout_s: float = 60.0,
-                 compiled_channel: bool = True) -> None:
+                 compiled_channel: bool = True, sentry: SentrySpec | None = None) -> None:
         if bars is not None:  # an actor (not an in-process test)
             latency_critical()
         self._state_dir, self._names, self._namespace = state_dir, dict(names), namespace
@@ -156,6 +162,9 @@ class GuardianService:
         self._reports: deque[GuardianReport] = deque(maxlen=REPORTS_KEPT)
         self._checkpoint = Checkpoint(state_dir, "guardian")
         saved: GuardianSnapshot | None = self._checkpoint.load()
+        self._sentry = (GuardianSentry(state_dir, sentry,
+                                       saved.sentry if saved is not None else None)
+                        if sentry is not None else None)
         if saved is not None:
             self._restore(saved)
         self._bars = (bars.subscriber(joined_late=saved is not None) if bars is not None
@@ -358,12 +367,18 @@ class GuardianService:
         book = self._trader.portfolio
         errors = [RiskEvent(int(batch.ts[0]), "strategy_error", "strategy_error", e)
                   for e in output.errors]
+        alarms: tuple[dict[str, Any], ...] = ()
+        if self._sentry is not None:
+            regime, watched, alarms = self._sentry.after_step(seq, batch, outcome)
+            output = dataclasses.replace(output, diary=[*output.diary, *regime])
+            events = [*events, *watched]
         self._store.put(seq, [live_records(outcome, batch.ts, output, [*errors, *events])])
         report = GuardianReport(
             seq, int(batch.ts[-1]), float(outcome.portfolio.equity), self._trader.gate.state,
             tuple((p.symbol, p.tag, p.quantity) for p in book.open_positions()),
             tuple(sorted(self._stopped)), len(outcome.fills),
-            sum(1 for d in outcome.decisions if not d.approved), outcome.exchanges, timings)
+            sum(1 for d in outcome.decisions if not d.approved), outcome.exchanges, timings,
+            alarms)
         self._reports.append(report)
         self._snapshots.offer(seq, self._snapshot())
         return report
@@ -378,7 +393,8 @@ class GuardianService:
     def _snapshot(self) -> GuardianSnapshot:
         return GuardianSnapshot(self._seq_done, self._trader.state,
                                 self._trader.gate.to_state(), tuple(sorted(self._stopped.items())),
-                                self._kill_applied, self._tail, tuple(self._reports)[-16:])
+                                self._kill_applied, self._tail, tuple(self._reports)[-16:],
+                                self._sentry.state if self._sentry is not None else None)
 
     def _snapshot_written(self, seq: int) -> None:
         write_mark(self._state_dir, "guardian", seq)

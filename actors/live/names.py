@@ -82,3 +82,11 @@ class TreeInputs:
     paper_books: VenueBookSpec | None = None
     """Where a PAPER executor reads books to fill by walking them; None: the fill model."""
     """Where the executor trades (TESTNET, LIVE); None: the paper client."""
+    live_policy: str = ""
+    """The active policy's hash (what the sentry names in its events)."""
+    drift_model: str = ""
+    """JSON of the active policy's drift model ("" = none: no drift detection)."""
+    drift_note: str = ""
+    """Why there is no drift model ("" when there is one)."""
+    ledger_path: str = ""
+    """Absolute path of the store holding the policy ledger (automatic rollbacks write it)."""

@@ -87,6 +87,29 @@ def session_choices(config: AppConfig) -> tuple[StrategyChoice,
     return live, candidates
 
 
+def governance_inputs(config: AppConfig, live: StrategyChoice) -> dict[str, Any]:
+    """The active policy's hash, its drift model and the ledger's path, for the tree.
+
+    The drift model is learned from the policy's proof window (a few seconds for a promoted
+    alpha); a policy without one (a configured strategy) is not watched for drift, only for
+    its daily drop.
+    """
+    from actors.governance.drift_model import drift_json
+    from core.governance.policy import PolicySpec
+    from core.governance.runtime import runtime_spec
+
+    if config.governance.active_policy:
+        spec = PolicySpec.from_json(config.governance.active_policy)
+        model, note = drift_json(config, spec)
+    else:
+        spec = runtime_spec(live, config.backtest, config.risk.effective(),
+                            tuple(config.data.symbols), config.data.timeframe)
+        model, note = "", f"drift sentry off for {spec.hash}: a configured strategy has no " \
+                          "proof window to learn its returns from"
+    return {"live_policy": spec.hash, "drift_model": model, "drift_note": note,
+            "ledger_path": str(Path(config.store.path).resolve())}
+
+
 @dataclass
 class SessionPlan:
     """Everything a session's actors are built from.
@@ -152,7 +175,8 @@ def plan_session(loaded: LoadedConfig, session_id: str, folder: Path, namespace:
     inputs = TreeInputs(session_id=session_id, namespace=namespace, config=config,
                         guardian=config.guardian, data_dir=data_dir,
                         state_dir=str(folder / "state"), store_path=str(folder / "session.sqlite"),
-                        timeline=timeline, timeframe_ms=tf_ms, live=live, candidates=candidates)
+                        timeline=timeline, timeframe_ms=tf_ms, live=live, candidates=candidates,
+                        **governance_inputs(config, live))
     labels = {i.symbol: ("SYNTHETIC " if i.synthetic else "") + i.source for i in infos}
     return SessionPlan(names, inputs, window, timeline, labels, loaded.config_id, str(folder))
 
@@ -173,7 +197,8 @@ def _plan_live(loaded: LoadedConfig, session_id: str, folder: Path, namespace: s
         data_dir=data_dir, state_dir=str(folder / "state"),
         store_path=str(folder / "session.sqlite"), timeline=timeline, timeframe_ms=tf_ms,
         live=live, candidates=tuple(candidates), live_feed=spec,
-        venue_execution=venue_execution_spec(config), paper_books=paper_book_spec(config))
+        venue_execution=venue_execution_spec(config), paper_books=paper_book_spec(config),
+        **governance_inputs(config, live))
     label = f"live {spec.exchange_id}" + (f" at {spec.api_url}" if spec.api_url else "")
     window = Window(int(timeline[0]), int(timeline[-1]) + tf_ms)
     return SessionPlan(names, inputs, window, timeline,

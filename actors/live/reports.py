@@ -8,6 +8,7 @@ session does not import the guardian's trading code (numba kernels) to read its 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.trading.messages import TradingState
 
@@ -29,6 +30,8 @@ class GuardianReport:
         timings_ms: ``signal`` (waiting for the slot), ``risk`` (the loop without the
             executor), ``order`` (exchanges with the executor), ``journal`` (the fsynced
             record), and ``ahead`` when the step's first exchange went before its signals.
+        alarms: The sentry's alarms of the step (drift, daily drop), each a dict with its
+            ``kind``, ``ts``, ``seq`` and what a theory packet needs.
     """
 
     seq: int
@@ -41,6 +44,7 @@ class GuardianReport:
     denials: int
     exchanges: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    alarms: tuple[dict[str, Any], ...] = ()
 
 
 __all__ = ["GuardianReport"]

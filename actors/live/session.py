@@ -181,6 +181,10 @@ class SessionLoop:
                 pos.stop_reason = str(cause).splitlines()[0]
                 break
             acked = time.perf_counter()
+            if report.alarms:  # decided here, at a step the loop's timing cannot move
+                from actors.live.auto_rollback import on_alarms
+
+                on_alarms(self.plan, report, published)
             timings = report.timings_ms
             latencies = {"signal": timings.get("signal", 0.0),
                          "risk": timings.get("risk", 0.0),

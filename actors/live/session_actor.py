@@ -247,6 +247,7 @@ class SessionService:
                              f"{dd} | {s.fills} | {sum(n for _, n in s.denials)} |")
             lines += self._parity(store)
             lines += self._swaps()
+            lines += self._sentry()
         finally:
             store.close()
         path = folder / "session.md"
@@ -283,6 +284,43 @@ class SessionService:
             when = dt.datetime.fromtimestamp(ts / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
             lines.append(f"| {swap.from_seq} | {when} | {swap.policy.hash} | {swap.positions} "
                          f"| {swap.reason} |")
+        return lines
+
+    def _sentry(self) -> list[str]:
+        """The drift sentry: its model (or why there is none) and every alarm's packet."""
+        inputs = self._plan.inputs
+        lines = ["", "## Drift sentry", ""]
+        if inputs.drift_model:
+            model = json.loads(inputs.drift_model)
+            lines.append(f"- policy {inputs.live_policy}: expected {model['mean']:.3g} +- "
+                         f"{model['std']:.3g} per bar; Page-Hinkley > "
+                         f"{model['ph_threshold']:.3g}, CUSUM > {model['cusum_threshold']:.3g}"
+                         f", calibrated to one false alarm per {model['false_alarm_bars']} bars"
+                         f"; a {model['shift_sd']:g} sd decay is detected in "
+                         f"{model['detection_delay_bars']} bars (median)")
+        else:
+            lines.append(f"- {inputs.drift_note or 'off'}")
+        lines.append(f"- daily drop alarm at {inputs.config.governance.drift.daily_drop_pct:g} "
+                     f"%; on alarm: {inputs.config.governance.drift.on_alarm}")
+        packets = sorted((Path(self._plan.folder) / "drift").glob("*.json"))
+        if packets:
+            lines += ["", "| step | bar (UTC) | alarm | statistic | threshold | action |",
+                      "| ---: | --- | --- | ---: | ---: | --- |"]
+        for path in packets:
+            alarm = json.loads(path.read_text())
+            when = dt.datetime.fromtimestamp(alarm["ts"] / 1000, dt.UTC).strftime(
+                "%Y-%m-%d %H:%M")
+            statistic = alarm.get("statistic", alarm.get("drop_pct"))
+            rollback = alarm.get("rollback") or {}
+            action = alarm["action"]
+            if rollback.get("status") == "applied":
+                action = (f"rolled back to {rollback['policy']} from step "
+                          f"{rollback['from_seq']} (latency {rollback['latency_bars']} bars)")
+            elif rollback:
+                action = f"no rollback: {rollback.get('reason', rollback.get('status'))}"
+            lines.append(f"| {alarm['seq']} | {when} | {alarm['kind']} "
+                         f"{alarm.get('detector', '')} | {statistic:.3f} | "
+                         f"{alarm['threshold']:.3f} | {action} |")
         return lines
 
     def _parity(self, store: SessionStore) -> list[str]:

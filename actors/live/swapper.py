@@ -53,7 +53,8 @@ def decide_swap(plan: SessionPlan, request: dict[str, Any], published: int) -> d
     if schedule.choice_at(start) == choice:
         return {"status": "rejected", "reason": f"the session already trades {spec.hash}"}
     swap = PolicySwap(start, spec.canonical_json(), str(request.get("positions", "keep")),
-                      str(request.get("reason", "")), str(request["id"]))
+                      str(request.get("reason", "")), str(request["id"]),
+                      str(request.get("drift") or ""))
     append_swap(inputs.state_dir, swap)
     return _applied(plan, swap)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from actors.live.guardian_sentry import SentrySpec
 from actors.live.names import (
     PREFIX,
     ROOT,
@@ -112,7 +113,9 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
             inputs.timeframe_ms, guardian_names, ns, session_id=inputs.session_id,
             stuck_after_s=session.stuck_after_s, bars=bars,
             retry_timeout_s=session.retry_timeout_s,
-            compiled_channel=session.compiled_channel)),
+            compiled_channel=session.compiled_channel,
+            sentry=SentrySpec(inputs.live_policy, inputs.drift_model,
+                              config.governance.drift.daily_drop_pct))),
         child("executor", lambda n: executor_opts(n).remote(
             inputs.state_dir, config.backtest, limits, symbols,
             session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars,

@@ -36,6 +36,8 @@ class PolicySwap:
         positions: ``keep`` or ``flatten`` the open positions at the swap.
         reason: Why (the ledger action and its reason).
         request: Id of the request that caused it (a retried request is applied once).
+        drift: JSON of the policy's drift model (:class:`~core.governance.drift.DriftModel`
+            dict; "" when it has none): what the sentry watches it with.
     """
 
     from_seq: int
@@ -43,6 +45,7 @@ class PolicySwap:
     positions: str = "keep"
     reason: str = ""
     request: str = ""
+    drift: str = ""
 
     def __post_init__(self) -> None:
         if self.from_seq < 0:
@@ -59,7 +62,7 @@ class PolicySwap:
         """One line of the schedule file."""
         return json.dumps({"from_seq": self.from_seq, "spec": self.spec,
                            "positions": self.positions, "reason": self.reason,
-                           "request": self.request}, sort_keys=True)
+                           "request": self.request, "drift": self.drift}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> PolicySwap:
@@ -71,7 +74,7 @@ class PolicySwap:
         try:
             body: dict[str, Any] = json.loads(text)
             return cls(int(body["from_seq"]), str(body["spec"]), str(body["positions"]),
-                       str(body["reason"]), str(body["request"]))
+                       str(body["reason"]), str(body["request"]), str(body.get("drift", "")))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"not a policy swap: {exc}") from exc
 

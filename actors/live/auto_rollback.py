@@ -1,0 +1,117 @@
+"""The session acts on the sentry's alarms: theory packets, and the automatic rollback.
+
+Every alarm of a step (a drift detector fired, or the daily drop) is written as a theory packet
+``<session>/drift/<step>-<kind>.json``: the statistic and its threshold, the expected and the
+live returns, the regime. With ``[governance.drift] on_alarm = "rollback"`` the session then
+restores the policy that was active before the current one in the ledger, through the same hot
+swap as a promotion (:func:`actors.live.swapper.decide_swap`, at the first unpublished step),
+and appends a ``rollback`` entry decided by ``rule:drift-sentry`` or ``rule:daily-drop``. The
+rollback latency — from the alarm's bar to the first bar the restored policy trades — is in
+the packet and the ledger entry. Each step's alarms are acted on once: a restarted session that
+sees them again finds its swap (by request id) and its ledger entry, and adds neither twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from actors.adapters.policy_ledger import PolicyLedger
+from actors.live.plan import SessionPlan
+from actors.live.policy_swaps import load_schedule
+from actors.live.reports import GuardianReport
+from actors.live.swapper import decide_swap
+
+DRIFT_DIR = "drift"
+RULES = {"drift_alarm": "rule:drift-sentry", "daily_drop": "rule:daily-drop"}
+
+
+def on_alarms(plan: SessionPlan, report: GuardianReport, published: int) -> dict[str, Any]:
+    """Write the packets of ``report``'s alarms and roll back when configured (see above).
+
+    Returns:
+        What happened: ``packets`` written and the rollback ``outcome`` (or why none).
+    """
+    inputs = plan.inputs
+    folder = Path(plan.folder) / DRIFT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for alarm in report.alarms:
+        name = f"{report.seq:06d}-{alarm['kind']}-{alarm.get('detector', 'equity')}.json"
+        paths.append(folder / name)
+    result: dict[str, Any] = {"packets": [str(p) for p in paths]}
+    drift = inputs.config.governance.drift
+    if drift.on_alarm == "rollback":
+        result["rollback"] = _roll_back(plan, report, published)
+    tf = inputs.timeframe_ms
+    for path, alarm in zip(paths, report.alarms, strict=True):
+        packet = {**alarm, "action": drift.on_alarm}
+        rollback = result.get("rollback")
+        if rollback is not None:
+            packet["rollback"] = dict(rollback)
+            if rollback.get("status") == "applied":
+                packet["rollback"]["latency_bars"] = (int(rollback["ts"]) - int(alarm["ts"])) \
+                    // tf
+        _write_once(path, packet)
+    return result
+
+
+def _roll_back(plan: SessionPlan, report: GuardianReport, published: int) -> dict[str, Any]:
+    inputs = plan.inputs
+    alarm = report.alarms[0]
+    schedule = load_schedule(inputs.state_dir, inputs.live)
+    if schedule.swaps and schedule.swaps[-1].from_seq > report.seq:
+        return {"status": "skipped", "reason": "a swap is already on its way"}
+    ledger_path = Path(inputs.ledger_path)
+    if not inputs.ledger_path or not ledger_path.is_file():
+        return {"status": "skipped", "reason": "no policy ledger to roll back with"}
+    from core.governance.ledger import (
+        Action,
+        active_policy,
+        latest_spec,
+        next_entry,
+        previous_active,
+    )
+
+    with PolicyLedger(ledger_path) as ledger:
+        entries = ledger.entries()
+    if active_policy(entries) != alarm["policy"]:
+        return {"status": "skipped", "reason": f"policy {alarm['policy']} is not the ledger's "
+                                               "active policy: nothing to roll back to"}
+    target = previous_active(entries)
+    if target is None:
+        return {"status": "skipped", "reason": "no policy was active before it"}
+    spec = latest_spec(entries, target)
+    from actors.governance.drift_model import drift_json
+
+    request_id = f"auto-rollback-{report.seq}"
+    reason = (f"automatic rollback ({request_id}): {alarm['kind']}"
+              f"{' ' + alarm['detector'] if 'detector' in alarm else ''} at bar {alarm['ts']}")
+    model, _ = drift_json(inputs.config, spec)
+    outcome = decide_swap(plan, {"id": request_id, "spec": spec.canonical_json(),
+                                 "reason": reason, "drift": model,
+                                 "positions": inputs.config.governance.swap_positions},
+                          published)
+    if outcome["status"] != "applied":
+        return outcome
+    with PolicyLedger(ledger_path) as ledger:
+        entries = ledger.entries()
+        if not any(request_id in e.reason for e in entries):
+            latency = (int(outcome["ts"]) - int(alarm["ts"])) // inputs.timeframe_ms
+            tail = ledger.tail()
+            at_ms = max(time.time_ns() // 1_000_000, tail.at_ms if tail else 0)
+            ledger.append(next_entry(tail, Action.ROLLBACK, spec,
+                                     decided_by=RULES.get(alarm["kind"], "rule:sentry"),
+                                     reason=f"{reason}; rollback latency {latency} bar(s), "
+                                            f"session {inputs.session_id}", at_ms=at_ms))
+    return outcome
+
+
+def _write_once(path: Path, packet: dict[str, Any]) -> None:
+    if path.exists():
+        return
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(packet, indent=1, sort_keys=True, default=str) + "\n")
+    temporary.replace(path)
