@@ -12,6 +12,7 @@ Examples::
     python scripts/promote.py promote 3fa2 --reason "passed its paper month" [--dry-run]
     python scripts/promote.py rollback --reason "decayed" [--to HASH]
     python scripts/promote.py rebuild 9c1e         # the runtime form of a ledger policy
+    python scripts/promote.py kpis                 # time to candidate, promotion rate, ...
 
 Reads the store of the configuration (``store.path``, SQLite: the trial registry and the
 policy ledger). ``show`` prints a trial's policy (its expression under the template its run
@@ -42,6 +43,7 @@ from actors.adapters.sqlite_registry import TrialRegistry  # noqa: E402
 from actors.cli import run_command  # noqa: E402
 from actors.governance import promotion  # noqa: E402
 from actors.governance.drift_model import drift_json  # noqa: E402
+from actors.governance.kpis import kpis  # noqa: E402
 from actors.governance.live import swap_running_session  # noqa: E402
 from actors.governance.promotion import Decision, GatesRefusedError  # noqa: E402
 from configs.app import AppConfig  # noqa: E402
@@ -103,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("remove", "stop paper-trading a candidate")):
         one = verbs.add_parser(verb, help=text, parents=[decided])
         one.add_argument("id", help="trial, policy, '(expression)' or 'builtin:name,k=v'")
+    commands.add_parser("kpis", help="time to candidate, promotion rate, rollback latency",
+                        parents=[common])
     rebuilding = commands.add_parser("rebuild", help="the runtime form of a ledger policy",
                                      parents=[common])
     rebuilding.add_argument("policy", help="policy hash (or unique prefix) in the ledger")
@@ -119,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no store at {store}: run scripts/evolve.py first, or pass --store")
     if args.command == "rebuild":
         print(promotion.rebuild_strategy(store, args.policy))
+        return 0
+    if args.command == "kpis":
+        _print_table(("figure", "value"), kpis(store).rows())
         return 0
     if args.command == "list":
         return _list(store, args.status or list(STANDING), args.layer)

@@ -23,8 +23,10 @@ from actors.live.plan import SessionPlan
 from actors.live.policy_swaps import load_schedule
 from actors.live.reports import GuardianReport
 from actors.live.swapper import decide_swap
+from core.governance.gates import Evidence, GateResult
 
 DRIFT_DIR = "drift"
+LATENCY_GATE = "rollback_latency_bars"
 RULES = {"drift_alarm": "rule:drift-sentry", "daily_drop": "rule:daily-drop"}
 
 
@@ -44,7 +46,7 @@ def on_alarms(plan: SessionPlan, report: GuardianReport, published: int) -> dict
     result: dict[str, Any] = {"packets": [str(p) for p in paths]}
     drift = inputs.config.governance.drift
     if drift.on_alarm == "rollback":
-        result["rollback"] = _roll_back(plan, report, published)
+        result["rollback"] = _roll_back(plan, report, published, paths[0].name)
     tf = inputs.timeframe_ms
     for path, alarm in zip(paths, report.alarms, strict=True):
         packet = {**alarm, "action": drift.on_alarm}
@@ -58,7 +60,8 @@ def on_alarms(plan: SessionPlan, report: GuardianReport, published: int) -> dict
     return result
 
 
-def _roll_back(plan: SessionPlan, report: GuardianReport, published: int) -> dict[str, Any]:
+def _roll_back(plan: SessionPlan, report: GuardianReport, published: int, packet: str
+               ) -> dict[str, Any]:
     inputs = plan.inputs
     alarm = report.alarms[0]
     schedule = load_schedule(inputs.state_dir, inputs.live)
@@ -105,8 +108,21 @@ def _roll_back(plan: SessionPlan, report: GuardianReport, published: int) -> dic
             ledger.append(next_entry(tail, Action.ROLLBACK, spec,
                                      decided_by=RULES.get(alarm["kind"], "rule:sentry"),
                                      reason=f"{reason}; rollback latency {latency} bar(s), "
-                                            f"session {inputs.session_id}", at_ms=at_ms))
+                                            f"session {inputs.session_id}", at_ms=at_ms,
+                                     gates=_trigger(alarm, latency, inputs.session_id, packet)))
     return outcome
+
+
+def _trigger(alarm: dict[str, Any], latency: int, session_id: str, packet: str
+             ) -> tuple[GateResult, ...]:
+    """What fired, as the rollback entry's evidence, and the measured rollback latency."""
+    statistic = alarm.get("statistic", alarm.get("drop_pct"))
+    name = f"sentry:{alarm['kind']}" + (f":{alarm['detector']}" if "detector" in alarm else "")
+    where = (Evidence("session", session_id), Evidence("packet", f"{DRIFT_DIR}/{packet}"))
+    return (GateResult(name, float(statistic), f"<= {float(alarm['threshold']):.4g}", False,
+                       where, f"policy {alarm['policy']} at bar {alarm['ts']}"),
+            GateResult(LATENCY_GATE, float(latency), "measured", True, where,
+                       "alarm bar -> first bar traded by the restored policy"))
 
 
 def _write_once(path: Path, packet: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ boundary, and its runtime form, too, is rebuilt from the ledger.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -153,3 +154,9 @@ def test_discovery_to_promotion_to_rollback(tmp_path: Path, shared_data: Path, c
     assert main(["rollback", "--to", policy, "--reason", "again", *cli]) == 0
     assert "no session is running" in capsys.readouterr().out
     assert main(["rollback", "--to", "ffff", "--reason", "no such", *cli]) == 2
+    capsys.readouterr()
+    assert main(["kpis", *cli]) == 0
+    figures = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1)
+                   for line in capsys.readouterr().out.splitlines()[2:])
+    assert figures["candidates added"] == "1" and figures["promotions"] == "1"
+    assert figures["promotion rate"] == "100%" and figures["rollbacks (automatic)"] == "2 (0)"
