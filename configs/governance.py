@@ -87,12 +87,31 @@ class DriftConfig(StrictModel):
                                 "the same hot swap, with a ledger entry) or only record it.")
 
 
+class AutoCandidatesConfig(StrictModel):
+    """Which validated survivors of a discovery run become candidates by themselves."""
+
+    enabled: bool = Field(True, description="scripts/evolve.py adds them at the end of a run "
+                                            "(promote.py candidate auto does it on demand).")
+    count: int = Field(3, ge=0, le=32, description="At most this many per run.")
+    min_dsr: float = Field(0.95, ge=0.0, le=1.0,
+                           description="Smallest deflated Sharpe ratio over every trial of "
+                                       "the layer.")
+    max_correlation_to_active: float = Field(
+        0.7, ge=-1.0, le=1.0, description="Largest correlation of its backtest returns to the "
+                                          "active policy's on the run's window.")
+    max_correlation_to_each_other: float = Field(
+        0.7, ge=-1.0, le=1.0, description="Largest correlation to a candidate chosen before it.")
+
+
 class GovernanceConfig(StrictModel):
     """Promotion: gates, candidates and what the sessions take from the policy ledger."""
 
     gates: GatesConfig = Field(default_factory=GatesConfig, description="Promotion gates.")
     drift: DriftConfig = Field(default_factory=DriftConfig,
                                description="Drift sentry and automatic rollback.")
+    auto_candidates: AutoCandidatesConfig = Field(
+        default_factory=AutoCandidatesConfig,
+        description="The rule that makes discovery's survivors candidates.")
     candidate_slots: int = Field(
         3, ge=0, le=32, description="Candidates from the ledger paper-traded per session.")
     use_ledger: bool = Field(

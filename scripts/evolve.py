@@ -191,6 +191,12 @@ def run(args: argparse.Namespace) -> int:
     survivors = sum(r["survives"] for r in rows)
     print(f"{len(rows)} elites, {survivors} pass the gates (FDR {args.fdr}, DSR >= "
           f"{args.dsr_gate}); report: {folder / 'session.md'}")
+    if survivors and config.governance.auto_candidates.enabled:
+        from actors.governance.auto_candidates import auto_candidates
+
+        for verdict in auto_candidates(config, registry_path, run_id):
+            print(f"candidate {verdict.policy} (trial {verdict.trial[:12]}): "
+                  f"{'added' if verdict.kept else 'left out'}: {verdict.why}")
     return 0
 
 

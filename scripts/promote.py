@@ -8,6 +8,7 @@ Examples::
     python scripts/promote.py history              # every governance decision, in order
     python scripts/promote.py verify               # the ledger's hash chain, entry by entry
     python scripts/promote.py candidate add 3fa2 --reason "best of run 7"
+    python scripts/promote.py candidate auto       # the latest run's survivors, by the rule
     python scripts/promote.py check 3fa2           # every gate: measured value, threshold
     python scripts/promote.py promote 3fa2 --reason "passed its paper month" [--dry-run]
     python scripts/promote.py rollback --reason "decayed" [--to HASH]
@@ -42,6 +43,7 @@ from actors.adapters.policy_ledger import PolicyLedger  # noqa: E402
 from actors.adapters.sqlite_registry import TrialRegistry  # noqa: E402
 from actors.cli import run_command  # noqa: E402
 from actors.governance import promotion  # noqa: E402
+from actors.governance.auto_candidates import auto_candidates  # noqa: E402
 from actors.governance.drift_model import drift_json  # noqa: E402
 from actors.governance.kpis import kpis  # noqa: E402
 from actors.governance.live import swap_running_session  # noqa: E402
@@ -105,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                        ("remove", "stop paper-trading a candidate")):
         one = verbs.add_parser(verb, help=text, parents=[decided])
         one.add_argument("id", help="trial, policy, '(expression)' or 'builtin:name,k=v'")
+    auto = verbs.add_parser("auto", help="a discovery run's survivors, by the configured rule",
+                            parents=[common])
+    auto.add_argument("--run", help="discovery run id (default: the latest)")
     commands.add_parser("kpis", help="time to candidate, promotion rate, rollback latency",
                         parents=[common])
     rebuilding = commands.add_parser("rebuild", help="the runtime form of a ledger policy",
@@ -144,6 +149,15 @@ def _decide(args: argparse.Namespace, config: AppConfig, store: Path) -> int:
                                       to=args.to)
         _report(decision)
         _go_live(args, config, decision)
+        return 0
+    if args.command == "candidate" and args.verb == "auto":
+        verdicts = auto_candidates(config, store, args.run)
+        if not verdicts:
+            print("no validated survivor in that run: nothing to add")
+            return 0
+        _print_table(("trial", "policy", "verdict", "why"),
+                     [(v.trial[:12], v.policy, "ADDED" if v.kept else "left",
+                       _cut(v.why, 70)) for v in verdicts])
         return 0
     subject = promotion.resolve(config, store, args.id)
     if args.command == "check":

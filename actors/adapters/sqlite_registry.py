@@ -178,6 +178,14 @@ class TrialRegistry:
                 (text,)).fetchall()
         return [trial_record(row) for row in rows]
 
+    def latest_run(self, layer: str | None = None) -> str | None:
+        """The run that recorded the last trial (of ``layer``), None if none did."""
+        where, args = ("WHERE layer = ?", (layer,)) if layer is not None else ("", ())
+        with self._lock, self._guard("find the latest run"):
+            row = self._conn.execute(f"SELECT run_id FROM trials {where} ORDER BY seq DESC "
+                                     "LIMIT 1", args).fetchone()
+        return None if row is None else str(row[0])
+
     def count_trials(self, layer: str) -> int:
         """Distinct expressions recorded in ``layer`` (failures included)."""
         with self._lock, self._guard("count trials"):

@@ -205,8 +205,10 @@ def rollback(config: AppConfig, store: Path, *, operator: str, reason: str,
 
 
 def add_candidate(config: AppConfig, store: Path, subject: Subject, *, operator: str,
-                  reason: str) -> Decision:
+                  reason: str, decided_by: str | None = None) -> Decision:
     """Make ``subject`` a candidate: the next session paper-trades it.
+
+    ``decided_by`` names a rule instead of the operator (``rule:<id>``).
 
     Raises:
         UsageError: It is already a candidate or active.
@@ -218,7 +220,8 @@ def add_candidate(config: AppConfig, store: Path, subject: Subject, *, operator:
         if active_policy(entries) == subject.spec.hash:
             raise UsageError(f"policy {subject.spec.hash} is the active policy")
         entry = next_entry(ledger.tail(), Action.CANDIDATE_ADD, subject.spec,
-                           decided_by=f"operator:{operator}", reason=reason, at_ms=now_ms())
+                           decided_by=decided_by or f"operator:{operator}", reason=reason,
+                           at_ms=now_ms())
         ledger.append(entry)
     notes = _move_trial(store, subject, "candidate", reason)
     return Decision(entry, (), notes)
