@@ -16,6 +16,7 @@ replayed from the feed. :meth:`CandidateService.finish` brings it to the session
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ from actors.live.window import batch_bounds
 from configs.backtest import BacktestConfig
 from configs.guardian import GuardianConfig
 from configs.risk import RiskLimits
+from core.governance.drift import DriftModel
+from core.governance.sentry import Sentry, SentryState
 from core.trading.align import FeedSlice
 from core.trading.book import PaperBook, PaperBookState
 from core.trading.messages import MarketBatch, RiskEvent
@@ -66,6 +69,7 @@ class CandidateSnapshot:
     seq_done: int
     book: PaperBookState
     risk: RiskState
+    sentry: SentryState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,9 @@ class CandidateService:
         stuck_after_s: A step running longer fails the heartbeat.
         bars: Subscribe to the published feeds.
         snapshot_s: Least time between two snapshots.
+        drift_model: JSON of the candidate's drift model ("" = none): its live returns are
+            watched against its backtest expectation from its first bar (alarms are risk
+            events of its book).
     """
 
     def __init__(self, name: str, choice: StrategyChoice, state_dir: str,
@@ -115,7 +122,7 @@ class CandidateService:
                  timeline: np.ndarray, venue: str, timeframe_ms: int, step_bars: int = 1,
                  store: str = "", session_id: str = "",
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S, bars: BarSource | None = None,
-                 snapshot_s: float = 2.0) -> None:
+                 snapshot_s: float = 2.0, drift_model: str = "") -> None:
         if bars is not None:  # an actor: the live path gets the CPU first
             background()
         self.name = name
@@ -131,6 +138,10 @@ class CandidateService:
         self._bars = (bars.subscriber(INBOX_STEPS, joined_late=saved is not None)
                       if bars is not None else None)
         self._seq_done = -1
+        model = DriftModel.from_dict(json.loads(drift_model)) if drift_model else None
+        self._sentry = (Sentry(model.policy, model, 100.0,
+                               state=saved.sentry if saved is not None else None)
+                        if model is not None else None)
         if saved is not None:
             self._book.restore(saved.book)
             self._book.trader.gate = RiskEngine.from_state(saved.risk)
@@ -267,16 +278,30 @@ class CandidateService:
             self._poison.end()
         self.fills += len(outcome.fills)
         self._seq_done = seq
+        alarms = self._watch(batch, outcome)
         if self._store is not None:
-            self._store.put(seq, [self._records(outcome, batch, output)])
-        self._snapshots.offer(seq, CandidateSnapshot(seq, self._book.state,
-                                                     self._book.trader.gate.to_state()))
+            self._store.put(seq, [self._records(outcome, batch, output, alarms)])
+        self._snapshots.offer(seq, CandidateSnapshot(
+            seq, self._book.state, self._book.trader.gate.to_state(),
+            self._sentry.state if self._sentry is not None else None))
 
-    def _records(self, outcome: StepOutcome, batch: MarketBatch, output: SlotOutput) -> Any:
+    def _watch(self, batch: MarketBatch, outcome: StepOutcome) -> list[RiskEvent]:
+        """The candidate's drift alarms of the step (regimes are the live book's diary)."""
+        if self._sentry is None:
+            return []
+        return [RiskEvent(e.ts, "governance", e.kind,
+                          f"candidate {self.name}: {e.detail['detector']} "
+                          f"{e.detail['statistic']:.3f} > {e.detail['threshold']:.3f} after "
+                          f"{e.detail['bars']} bars")
+                for e in self._sentry.observe(batch.ts, outcome.equity, batch.close[:, 0])
+                if e.kind == "drift_alarm"]
+
+    def _records(self, outcome: StepOutcome, batch: MarketBatch, output: SlotOutput,
+                 alarms: list[RiskEvent]) -> Any:
         errors = [RiskEvent(int(batch.ts[0]), "strategy_error", "strategy_error", e)
                   for e in output.errors]
         return book_records(self._book_name, outcome, batch.ts, output,
-                            [*errors, *outcome.risk_events])
+                            [*errors, *alarms, *outcome.risk_events])
 
     def _signals(self, seq: int, batch: MarketBatch) -> SlotOutput:
         """The strategy's output, or an error once it was disabled for hanging."""
@@ -294,7 +319,7 @@ class CandidateService:
     def on_batch(self, seq: int, batch: MarketBatch) -> SlotOutput:
         """Trade step ``seq`` with the bars given (in-process use and tests); its output."""
         output = self._signals(seq, batch)
-        self._book.step(batch, output.signals)
+        self._watch(batch, self._book.step(batch, output.signals))
         self._seq_done = seq
         return output
 

@@ -88,5 +88,7 @@ class TreeInputs:
     """JSON of the active policy's drift model ("" = none: no drift detection)."""
     drift_note: str = ""
     """Why there is no drift model ("" when there is one)."""
+    candidate_drift: tuple[tuple[str, str], ...] = ()
+    """``(candidate name, drift model JSON)`` of the candidates that have one."""
     ledger_path: str = ""
     """Absolute path of the store holding the policy ledger (automatic rollbacks write it)."""

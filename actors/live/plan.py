@@ -92,7 +92,8 @@ def governance_inputs(config: AppConfig, live: StrategyChoice) -> dict[str, Any]
 
     The drift model is learned from the policy's proof window (a few seconds for a promoted
     alpha); a policy without one (a configured strategy) is not watched for drift, only for
-    its daily drop.
+    its daily drop. The ledger's candidates get theirs too (their drift is tracked from their
+    first bar).
     """
     from actors.governance.drift_model import drift_json
     from core.governance.policy import PolicySpec
@@ -106,8 +107,15 @@ def governance_inputs(config: AppConfig, live: StrategyChoice) -> dict[str, Any]
                             tuple(config.data.symbols), config.data.timeframe)
         model, note = "", f"drift sentry off for {spec.hash}: a configured strategy has no " \
                           "proof window to learn its returns from"
+    candidates = []
+    for text in config.governance.candidate_policies:
+        candidate = PolicySpec.from_json(text)
+        drift, _ = drift_json(config, candidate)
+        if drift:
+            candidates.append((ledger_candidate_name(candidate.hash), drift))
     return {"live_policy": spec.hash, "drift_model": model, "drift_note": note,
-            "ledger_path": str(Path(config.store.path).resolve())}
+            "ledger_path": str(Path(config.store.path).resolve()),
+            "candidate_drift": tuple(candidates)}
 
 
 @dataclass

@@ -133,7 +133,8 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
             label, choice, inputs.state_dir, config.backtest, limits, inputs.guardian, symbols,
             names.feeds, ns, inputs.timeline, data.venue, inputs.timeframe_ms,
             step_bars=step_bars, store=names.store, session_id=inputs.session_id,
-            stuck_after_s=session.stuck_after_s, bars=bars)
+            stuck_after_s=session.stuck_after_s, bars=bars,
+            drift_model=dict(inputs.candidate_drift).get(label, ""))
 
     candidates = SupervisorSpec("candidates", children=tuple(
         child(f"candidate-{label}", candidate_factory(label, choice))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -46,11 +47,12 @@ def alpha_spec(loaded: LoadedConfig, **risk: float) -> PolicySpec:
 
 
 def builtin_spec(loaded: LoadedConfig, symbols: tuple[str, ...] = PAIR, fast: int = 10,
-                 **risk: float) -> PolicySpec:
+                 window: tuple[int | None, int | None] = (None, None), **risk: float
+                 ) -> PolicySpec:
     config = loaded.config
     limits = config.risk.effective().model_copy(update=risk)
     return policy_spec(builtin_definition("momentum", {"fast": fast, "slow": 30}),
-                       config.backtest, limits, symbols, "1h")
+                       config.backtest, limits, symbols, "1h", window)
 
 
 @pytest.fixture
@@ -63,7 +65,8 @@ def test_a_new_session_trades_the_ledgers_active_policy_and_candidates(
         loaded: LoadedConfig, tmp_path: Path) -> None:
     store = store_of(loaded)
     active = alpha_spec(loaded, max_position_pct=5.0)
-    candidate = builtin_spec(loaded, max_position_pct=5.0)
+    candidate = builtin_spec(loaded, max_position_pct=5.0,
+                             window=(1_700_000_000_000, 1_710_000_000_000))
     elsewhere = builtin_spec(loaded, symbols=("BTC/USDT",), max_position_pct=5.0)
     other_risk = builtin_spec(loaded, fast=12)
     for spec in (candidate, elsewhere, other_risk):
@@ -84,6 +87,9 @@ def test_a_new_session_trades_the_ledgers_active_policy_and_candidates(
     assert record["live"] == {"policy": active.hash, "ledger": True,
                               "runtime": runtime_form(active).canonical_json()}
     assert record[f"p-{candidate.hash}"]["policy"] == candidate.hash
+    # both are watched for drift against their backtests on their proof windows
+    assert json.loads(plan.inputs.drift_model)["policy"] == active.hash
+    assert [name for name, _ in plan.inputs.candidate_drift] == [f"p-{candidate.hash}"]
     # the ledger alone rebuilds what the session runs, byte for byte
     assert rebuild_strategy(store, active.hash[:8]) == record["live"]["runtime"]
 
