@@ -118,6 +118,11 @@ class GovernanceConfig(StrictModel):
         True, description="A session trades the ledger's active policy (when there is one) "
                           "and paper-trades its candidates, instead of [strategy] and "
                           "[session] candidates.")
+    demoted: Literal["candidate", "retire"] = Field(
+        "candidate", description="What a promotion does with the policy it replaces: keep it "
+                                 "as a candidate (paper-traded by the next sessions, ready for "
+                                 "a rollback) or retire it. A rollback always retires the "
+                                 "policy it rolls back from.")
     swap_positions: Literal["keep", "flatten"] = Field(
         "keep", description="What a promotion or rollback in a running session does with the "
                             "open positions: keep them (and their stops) for the new policy, "

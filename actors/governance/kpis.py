@@ -52,7 +52,8 @@ def kpis(store: Path) -> Kpis:
     """The KPIs of the store's ledger and registry."""
     with PolicyLedger(store) as ledger:
         entries = ledger.entries()
-    added = [e for e in entries if e.action is Action.CANDIDATE_ADD]
+    added = [e for e in entries if e.action is Action.CANDIDATE_ADD
+             and e.decided_by != "rule:demoted"]  # a replaced policy kept ready is not new
     promotions = sum(e.action is Action.PROMOTE for e in entries)
     rollbacks = [e for e in entries if e.action is Action.ROLLBACK]
     automatic = [e for e in rollbacks if e.decided_by.startswith("rule:")]

@@ -174,7 +174,7 @@ def promote(config: AppConfig, store: Path, subject: Subject, *, operator: str, 
     with PolicyLedger(store) as ledger:
         baseline = active_spec(config, ledger.entries())
     return _activate(store, subject, Action.PROMOTE, f"operator:{operator}", reason, results,
-                     baseline)
+                     baseline, config.governance.demoted)
 
 
 def rollback(config: AppConfig, store: Path, *, operator: str, reason: str,
@@ -200,7 +200,7 @@ def rollback(config: AppConfig, store: Path, *, operator: str, reason: str,
         target = matches[0]
     if target == active_policy(entries):
         raise UsageError(f"policy {target} is already active")
-    return _activate(store, Subject(latest_spec(entries, target)), Action.ROLLBACK,
+    return _activate(store, _with_trial(store, latest_spec(entries, target)), Action.ROLLBACK,
                      f"operator:{operator}", reason, ())
 
 
@@ -245,10 +245,13 @@ def remove_candidate(store: Path, subject: Subject, *, operator: str, reason: st
 
 
 def _activate(store: Path, subject: Subject, action: Action, decided_by: str, reason: str,
-              gates: tuple[GateResult, ...], baseline: PolicySpec | None = None) -> Decision:
-    """Append the activation (the first records the config's strategy as its baseline).
+              gates: tuple[GateResult, ...], baseline: PolicySpec | None = None,
+              demoted_to: str = "retire") -> Decision:
+    """Append the activation, then what becomes of the policy it replaces.
 
-    The baseline entry lets a rollback restore the strategy the first promotion replaced.
+    The first activation records the config's strategy as its baseline first (so a rollback
+    can restore it). The replaced policy becomes a candidate (``demoted_to = "candidate"``, a
+    promotion's default) or is retired (a rollback's).
     """
     with PolicyLedger(store) as ledger:
         entries = ledger.entries()
@@ -264,10 +267,19 @@ def _activate(store: Path, subject: Subject, action: Action, decided_by: str, re
         entry = next_entry(ledger.tail(), action, subject.spec, decided_by=decided_by,
                            reason=reason, at_ms=now_ms(), gates=gates)
         ledger.append(entry)
+        if demoted is not None:
+            keep = demoted_to == "candidate"
+            ledger.append(next_entry(
+                ledger.tail(), Action.CANDIDATE_ADD if keep else Action.RETIRE,
+                latest_spec(entries, demoted), decided_by="rule:demoted",
+                reason=f"replaced by {subject.spec.hash} ({action.value}, entry {entry.seq})",
+                at_ms=now_ms()))
     notes = list(_move_trial(store, subject, "active", reason))
     if demoted is not None:
-        notes.append(f"policy {demoted} left the active slot")
-        notes += _move_trial(store, Subject(latest_spec(entries, demoted)), "candidate",
+        status = "candidate" if demoted_to == "candidate" else "retired"
+        notes.append(f"policy {demoted} left the active slot: "
+                     f"{'a candidate now' if status == 'candidate' else 'retired'}")
+        notes += _move_trial(store, _with_trial(store, latest_spec(entries, demoted)), status,
                              f"replaced by {subject.spec.hash}")
     return Decision(entry, gates, tuple(notes))
 

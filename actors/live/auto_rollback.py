@@ -105,11 +105,16 @@ def _roll_back(plan: SessionPlan, report: GuardianReport, published: int, packet
             latency = (int(outcome["ts"]) - int(alarm["ts"])) // inputs.timeframe_ms
             tail = ledger.tail()
             at_ms = max(time.time_ns() // 1_000_000, tail.at_ms if tail else 0)
-            ledger.append(next_entry(tail, Action.ROLLBACK, spec,
-                                     decided_by=RULES.get(alarm["kind"], "rule:sentry"),
+            rule = RULES.get(alarm["kind"], "rule:sentry")
+            ledger.append(next_entry(tail, Action.ROLLBACK, spec, decided_by=rule,
                                      reason=f"{reason}; rollback latency {latency} bar(s), "
                                             f"session {inputs.session_id}", at_ms=at_ms,
                                      gates=_trigger(alarm, latency, inputs.session_id, packet)))
+            rolled = ledger.tail()
+            assert rolled is not None
+            ledger.append(next_entry(rolled, Action.RETIRE, latest_spec(entries, alarm["policy"]),
+                                     decided_by=rule, at_ms=at_ms,
+                                     reason=f"rolled back from ({request_id}, entry {rolled.seq})"))
     return outcome
 
 

@@ -26,6 +26,7 @@ from actors.adapters.session_store import SessionStore
 from actors.adapters.sqlite_registry import TrialRegistry
 from actors.governance.live import CONTROL
 from actors.governance.promotion import rebuild_strategy
+from actors.live.names import PREFIX, ROOT
 from actors.live.policies import POLICIES_FILE
 from actors.live.run import attach_session, run_session
 from actors.research.evolve_job import EvolveJob, run_evolution
@@ -33,6 +34,7 @@ from configs.governance import GATE_NAMES
 from configs.loader import load_config, with_overrides
 from core.governance.ledger import Action, active_policy
 from scripts.promote import main
+from supervisors.naming import supervisor_actor_name
 from tests.actors.live.sessions import run, session_config
 
 HOLDOUT_FROM = 1_735_689_600_000  # 2025-01-01: the sessions' bars (May 2025) were never searched
@@ -102,7 +104,8 @@ def test_discovery_to_promotion_to_rollback(tmp_path: Path, shared_data: Path, c
     with PolicyLedger(store) as ledger:
         entries = ledger.entries()
     assert [e.action for e in entries] == [Action.CANDIDATE_ADD, Action.BASELINE,
-                                           Action.PROMOTE]
+                                           Action.PROMOTE, Action.CANDIDATE_ADD]
+    assert entries[3].decided_by == "rule:demoted"  # the replaced strategy, kept ready
     baseline = entries[1].policy_hash
     assert baseline == policies(first.folder)["live"]["policy"]
     assert active_policy(entries) == policy and entries[2].decided_by == "operator:ana"
@@ -144,12 +147,21 @@ def test_discovery_to_promotion_to_rollback(tmp_path: Path, shared_data: Path, c
     assert f"the running session trades {baseline} from step" in said
     third = attach_session(load_config(running, env={}).config, quiet=True)
     assert third is not None and third.stop_reason == "end of data"
+    deadline = time.monotonic() + 60
+    while True:  # the finished tree shuts itself down: the next test's session needs the room
+        try:
+            ray.get_actor(supervisor_actor_name(PREFIX, ROOT), namespace=namespace)
+        except ValueError:
+            break
+        assert time.monotonic() < deadline, "the finished tree never shut down"
+        time.sleep(0.2)
     summary = (third.folder / "session.md").read_text()
     assert "## Policy swaps" in summary and baseline in summary.split("## Policy swaps")[1]
     assert main(["verify", *cli]) == 0
     with PolicyLedger(store) as ledger:
         entries = ledger.entries()
-    assert entries[-1].action is Action.ROLLBACK and active_policy(entries) == baseline
+    assert [e.action for e in entries[-2:]] == [Action.ROLLBACK, Action.RETIRE]
+    assert active_policy(entries) == baseline
     assert rebuild_strategy(store, baseline) == policies(first.folder)["live"]["runtime"]
     assert main(["rollback", "--to", policy, "--reason", "again", *cli]) == 0
     assert "no session is running" in capsys.readouterr().out

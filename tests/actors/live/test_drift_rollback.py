@@ -92,10 +92,14 @@ def test_decay_fires_the_sentry_and_the_session_rolls_back(tmp_path, shared_data
     assert rollback["latency_bars"] == (rollback["ts"] - alarm["ts"]) // 3_600_000 > 0
     with PolicyLedger(Path(loaded.config.store.path)) as ledger:
         entries = ledger.entries()
-    assert entries[-1].action is Action.ROLLBACK
-    assert entries[-1].decided_by == "rule:drift-sentry" and active_policy(entries) == \
-        baseline.hash
-    assert f"rollback latency {rollback['latency_bars']} bar(s)" in entries[-1].reason
+    assert [e.action for e in entries[-2:]] == [Action.ROLLBACK, Action.RETIRE]
+    rolled = entries[-2]
+    assert rolled.decided_by == "rule:drift-sentry" and active_policy(entries) == baseline.hash
+    assert f"rollback latency {rollback['latency_bars']} bar(s)" in rolled.reason
+    assert [g.name for g in rolled.gates] == ["sentry:drift_alarm:" + alarm["detector"],
+                                               "rollback_latency_bars"]
+    assert rolled.gates[1].value == rollback["latency_bars"]
+    assert entries[-1].policy_hash == promoted.hash  # the decayed policy is retired
     orders = read(result.folder, "orders.csv").decode().splitlines()[1:]
     after = [line.split(",") for line in orders if int(line.split(",")[0]) >= rollback["ts"]]
     assert after and all(o[2].startswith("momentum-") for o in after)
