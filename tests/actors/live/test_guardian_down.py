@@ -41,16 +41,18 @@ class ExecutorProbe:
         return thread
 
     def _run(self) -> None:
+        handle = None  # looked up again only when a call fails (the executor restarted)
         while not self.done.is_set():
             try:
-                handle = ray.get_actor(self.name, namespace=self.namespace)
+                if handle is None:
+                    handle = ray.get_actor(self.name, namespace=self.namespace)
                 sent = time.time()
                 pid, account = ray.get([handle.pid.remote(), handle.account.remote()],
                                        timeout=2.0)
                 self.samples.append((sent, int(pid), account))
             except Exception:  # noqa: BLE001 - being stopped or restarted
-                pass
-            self.done.wait(0.01)
+                handle = None
+            self.done.wait(0.002)
 
 
 def _wait_gone(pid: int, timeout_s: float = 30.0) -> None:
