@@ -25,26 +25,22 @@ step, which the journal records.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import os
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import ray
-
 from actors.adapters.journal import Journal
-from actors.live.calls import ActorDirectory, call_named
+from actors.live.calls import ActorDirectory
 from actors.live.checkpoint import Checkpoint
 from actors.live.exchange_channel import ExchangeChannel
-from actors.live.executor import HALT_FILE, SequenceError, StepLostError
+from actors.live.executor import SequenceError, StepLostError
 from actors.live.executor_link import ExecutorLink
+from actors.live.guardian_halt import EXECUTOR_HALTED, HaltControl
 from actors.live.guardian_journal import StepJournal, replay_link, tail_reply
 from actors.live.guardian_sentry import GuardianSentry, SentrySpec
 from actors.live.liveness import DEFAULT_STUCK_AFTER_S, Progress
@@ -82,10 +78,6 @@ from core.trading.warmup import warm_up_trading
 
 REPORTS_KEPT = 256
 """Step reports kept to answer a restarted session that asks again."""
-RECONCILE_S = 2.0
-EXECUTOR_HALTED = "executor_halted"
-"""Kill-switch source while the executor refuses new orders (lifted when it trades again)."""
-"""Least time between two reconciliations with the executor."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +166,10 @@ class GuardianService:
                 self._names["slot"], "on_step", seq, i0, i1),
             lambda: self._seq_done)
         self._journal = Journal(state_dir)
-        self._kill_source: str | None = self._kill_applied or _halted_by(state_dir)
+        self._halt = HaltControl(state_dir, self._names["executor"], namespace, self._directory,
+                                 guardian.kill_switch_file,
+                                 lambda: int(self._trader.portfolio.last_ts or 0), self._log,
+                                 self._kill_applied)
         self._store = StoreWriter(self._directory, self._names["store"],
                                   on_error=lambda e: self._log.error("store write failed",
                                                                      error=str(e)))
@@ -185,7 +180,6 @@ class GuardianService:
                                                                          error=str(e)))
         self._recovered = False
         warm_up_trading(backtest, symbols, timeframe_ms, limits)
-        self._last_reconcile = 0.0
         self._started_at = time.time()
         self._log.info("guardian started", restored_step=self._seq_done)
 
@@ -273,7 +267,7 @@ class GuardianService:
                 return self._report(seq)
             if seq != self._seq_done + 1:
                 raise SequenceError(f"guardian is at step {self._seq_done}; got step {seq}")
-            account = self._reconcile_request()  # before any exchange of the step
+            account = self._halt.account_request()  # before any exchange of the step
             deadline = self._inputs.deadline(until_due)
             taken = self._inputs.bars_first(seq, i0, i1, deadline)
             prefetched = self._prefetch(seq, i0, i1, taken)
@@ -282,7 +276,7 @@ class GuardianService:
             signalled = max(time.perf_counter(), started)
             batch, stale = self._inputs.step_bars(seq, i0, i1, taken)
             stopped = tuple(sorted((s, r) for s, r in stale.items() if s not in self._stopped))
-            kill = self._kill_file_or_command()
+            kill = self._halt.file_or_command()
             start = (self._trader.state, self._trader.gate.to_state())
             try:
                 outcome, events, journal, executor = self._live_step(
@@ -301,7 +295,7 @@ class GuardianService:
                                   "risk": (exchanged - signalled) * 1e3 - executor.elapsed_ms
                                   - journal.journal_ms,
                                   "journal": journal.journal_ms, **ahead})
-            self._reconcile(account, start[0])
+            self._halt.reconcile(account, start[0])
             return report
 
     def _live_step(self, seq: int, i0: int, i1: int, batch: MarketBatch, output: SlotOutput,
@@ -435,55 +429,7 @@ class GuardianService:
         if records:
             self._log.info("journal replayed", steps=len(records), at_step=self._seq_done)
 
-    # --- reconciliation ------------------------------------------------------------------
-
-    def _reconcile_request(self) -> Any:
-        halted_by_executor = self._kill_source == EXECUTOR_HALTED  # asked every step: lifted
-        if time.monotonic() - self._last_reconcile < RECONCILE_S and not halted_by_executor:
-            return None
-        self._last_reconcile = time.monotonic()
-        try:
-            return self._directory.handle(self._names["executor"]).account.remote()
-        except Exception:  # noqa: BLE001 - reconciliation is skipped this time
-            return None
-
-    def _reconcile(self, pending: Any, start: TraderState) -> None:
-        """Compare the executor's account, taken at the step's start, with the book then."""
-        if pending is None:
-            return
-        try:
-            account = ray.get(pending, timeout=5.0)
-        except Exception:  # noqa: BLE001 - the executor restarted: next time
-            return
-        if account.halted and self._kill_source is None:  # the executor failed closed
-            self._log.error("the executor refuses new orders: halting")
-            self._kill_source = EXECUTOR_HALTED
-            return
-        if not account.halted and self._kill_source == EXECUTOR_HALTED:
-            self._log.warning("the executor trades again (its reconciliation was resolved): "
-                              "lifting the halt it caused")
-            self._kill_source = None
-            return
-        if account.last_event != start.cursor:
-            return  # taken after the step's first exchange: not comparable
-        problems = Portfolio.from_state(start.portfolio).reconcile(account)
-        if problems and not account.halted:
-            self._log.error("reconciliation failed: halting", problems=problems)
-            self._kill_source = self._kill_source or "reconcile_mismatch"
-            with contextlib.suppress(Exception):
-                call_named(self._names["executor"], self._namespace, "halt",
-                           int(self._trader.portfolio.last_ts or 0), "reconcile_mismatch")
-
     # --- kill switch -----------------------------------------------------------------------
-
-    def _kill_file_or_command(self) -> str:
-        path = self._guardian_config.kill_switch_file
-        if path and Path(path).exists() and self._kill_source is None:
-            self._kill_source = "file"
-            with contextlib.suppress(Exception):
-                call_named(self._names["executor"], self._namespace, "halt",
-                           int(self._trader.portfolio.last_ts or 0), "kill_switch:file")
-        return self._kill_source or ""
 
     def engage_kill_switch(self, source: str) -> dict[str, Any]:
         """Halt all trading now: the executor cancels working orders and refuses new ones.
@@ -494,16 +440,11 @@ class GuardianService:
         Returns:
             ``{"cancelled": n, "elapsed_ms": t}``.
         """
-        started = time.perf_counter()
-        self._kill_source = self._kill_source or source
-        self._log.warning("kill switch engaged", source=source)
-        updates = call_named(self._names["executor"], self._namespace, "halt",
-                             int(self._trader.portfolio.last_ts or 0), f"kill_switch:{source}")
-        return {"cancelled": len(updates), "elapsed_ms": (time.perf_counter() - started) * 1e3}
+        return self._halt.engage(source)
 
     def trading_state(self) -> str:
         """ACTIVE, REDUCING or HALTED."""
-        if self._kill_source is not None:
+        if self._halt.source is not None:
             return TradingState.HALTED.value
         return self._trader.gate.state.value
 
@@ -567,13 +508,3 @@ class GuardianService:
         """Flush and close the channel to the executor (supervisor stop)."""
         self.flush()
         self._channel.close()
-
-
-def _halted_by(state_dir: str) -> str | None:
-    """The kill switch recorded by the executor (it outlives a guardian restart), if any."""
-    path = Path(state_dir) / HALT_FILE
-    try:
-        reason = str(json.loads(path.read_text())["reason"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return reason.removeprefix("kill_switch:") or "kill_switch"
