@@ -448,7 +448,10 @@ def attach_session(config: AppConfig, *, quiet: bool = False) -> SessionResult |
     try:
         namespace = ray.get_runtime_context().namespace
         plan = _running_plan(namespace)
-        return _Follower(plan, quiet=quiet, on_step=None, stop_on_interrupt=False).follow()
+        result = _Follower(plan, quiet=quiet, on_step=None, stop_on_interrupt=False).follow()
+        if result is not None:  # finished: its tree shuts down (a Ctrl-C leaves it running)
+            _wait_tree_gone(namespace)
+        return result
     finally:
         handle.shutdown()
 
