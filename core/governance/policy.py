@@ -32,8 +32,8 @@ from configs.risk import RiskLimits
 from core.errors import ConfigError
 from core.trading.slot import StrategyDefinition, alpha_definition
 
-SPEC_VERSION = 1
-"""Version of the canonical form (part of the hashed bytes)."""
+SPEC_VERSION = 2
+"""Version of the canonical form (part of the hashed bytes); 2 added the provenance."""
 ALPHA_NAME = "alpha"
 """The name every alpha has in a spec (its run label is not part of its identity)."""
 T = TypeVar("T")

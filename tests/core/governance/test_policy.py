@@ -121,4 +121,6 @@ def test_a_template_completed_with_an_expression_is_that_alpha_s_policy() -> Non
     assert runtime.window == (None, None) and runtime.provenance == ()
     assert runtime.strategy == policy.strategy and runtime.hash != policy.hash
     with pytest.raises(ConfigError, match="not a policy template"):
+        PolicyTemplate.from_json('{"version": 2}')
+    with pytest.raises(ConfigError, match="version 1 is not 2: written by another version"):
         PolicyTemplate.from_json('{"version": 1}')
