@@ -117,3 +117,24 @@ def ray_session():
         yield handle
     finally:
         handle.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def no_tree_left_behind(request):
+    """After each test, remove a session tree the test left in the tests' namespace.
+
+    A test that fails half-way (or a session that gave up) must not make every later test
+    find "a session is already running": the failure stays its own.
+    """
+    yield
+    if "ray_session" not in request.fixturenames and "baselines" not in request.fixturenames:
+        return  # the tests' shared Ray only
+    import ray
+
+    from actors.live.tree_handle import root_supervisor, stop_tree
+
+    if not ray.is_initialized():
+        return
+    namespace = ray.get_runtime_context().namespace
+    if root_supervisor(namespace) is not None:
+        stop_tree(namespace)

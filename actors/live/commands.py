@@ -111,9 +111,11 @@ def run_control(command: str, config: AppConfig, adopt: bool = False) -> int:
         if command == "stop":
             try:
                 control = _actor(child_actor_name(PREFIX, f"{ROOT}/ops", "control"), namespace)
-            except NoSessionError:
+                ray.get(control.request_stop.remote("stop command"), timeout=30)
+            except (NoSessionError, ray.exceptions.RayActorError):
+                # no control actor, or one that died under us (a tree that gave up stops
+                # its children while it escalates): remove what is left of the tree
                 return _remove_dead_tree(namespace)
-            ray.get(control.request_stop.remote("stop command"), timeout=30)
             print("stop requested: the session finishes its current step, flushes its state "
                   "and writes session.md")
             return 0
