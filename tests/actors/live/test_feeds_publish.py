@@ -44,6 +44,10 @@ def test_subscribers_receive_pushes_and_a_restarted_one_replays(tmp_path, shared
             seen["killed_at"] = done()  # the session went on while the probe asked
         elif "after" not in seen and "killed_at" in seen and seq >= seen["killed_at"] + 3:
             seen["after"] = counts(names.slot, wait_s=90.0)
+            deadline = time.monotonic() + 30.0  # the feeds find the successor on a push
+            while seen["after"]["accepted"] == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                seen["after"] = counts(names.slot)
             # Then a feed dies: once restarted, it must push again (not leave every
             # subscriber to replay every later step from it).
             ray.kill(ray.get_actor(names.feeds[0], namespace=namespace), no_restart=True)
