@@ -39,7 +39,7 @@ from core.governance.ledger import (
     standing_candidates,
 )
 from core.governance.policy import PolicySpec, policy_spec
-from core.governance.runtime import runtime_form, runtime_spec
+from core.governance.runtime import runtime_form, session_runtime
 from core.trading.slot import alpha_definition, builtin_definition
 
 
@@ -138,8 +138,7 @@ def active_spec(config: AppConfig, entries: list[LedgerEntry]) -> PolicySpec:
     if active is not None:
         return latest_spec(entries, active)
     live, _ = session_choices(config)
-    return runtime_spec(live, config.backtest, config.risk.effective(),
-                        tuple(config.data.symbols), config.data.timeframe)
+    return session_runtime(live, config)
 
 
 def check(config: AppConfig, store: Path, subject: Subject) -> tuple[GateResult, ...]:

@@ -97,14 +97,13 @@ def governance_inputs(config: AppConfig, live: StrategyChoice) -> dict[str, Any]
     """
     from actors.governance.drift_model import drift_json
     from core.governance.policy import PolicySpec
-    from core.governance.runtime import runtime_spec
+    from core.governance.runtime import session_runtime
 
     if config.governance.active_policy:
         spec = PolicySpec.from_json(config.governance.active_policy)
         model, note = drift_json(config, spec)
     else:
-        spec = runtime_spec(live, config.backtest, config.risk.effective(),
-                            tuple(config.data.symbols), config.data.timeframe)
+        spec = session_runtime(live, config)
         model, note = "", f"drift sentry off for {spec.hash}: a configured strategy has no " \
                           "proof window to learn its returns from"
     candidates = []

@@ -22,7 +22,7 @@ from typing import Any
 from actors.live.names import TreeInputs
 from core.errors import ConfigError, UsageError
 from core.governance.policy import PolicySpec
-from core.governance.runtime import runtime_form, runtime_spec
+from core.governance.runtime import runtime_form, session_runtime
 
 POLICIES_FILE = "policies.json"
 
@@ -34,7 +34,6 @@ def session_policies(inputs: TreeInputs) -> dict[str, dict[str, Any]]:
         UsageError: A ledger policy does not run as it was recorded.
     """
     config = inputs.config
-    limits = config.risk.effective()
     ledger: dict[str, PolicySpec] = {}
     if config.governance.active_policy:
         ledger["live"] = PolicySpec.from_json(config.governance.active_policy)
@@ -43,8 +42,7 @@ def session_policies(inputs: TreeInputs) -> dict[str, dict[str, Any]]:
         ledger[f"p-{spec.hash}"] = spec
     out: dict[str, dict[str, Any]] = {}
     for label, choice in (("live", inputs.live), *inputs.candidates):
-        runtime = runtime_spec(choice, config.backtest, limits, tuple(config.data.symbols),
-                               config.data.timeframe)
+        runtime = session_runtime(choice, config)
         given = ledger.get(label)
         if given is not None and runtime_form(given) != runtime:
             raise UsageError(f"{label}: the ledger's policy {given.hash} would not run as "

@@ -17,7 +17,7 @@ from actors.live.plan import SessionPlan
 from actors.live.policy_swaps import append_swap, load_schedule
 from core.errors import EvotraderError
 from core.governance.policy import PolicySpec
-from core.governance.runtime import choice_of, runtime_form, runtime_spec
+from core.governance.runtime import choice_of, runtime_form, session_runtime
 from core.governance.swaps import PolicySwap
 
 
@@ -37,8 +37,7 @@ def decide_swap(plan: SessionPlan, request: dict[str, Any], published: int) -> d
     try:
         spec = PolicySpec.from_json(str(request["spec"]))
         choice = choice_of(spec, inputs.live.label)
-        runtime = runtime_spec(choice, config.backtest, config.risk.effective(),
-                               tuple(config.data.symbols), config.data.timeframe)
+        runtime = session_runtime(choice, config)
     except (EvotraderError, KeyError, ValueError) as exc:
         return {"status": "rejected", "reason": f"not a policy: {exc}"}
     if runtime != runtime_form(spec):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from configs.app import AppConfig
 from configs.backtest import BacktestConfig
 from configs.risk import RiskLimits
 from core.governance.policy import PolicySpec, policy_spec
@@ -40,6 +41,15 @@ def runtime_spec(choice: StrategyChoice, trading: BacktestConfig, risk: RiskLimi
         ConfigError: Bad symbols.
     """
     return policy_spec(choice_definition(choice), trading, risk, tuple(symbols), timeframe)
+
+
+def session_runtime(choice: StrategyChoice, config: AppConfig) -> PolicySpec:
+    """:func:`runtime_spec` of ``choice`` under a session's configuration.
+
+    Its ``[backtest]`` rules, effective risk limits, symbols and timeframe.
+    """
+    return runtime_spec(choice, config.backtest, config.risk.effective(),
+                        tuple(config.data.symbols), config.data.timeframe)
 
 
 def runtime_form(spec: PolicySpec) -> PolicySpec:
