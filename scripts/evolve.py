@@ -193,10 +193,18 @@ def run(args: argparse.Namespace) -> int:
           f"{args.dsr_gate}); report: {folder / 'session.md'}")
     if survivors and config.governance.auto_candidates.enabled:
         from actors.governance.auto_candidates import auto_candidates
+        from actors.governance.live import offer_candidates
 
-        for verdict in auto_candidates(config, registry_path, run_id):
+        verdicts = auto_candidates(config, registry_path, run_id)
+        for verdict in verdicts:
             print(f"candidate {verdict.policy} (trial {verdict.trial[:12]}): "
                   f"{'added' if verdict.kept else 'left out'}: {verdict.why}")
+        for outcome in offer_candidates(config, registry_path,
+                                        [v.policy for v in verdicts if v.kept]) or ():
+            print(f"the running session: candidate {outcome.get('candidate', '?')} "
+                  f"{outcome['status']}"
+                  + (f" from step {outcome['from_seq']}" if "from_seq" in outcome else
+                     f" ({outcome.get('reason', '')})"))
     return 0
 
 

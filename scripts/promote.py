@@ -21,11 +21,13 @@ scored it with: mapping, costs, sizing, risk template, market, window) with its 
 its lifecycle. ``verify`` exits 1 naming the first entry at fault. ``check`` and a refused
 ``promote`` list every gate with its measured value, threshold and verdict; a refusal exits
 3. Usage and configuration errors exit 2. An ID is a trial hash (or unique prefix), a ledger
-policy hash, an expression in parentheses or ``builtin:name,k=v``. A promotion or rollback
-also reaches a session running in the configured Ray namespace (unless ``--offline``): it
-swaps its active policy at its next step boundary, keeping or flattening the open positions
-(``--positions``). Every decision holds for the next sessions: they trade the ledger's active
-policy and paper-trade its candidates.
+policy hash, an expression in parentheses or ``builtin:name,k=v``. A promotion, rollback or
+candidate change also reaches a session running in the configured Ray namespace (unless
+``--offline``): it swaps its active policy at its next step boundary, keeping or flattening
+the open positions (``--positions``), and starts or stops the candidates (the promoted
+policy's candidate stops, the replaced policy, kept as a candidate, starts paper-trading).
+Every decision holds for the next sessions: they trade the ledger's active policy and
+paper-trade its candidates.
 """
 
 from __future__ import annotations
@@ -46,7 +48,13 @@ from actors.governance import promotion  # noqa: E402
 from actors.governance.auto_candidates import auto_candidates  # noqa: E402
 from actors.governance.drift_model import drift_json  # noqa: E402
 from actors.governance.kpis import kpis  # noqa: E402
-from actors.governance.live import swap_running_session  # noqa: E402
+from actors.governance.live import (  # noqa: E402
+    activation_requests,
+    ask_running_session,
+    candidate_add_request,
+    candidate_remove_request,
+    offer_candidates,
+)
 from actors.governance.promotion import Decision, GatesRefusedError  # noqa: E402
 from configs.app import AppConfig  # noqa: E402
 from configs.loader import load_config  # noqa: E402
@@ -109,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("id", help="trial, policy, '(expression)' or 'builtin:name,k=v'")
     auto = verbs.add_parser("auto", help="a discovery run's survivors, by the configured rule",
                             parents=[common])
+    auto.add_argument("--offline", action="store_true",
+                      help="write the ledger only; do not reach a running session")
     auto.add_argument("--run", help="discovery run id (default: the latest)")
     commands.add_parser("kpis", help="time to candidate, promotion rate, rollback latency",
                         parents=[common])
@@ -158,6 +168,10 @@ def _decide(args: argparse.Namespace, config: AppConfig, store: Path) -> int:
         _print_table(("trial", "policy", "verdict", "why"),
                      [(v.trial[:12], v.policy, "ADDED" if v.kept else "left",
                        _cut(v.why, 70)) for v in verdicts])
+        outcomes = None if args.offline else offer_candidates(
+            config, store, [v.policy for v in verdicts if v.kept])
+        for outcome in outcomes or ():
+            _print_candidate_outcome(outcome)
         return 0
     subject = promotion.resolve(config, store, args.id)
     if args.command == "check":
@@ -168,10 +182,10 @@ def _decide(args: argparse.Namespace, config: AppConfig, store: Path) -> int:
     if args.command == "candidate":
         flow = promotion.add_candidate if args.verb == "add" else promotion.remove_candidate
         extra = {"config": config} if args.verb == "add" else {}
-        _report(flow(store=store, subject=subject, operator=args.operator,
-                     reason=args.reason, **extra))
-        print("takes effect when the next session starts (a running session keeps its "
-              "candidates)")
+        decision = flow(store=store, subject=subject, operator=args.operator,
+                        reason=args.reason, **extra)
+        _report(decision)
+        _candidate_live(args, config, decision)
         return 0
     try:
         decision = promotion.promote(config, store, subject, operator=args.operator,
@@ -188,22 +202,55 @@ def _decide(args: argparse.Namespace, config: AppConfig, store: Path) -> int:
 
 def _go_live(args: argparse.Namespace, config: AppConfig, decision: Decision) -> None:
     """Swap the running session's policy, if a session runs (see actors.governance.live)."""
+    if decision.entry is None or args.offline:
+        return
+    positions = args.positions or config.governance.swap_positions
+    outcomes = ask_running_session(config, lambda: activation_requests(
+        decision, positions=positions, drift=lambda spec: drift_json(config, spec)[0]))
+    if outcomes is None:
+        print("no session is running: it takes effect when the next session starts")
+        return
+    swap, *candidates = outcomes
+    if swap["status"] == "applied":
+        print(f"the running session trades {swap['policy']} from step {swap['from_seq']} "
+              f"(bar {_when(swap['ts'])} UTC), {positions} positions")
+    else:
+        print(f"the running session did not swap ({swap['reason']}): it takes effect when "
+              "the next session starts")
+        return
+    for outcome in candidates:
+        _print_candidate_outcome(outcome, quiet_not_trading=True)
+
+
+def _candidate_live(args: argparse.Namespace, config: AppConfig, decision: Decision) -> None:
+    """Add or remove the candidate in the running session, if a session runs."""
     entry = decision.entry
     if entry is None or args.offline:
         return
-    positions = args.positions or config.governance.swap_positions
-    outcome = swap_running_session(config, entry.spec, f"{entry.action.value} (ledger entry "
-                                   f"{entry.seq}) by {entry.decided_by}: {entry.reason}",
-                                   positions=positions,
-                                   drift=lambda: drift_json(config, entry.spec)[0])
-    if outcome is None:
-        print("no session is running: it takes effect when the next session starts")
-    elif outcome["status"] == "applied":
-        print(f"the running session trades {outcome['policy']} from step "
-              f"{outcome['from_seq']} (bar {_when(outcome['ts'])} UTC), {positions} positions")
+    if args.verb == "add":
+        outcomes = ask_running_session(config, lambda: [candidate_add_request(
+            entry.spec, f"{entry.action.value} (ledger entry {entry.seq}): {entry.reason}",
+            drift_json(config, entry.spec)[0])])
     else:
-        print(f"the running session did not swap ({outcome['reason']}): it takes effect when "
-              "the next session starts")
+        outcomes = ask_running_session(config, lambda: [candidate_remove_request(
+            entry.spec.hash, f"{entry.action.value} (ledger entry {entry.seq}): "
+            f"{entry.reason}")])
+    if outcomes is None:
+        print("no session is running: it takes effect when the next session starts")
+        return
+    _print_candidate_outcome(outcomes[0])
+
+
+def _print_candidate_outcome(outcome: dict, quiet_not_trading: bool = False) -> None:
+    if outcome["status"] == "applied":
+        what = "paper-trades" if outcome["action"] == "add" else "stops paper-trading"
+        step = outcome["from_seq"] if outcome["action"] == "add" else outcome["from_seq"] - 1
+        print(f"the running session {what} candidate {outcome['candidate']} "
+              f"{'from' if outcome['action'] == 'add' else 'after'} step {step} "
+              f"(bar {_when(outcome['ts'])} UTC)")
+    elif not (quiet_not_trading and "is not trading" in outcome.get("reason", "")):
+        print(f"the running session keeps its candidates ({outcome['reason']}): it takes "
+              "effect when the next session starts")
 
 
 def _report(decision: Decision) -> None:

@@ -180,3 +180,27 @@ def column_array(table: pa.Table, name: str, source: str, *, integer: bool = Fal
         row = int(np.argmax(pc.is_null(column).to_numpy(zero_copy_only=False)))
         raise DataValidationError(f"{name} is null", source=source, row=row)
     return column.to_numpy().astype(np.int64 if integer else np.float64, copy=False)
+
+
+class FileWatch:
+    """Tells whether a file changed since the last look (size and mtime: one ``stat``).
+
+    Args:
+        path: The watched file (it may not exist yet).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int] | None = None
+
+    def changed(self) -> bool:
+        """True when the file exists and differs from the last time this returned True."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        seen = (stat.st_size, stat.st_mtime_ns)
+        if seen == self._seen:
+            return False
+        self._seen = seen
+        return True

@@ -61,6 +61,10 @@ class Decision:
     entry: LedgerEntry | None
     gates: tuple[GateResult, ...] = ()
     notes: tuple[str, ...] = ()
+    demoted: PolicySpec | None = None
+    """The policy an activation took the active slot from (None: none, or not recorded)."""
+    demoted_to: str = ""
+    """What became of it: ``candidate`` or ``retire``."""
 
 
 def now_ms() -> int:
@@ -274,13 +278,15 @@ def _activate(store: Path, subject: Subject, action: Action, decided_by: str, re
                 reason=f"replaced by {subject.spec.hash} ({action.value}, entry {entry.seq})",
                 at_ms=now_ms()))
     notes = list(_move_trial(store, subject, "active", reason))
+    demoted_spec = latest_spec(entries, demoted) if demoted is not None else None
     if demoted is not None:
         status = "candidate" if demoted_to == "candidate" else "retired"
         notes.append(f"policy {demoted} left the active slot: "
                      f"{'a candidate now' if status == 'candidate' else 'retired'}")
         notes += _move_trial(store, _with_trial(store, latest_spec(entries, demoted)), status,
                              f"replaced by {subject.spec.hash}")
-    return Decision(entry, gates, tuple(notes))
+    return Decision(entry, gates, tuple(notes), demoted_spec,
+                    demoted_to if demoted is not None else "")
 
 
 def _move_trial(store: Path, subject: Subject, status: str, reason: str) -> tuple[str, ...]:

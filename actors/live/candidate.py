@@ -34,6 +34,7 @@ from actors.live.logs import actor_log
 from actors.live.poison import PoisonGuard
 from actors.live.priority import background
 from actors.live.records import book_records
+from actors.live.roster_file import RosterFile
 from actors.live.snapshots import Snapshotter
 from actors.live.store_writer import StoreWriter
 from actors.live.subscriber import PUSH_WAIT_S, BarSource
@@ -114,6 +115,10 @@ class CandidateService:
         drift_model: JSON of the candidate's drift model ("" = none): its live returns are
             watched against its backtest expectation from its first bar (alarms are risk
             events of its book).
+        first_seq: Its first step (a candidate added while the session runs starts flat
+            there, its strategy warmed up from the feeds' history).
+        roster: The session's initial candidate names: its last step comes from the
+            session's roster (:mod:`actors.live.roster_file`) once it is removed.
     """
 
     def __init__(self, name: str, choice: StrategyChoice, state_dir: str,
@@ -122,7 +127,8 @@ class CandidateService:
                  timeline: np.ndarray, venue: str, timeframe_ms: int, step_bars: int = 1,
                  store: str = "", session_id: str = "",
                  stuck_after_s: float = DEFAULT_STUCK_AFTER_S, bars: BarSource | None = None,
-                 snapshot_s: float = 2.0, drift_model: str = "") -> None:
+                 snapshot_s: float = 2.0, drift_model: str = "", first_seq: int = 0,
+                 roster: Sequence[str] = ()) -> None:
         if bars is not None:  # an actor: the live path gets the CPU first
             background()
         self.name = name
@@ -135,9 +141,11 @@ class CandidateService:
                                gate=RiskEngine(limits, guardian, backtest.initial_cash))
         self._checkpoint = Checkpoint(state_dir, f"candidate-{name}")
         saved: CandidateSnapshot | None = self._checkpoint.load()
-        self._bars = (bars.subscriber(INBOX_STEPS, joined_late=saved is not None)
+        self._bars = (bars.subscriber(INBOX_STEPS, joined_late=saved is not None
+                                      or first_seq > 0, start_after=first_seq - 1)
                       if bars is not None else None)
-        self._seq_done = -1
+        self._roster = RosterFile(state_dir if bars is not None else "", roster)
+        self._seq_done = first_seq - 1
         model = DriftModel.from_dict(json.loads(drift_model)) if drift_model else None
         self._sentry = (Sentry(model.policy, model, 100.0,
                                state=saved.sentry if saved is not None else None)
@@ -146,6 +154,8 @@ class CandidateService:
             self._book.restore(saved.book)
             self._book.trader.gate = RiskEngine.from_state(saved.risk)
             self._seq_done = saved.seq_done
+        elif first_seq > 0:
+            self._book.open_at(self._bounds[first_seq][0])
         self._known = 0
         self._poison = PoisonGuard(state_dir, f"candidate-{name}")
         self._progress = Progress(stuck_after_s, on_stuck=self._poison.mark_stuck)
@@ -168,7 +178,7 @@ class CandidateService:
             threading.Thread(target=self._trading_loop, name="candidate-trading",
                              daemon=True).start()
         self._log.info("candidate started", strategy=self._runners[0].strategy_id,
-                       restored_step=self._seq_done)
+                       restored_step=self._seq_done, first_step=first_seq)
 
     # --- liveness ------------------------------------------------------------------------
 
@@ -225,7 +235,7 @@ class CandidateService:
             self._target = max(self._target, last_seq)
             self._work.notify_all()
             if not self._work.wait_for(lambda: self._seq_done >= min(
-                    last_seq, len(self._bounds) - 1) or self._failure is not None,
+                    last_seq, self._last_step()) or self._failure is not None,
                     timeout=timeout_s):
                 raise TimeoutError(f"candidate {self.name} is at step {self._seq_done}, not "
                                    f"{last_seq}, after {timeout_s:g} s")
@@ -248,7 +258,7 @@ class CandidateService:
                 self._work.wait_for(self._has_work)
                 target = max(self._target, self._held_through())
             try:
-                for seq in range(self._seq_done + 1, min(target, len(self._bounds) - 1) + 1):
+                for seq in range(self._seq_done + 1, min(target, self._last_step()) + 1):
                     i0, i1 = self._bounds[seq]
                     # steps up to a finish target were all published: replay, do not wait
                     batch, _ = self._bars.batch(
@@ -269,7 +279,13 @@ class CandidateService:
         return held[-1][0] if held else -1
 
     def _has_work(self) -> bool:
-        return max(self._target, self._held_through()) > self._seq_done
+        return min(max(self._target, self._held_through()), self._last_step()) > self._seq_done
+
+    def _last_step(self) -> int:
+        """The session's last step, or the step before the candidate's removal."""
+        membership = self._roster.current().membership(self.name)
+        last = membership.last if membership is not None else None
+        return len(self._bounds) - 1 if last is None else min(last, len(self._bounds) - 1)
 
     def _step(self, seq: int, batch: MarketBatch) -> None:
         with self._progress.working(f"candidate step {seq}"):

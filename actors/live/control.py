@@ -1,10 +1,10 @@
 """SessionControl: the session's switchboard (ops subtree).
 
 It holds what other processes need to reach a running session: the stop request
-(``python -m actors.main stop``), policy swap requests (``scripts/promote.py`` while the
-session runs) and their outcomes, progress for ``status``, and it exports the session's
-latency and heartbeat counters through Ray's metrics (Prometheus format on the node's
-metrics endpoint, shown in the Ray dashboard).
+(``python -m actors.main stop``), change requests (``scripts/promote.py`` while the session
+runs: a policy swap of the active slot, a candidate added or removed) and their outcomes,
+progress for ``status``, and it exports the session's latency and heartbeat counters through
+Ray's metrics (Prometheus format on the node's metrics endpoint, shown in the Ray dashboard).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class ControlService:
         self.session_id = session_id
         self._lock = threading.Lock()
         self._stop_reason = ""
-        self._swaps: dict[str, dict[str, Any]] = {}
+        self._changes: dict[str, dict[str, Any]] = {}
         self._outcomes: dict[str, dict[str, Any]] = {}
         self._progress: dict[str, Any] = {"session_id": session_id, "seq": -1}
         tags = ("session",)
@@ -59,33 +59,36 @@ class ControlService:
         """Why a stop was requested ("" when none was)."""
         return self._stop_reason
 
-    def request_swap(self, request: dict[str, Any]) -> str:
-        """Ask the session to swap its active policy at its next step boundary.
+    def request_change(self, request: dict[str, Any]) -> str:
+        """Ask the session for a change at its next step boundary.
 
         Args:
-            request: ``spec`` (the policy's canonical JSON), ``reason``, ``positions``
-                (``keep`` or ``flatten``), optionally ``not_before_seq``.
+            request: ``kind`` (``swap``: ``spec`` — the policy's canonical JSON —, ``reason``,
+                ``positions``, ``drift``; ``candidate_add``: ``name``, ``spec``, ``drift``,
+                ``reason``; ``candidate_remove``: ``name``, ``reason``), optionally
+                ``not_before_seq``.
 
         Returns:
-            The request id (:meth:`swap_outcome` answers once the session decided).
+            The request id (:meth:`change_outcome` answers once the session decided).
         """
         with self._lock:
-            request_id = f"swap-{len(self._swaps) + len(self._outcomes) + 1}-{os.getpid()}"
-            self._swaps[request_id] = {**request, "id": request_id}
+            request_id = (f"{request.get('kind', 'swap')}-"
+                          f"{len(self._changes) + len(self._outcomes) + 1}-{os.getpid()}")
+            self._changes[request_id] = {"kind": "swap", **request, "id": request_id}
             return request_id
 
-    def swap_requests(self) -> list[dict[str, Any]]:
-        """The swap requests the session has not decided yet, oldest first."""
+    def change_requests(self) -> list[dict[str, Any]]:
+        """The requests the session has not decided yet, oldest first."""
         with self._lock:
-            return list(self._swaps.values())
+            return list(self._changes.values())
 
-    def resolve_swap(self, request_id: str, outcome: dict[str, Any]) -> None:
+    def resolve_change(self, request_id: str, outcome: dict[str, Any]) -> None:
         """The session's decision on a request (``status`` applied or rejected)."""
         with self._lock:
-            self._swaps.pop(request_id, None)
+            self._changes.pop(request_id, None)
             self._outcomes[request_id] = outcome
 
-    def swap_outcome(self, request_id: str) -> dict[str, Any] | None:
+    def change_outcome(self, request_id: str) -> dict[str, Any] | None:
         """The decision on a request (None while it is pending)."""
         with self._lock:
             return self._outcomes.get(request_id)
@@ -95,7 +98,7 @@ class ControlService:
         """Record a step's progress and latencies.
 
         Returns:
-            The stop reason ("" = go on) and how many swap requests wait.
+            The stop reason ("" = go on) and how many change requests wait.
         """
         with self._lock:
             self._progress = {"session_id": self.session_id, **progress}
@@ -105,7 +108,7 @@ class ControlService:
         if "equity" in progress:
             self._equity.set(float(progress["equity"]), tags=self._tags)
         with self._lock:
-            return self._stop_reason, len(self._swaps)
+            return self._stop_reason, len(self._changes)
 
     def progress(self) -> dict[str, Any]:
         """The last reported progress (for ``status``)."""

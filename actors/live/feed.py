@@ -44,6 +44,7 @@ from actors.adapters.data_source import available_symbols, load_funding
 from actors.adapters.files import read_table
 from actors.live.logs import actor_log
 from actors.live.priority import latency_critical
+from actors.live.roster_file import RosterSpec
 from actors.live.venue_spec import VenueFeedSpec
 from core.data import generate_synthetic
 from core.data.candles import Candles, SeriesMeta
@@ -122,6 +123,8 @@ class FeedService:
         conflated: Ray names of the actors that get the slices conflated.
         namespace: Their Ray namespace.
         conflate_s: Interval of the conflated pushes.
+        roster: The session's candidate roster: the candidates added while it runs get the
+            slices conflated too (None: only ``conflated``).
     """
 
     def __init__(self, data_dir: str, venue: str, symbol: str, timeframe: str, *,
@@ -129,7 +132,7 @@ class FeedService:
                  seed: int = 7, session_id: str = "", timeline: np.ndarray | None = None,
                  subscribers: Sequence[str] = (), conflated: Sequence[str] = (),
                  namespace: str = "", conflate_s: float = CONFLATE_S,
-                 live: VenueFeedSpec | None = None) -> None:
+                 live: VenueFeedSpec | None = None, roster: RosterSpec | None = None) -> None:
         self.symbol = symbol
         self.timeframe_ms = timeframe_to_ms(timeframe)
         self._live: Any = None
@@ -167,6 +170,7 @@ class FeedService:
         self._timeline = timeline
         self._subscribers, self._namespace = tuple(subscribers), namespace
         self._conflated = tuple(conflated)
+        self._added = roster.reader() if roster is not None else None
         self._handles: dict[str, Any] = {}
         self._pushes: dict[str, Any] = {}
         self._buffer: OrderedDict[tuple[int, int, int], FeedSlice] = OrderedDict()
@@ -175,7 +179,7 @@ class FeedService:
         self._handles_lock = threading.Lock()
         self._waiting: list[Any] = []
         self._flush = threading.Event()
-        if self._conflated:
+        if self._conflated or self._added is not None:
             threading.Thread(target=self._conflate, args=(conflate_s,), daemon=True,
                              name="feed-conflate").start()
         self._session_id = session_id
@@ -309,7 +313,7 @@ class FeedService:
             except Exception:  # noqa: BLE001 - the subscriber died: look it up next time
                 self._handles.pop(name, None)
         self.pushed += sent
-        if self._conflated:
+        if self._conflated or self._added is not None:
             with self._lock:
                 self._waiting.append(ref)
                 if len(self._waiting) >= CONFLATE_MAX:
@@ -324,7 +328,8 @@ class FeedService:
                 refs, self._waiting = self._waiting, []
             if not refs:
                 continue
-            for name in self._conflated:
+            added = self._added() if self._added is not None else []
+            for name in (*self._conflated, *added):
                 handle = self._subscriber(name)
                 if handle is None:
                     continue

@@ -29,6 +29,11 @@ def feed_child(symbol: str) -> str:
     return "feed-" + symbol.replace("/", "-").replace(":", "-")
 
 
+def candidate_actor(label: str) -> str:
+    """Ray name of candidate ``label``'s actor."""
+    return child_actor_name(PREFIX, f"{ROOT}/candidates", f"candidate-{label}")
+
+
 @dataclass(frozen=True, slots=True)
 class SessionNames:
     """Ray names of the session's actors."""
@@ -52,7 +57,7 @@ class SessionNames:
                    feeds=tuple(name("market", feed_child(s)) for s in symbols),
                    guardian=name("trading", "guardian"), executor=name("trading", "executor"),
                    slot=name("trading", "slot"),
-                   candidates=tuple(name("candidates", f"candidate-{c}") for c in candidates),
+                   candidates=tuple(candidate_actor(c) for c in candidates),
                    session=child_actor_name(PREFIX, ROOT, SESSION_CHILD))
 
     def all(self) -> list[str]:

@@ -6,7 +6,9 @@ For each label (``live`` and every candidate) the record holds:
   hash of what runs (a config strategy has no proof window);
 * ``runtime``: the canonical JSON of what really runs, built from the session's runtime
   objects (:func:`~core.governance.runtime.runtime_spec`);
-* ``ledger``: True when the policy came from the ledger.
+* ``ledger``: True when the policy came from the ledger;
+* ``first_step`` / ``last_step``: for a candidate added or removed while the session ran (its
+  roster, :mod:`actors.live.roster_file`), the steps it paper-traded.
 
 Planning refuses a session whose runtime differs from the ledger policy it was given
 (:func:`session_policies` raises): a promoted policy runs exactly as promoted or not at all.
@@ -20,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from actors.live.names import TreeInputs
+from actors.live.roster_file import load_roster
 from core.errors import ConfigError, UsageError
 from core.governance.policy import PolicySpec
-from core.governance.runtime import runtime_form, session_runtime
+from core.governance.runtime import choice_of, runtime_form, session_runtime
 
 POLICIES_FILE = "policies.json"
 
@@ -50,6 +53,15 @@ def session_policies(inputs: TreeInputs) -> dict[str, dict[str, Any]]:
                              "changes its strategy, trading rules, risk or market")
         out[label] = {"policy": given.hash if given is not None else runtime.hash,
                       "runtime": runtime.canonical_json(), "ledger": given is not None}
+    roster = load_roster(inputs.state_dir, [label for label, _ in inputs.candidates])
+    for member in roster.members().values():
+        if member.spec:  # added while the session ran (checked to run as recorded then)
+            spec = PolicySpec.from_json(member.spec)
+            runtime = session_runtime(choice_of(spec, member.name), config)
+            out[member.name] = {"policy": spec.hash, "runtime": runtime.canonical_json(),
+                                "ledger": True, "first_step": member.first}
+        if member.last is not None:
+            out[member.name]["last_step"] = member.last
     return out
 
 

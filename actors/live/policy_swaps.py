@@ -7,10 +7,9 @@ rereads the file when it changed (one ``stat`` per step) before computing a step
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from actors.adapters.files import append_line_durably
+from actors.adapters.files import FileWatch, append_line_durably
 from core.governance.swaps import PolicySchedule, PolicySwap, read_schedule
 from core.trading.choice import StrategyChoice
 
@@ -54,18 +53,10 @@ class ScheduleFile:
     def __init__(self, state_dir: str, initial: StrategyChoice) -> None:
         self._state_dir = state_dir
         self._schedule = PolicySchedule(initial)
-        self._seen: tuple[int, int] | None = None
+        self._watch = FileWatch(swaps_path(state_dir)) if state_dir else None
 
     def current(self) -> PolicySchedule:
         """The schedule, refreshed when the file changed since the last call."""
-        if not self._state_dir:
-            return self._schedule
-        try:
-            stat = os.stat(swaps_path(self._state_dir))
-        except FileNotFoundError:
-            return self._schedule
-        seen = (stat.st_size, stat.st_mtime_ns)
-        if seen != self._seen:
+        if self._watch is not None and self._watch.changed():
             self._schedule = load_schedule(self._state_dir, self._schedule.initial)
-            self._seen = seen
         return self._schedule

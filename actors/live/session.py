@@ -89,14 +89,18 @@ class SessionLoop:
         latency: Stage latencies (bounded).
         stop_requested: Returns a reason to stop ("" = go on); checked between steps.
         on_ready: Told how long the start took (ping, connect, catch-up) before the first step.
+        on_roster_change: Told when a candidate was added or removed (it reconciles the
+            candidates subtree).
     """
 
     def __init__(self, plan: SessionPlan, directory: ActorDirectory, position: SessionPosition,
                  save: Save, latency: StageLatency,
                  stop_requested: Callable[[], str] = lambda: "",
-                 on_ready: Callable[[dict[str, float]], None] | None = None) -> None:
+                 on_ready: Callable[[dict[str, float]], None] | None = None,
+                 on_roster_change: Callable[[], None] = lambda: None) -> None:
         self.plan, self.directory, self.position = plan, directory, position
         self._on_ready = on_ready
+        self._on_roster_change = on_roster_change
         self._save, self._latency, self._stop_requested = save, latency, stop_requested
         config = plan.inputs.config
         self._symbols = tuple(config.data.symbols)
@@ -208,11 +212,11 @@ class SessionLoop:
                 reported = acked
                 progress = {"seq": seq, "steps": len(bounds), "sim_time_ms": pos.sim_time_ms,
                             "equity": pos.equity, "state": pos.state}
-                stop, swaps_waiting = call(names.control, "report", progress, latencies)
+                stop, changes_waiting = call(names.control, "report", progress, latencies)
                 if stop:
                     pos.stop_reason = pos.stop_reason or stop
-                if swaps_waiting:
-                    self._swap(published)
+                if changes_waiting:
+                    self._decide_changes(published)
             if len(pos.stopped) == len(self._symbols):
                 pos.stop_reason = pos.stop_reason or "every feed stopped on corrupt data"
         self._latencies.flush()
@@ -221,14 +225,24 @@ class SessionLoop:
         pos.retries = dict(self.directory.retries)
         return pos
 
-    def _swap(self, published: int) -> None:
-        """Decide every waiting policy swap request (see :mod:`actors.live.swapper`)."""
+    def _decide_changes(self, published: int) -> None:
+        """Decide every waiting change request.
+
+        A policy swap (:mod:`actors.live.swapper`), a candidate added or removed
+        (:mod:`actors.live.roster_changes`).
+        """
+        from actors.live.roster_changes import decide_candidate_change
         from actors.live.swapper import decide_swap
 
         control = self.plan.names.control
-        for request in self.directory.call(control, "swap_requests"):
-            outcome = decide_swap(self.plan, request, published)
-            self.directory.call(control, "resolve_swap", request["id"], outcome)
+        for request in self.directory.call(control, "change_requests"):
+            if request.get("kind", "swap") == "swap":
+                outcome = decide_swap(self.plan, request, published)
+            else:
+                outcome = decide_candidate_change(self.plan, request, published)
+                if outcome["status"] == "applied":
+                    self._on_roster_change()
+            self.directory.call(control, "resolve_change", request["id"], outcome)
 
     def _venue_anchor(self) -> float:
         """``perf_counter`` time at which the first bar of a live session closes on the venue.

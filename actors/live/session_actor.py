@@ -84,6 +84,7 @@ class SessionService:
         self._log.info("session actor started", restored=self._restored,
                        next_step=self._position.next_seq, phase=self._position.phase)
         self._total_steps = len(plan.step_bounds())
+        self._roster: Any = None
         self._thread = threading.Thread(target=self._main, name="session-loop", daemon=True)
         self._thread.start()
 
@@ -158,6 +159,11 @@ class SessionService:
     def _run(self) -> None:
         plan, pos, call = self._plan, self._position, self._directory.call
         names, inputs = plan.names, plan.inputs
+        if pos.phase != "finished":
+            from actors.live.roster_changes import RosterKeeper
+
+            self._roster = RosterKeeper(plan, self._directory,
+                                        lambda: self._position.next_seq - 1)
         if pos.phase == "running":
             if not self._restored:
                 config = inputs.config
@@ -167,7 +173,8 @@ class SessionService:
                            "timeframe": config.data.timeframe})
             loop = SessionLoop(plan, self._directory, pos, self._save, self._latency,
                                self._stop_requested,
-                               on_ready=lambda t: self._log.info("session loop ready", **t))
+                               on_ready=lambda t: self._log.info("session loop ready", **t),
+                               on_roster_change=self._roster.poke)
             loop.run()
             pos.phase = "finishing"
             self._snapshots.offer(pos.steps, dataclasses.replace(pos))
@@ -196,7 +203,8 @@ class SessionService:
                                          len(plan.timeline)) - 1])
                    if pos.bars else int(plan.timeline[0]))
         call(names.guardian, "finish", last_ts)
-        for name in names.candidates:  # a failed candidate never blocks the session's end
+        self._roster.close()  # the candidates added and removed while it ran are settled
+        for name in self._roster.trading():  # a failed candidate never blocks the end
             try:
                 call(name, "finish", pos.steps - 1)
             except Exception as exc:  # noqa: BLE001 - recorded, its book stays as it got

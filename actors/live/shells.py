@@ -104,9 +104,9 @@ StoreActor = _shell("StoreShell", "actors.live.store_actor:StoreService",
                     "The session store's single writer "
                     "(:class:`actors.live.store_actor.StoreService`).", 1)
 SessionControl = _shell("ControlShell", "actors.live.control:ControlService",
-                        ("pid", "ping", "progress", "report", "request_stop", "request_swap",
-                         "resolve_swap", "stop", "stop_requested", "swap_outcome",
-                         "swap_requests"),
+                        ("change_outcome", "change_requests", "pid", "ping", "progress",
+                         "report", "request_change", "request_stop", "resolve_change", "stop",
+                         "stop_requested"),
                         "The session's control point "
                         "(:class:`actors.live.control.ControlService`).", 4)
 SessionActor = _shell("SessionShell", "actors.live.session_actor:SessionService",

@@ -40,14 +40,16 @@ class BarSubscriber:
         timeframe_ms: Bar length.
         capacity: Most steps held at once.
         joined_late: Restored mid-session (see :class:`core.trading.inbox.FeedInbox`).
+        start_after: Its first step is the one after (see the inbox).
     """
 
     def __init__(self, feed_names: Sequence[str], symbols: Sequence[str], namespace: str,
                  timeline: np.ndarray, venue: str, timeframe_ms: int, capacity: int = 16,
-                 *, joined_late: bool = False) -> None:
+                 *, joined_late: bool = False, start_after: int = -1) -> None:
         self._feeds = dict(zip(symbols, feed_names, strict=True))
         self._timeline, self._venue, self._tf = timeline, venue, timeframe_ms
-        self._inbox = FeedInbox(symbols, capacity, joined_late=joined_late)
+        self._inbox = FeedInbox(symbols, capacity, joined_late=joined_late,
+                                start_after=start_after)
         self._ready = threading.Condition()
         self._directory = ActorDirectory(namespace, REPLAY_TIMEOUT_S)
         self.replays = 0
@@ -126,8 +128,9 @@ class BarSource:
     venue: str
     timeframe_ms: int
 
-    def subscriber(self, capacity: int = 16, *, joined_late: bool = False) -> BarSubscriber:
+    def subscriber(self, capacity: int = 16, *, joined_late: bool = False,
+                   start_after: int = -1) -> BarSubscriber:
         """A fresh subscriber (each actor instance builds its own)."""
         return BarSubscriber(self.feed_names, self.symbols, self.namespace, self.timeline,
                              self.venue, self.timeframe_ms, capacity,
-                             joined_late=joined_late)
+                             joined_late=joined_late, start_after=start_after)

@@ -27,6 +27,7 @@ from actors.live.names import (
     TreeInputs,
     feed_child,
 )
+from actors.live.roster_file import RosterSpec
 from actors.live.shells import (
     CandidateTrader,
     Executor,
@@ -42,13 +43,45 @@ from core.trading.choice import StrategyChoice
 from supervisors import ChildSpec, RestartType, Strategy, SupervisorSpec
 
 __all__ = ["PREFIX", "ROOT", "SESSION_CHILD", "SessionNames", "TreeInputs", "build_tree",
-           "feed_child"]
+           "candidate_child", "feed_child", "roster_spec"]
 
 def _options(actor_cls: Any, namespace: str) -> Callable[[str], Any]:
     def options(name: str) -> Any:
         return actor_cls.options(name=name, namespace=namespace, lifetime="detached",
                                  num_cpus=0, max_restarts=0)
     return options
+
+
+def _child(name: str, factory: Callable[[str], Any]) -> ChildSpec:
+    return ChildSpec(name=name, factory=factory, restart=RestartType.PERMANENT,
+                     shutdown_timeout_s=10.0, start_timeout_s=60.0)
+
+
+def roster_spec(inputs: TreeInputs) -> RosterSpec:
+    """Where the session's actors read its candidate roster."""
+    return RosterSpec(inputs.state_dir, tuple(label for label, _ in inputs.candidates))
+
+
+def candidate_child(inputs: TreeInputs, names: SessionNames, label: str,
+                    choice: StrategyChoice, drift_model: str = "", first_seq: int = 0
+                    ) -> ChildSpec:
+    """The child spec of candidate ``label``.
+
+    One of the tree's, or one added while the session runs, from step ``first_seq``.
+    """
+    config, ns = inputs.config, inputs.namespace
+    session = config.session
+    options = _options(CandidateTrader, ns)
+    bars = BarSource(names.feeds, tuple(config.data.symbols), ns, inputs.timeline,
+                     config.data.venue, inputs.timeframe_ms)
+    step_bars = 1 if session.speed is not None else session.batch_bars
+    roster = roster_spec(inputs)
+    return _child(f"candidate-{label}", lambda n: options(n).remote(
+        label, choice, inputs.state_dir, config.backtest, config.risk.effective(),
+        inputs.guardian, tuple(config.data.symbols), names.feeds, ns, inputs.timeline,
+        config.data.venue, inputs.timeframe_ms, step_bars=step_bars, store=names.store,
+        session_id=inputs.session_id, stuck_after_s=session.stuck_after_s, bars=bars,
+        drift_model=drift_model, first_seq=first_seq, roster=roster.initial))
 
 
 def build_tree(inputs: TreeInputs, names: SessionNames,
@@ -73,10 +106,7 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
         "restart_backoff_s": 0.05,
     }
 
-    def child(name: str, factory: Callable[[str], Any]) -> ChildSpec:
-        return ChildSpec(name=name, factory=factory, restart=RestartType.PERMANENT,
-                         shutdown_timeout_s=10.0, start_timeout_s=60.0)
-
+    child = _child
     store_opts, control_opts = _options(StoreActor, ns), _options(SessionControl, ns)
     ops = SupervisorSpec("ops", children=(
         child("store", lambda n: store_opts(n).remote(inputs.store_path)),
@@ -87,7 +117,6 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
     data = config.data
     latency_critical = (names.slot, names.guardian, names.executor)
     bars = BarSource(names.feeds, symbols, ns, inputs.timeline, data.venue, inputs.timeframe_ms)
-    step_bars = 1 if session.speed is not None else session.batch_bars
 
     def feed_factory(symbol: str) -> Callable[[str], Any]:
         return lambda n: feed_opts(n).remote(
@@ -95,7 +124,7 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
             synthetic_fallback=data.synthetic_fallback, synthetic_bars=data.synthetic_bars,
             seed=config.app.seed, session_id=inputs.session_id, timeline=inputs.timeline,
             subscribers=latency_critical, conflated=names.candidates, namespace=ns,
-            live=inputs.live_feed)
+            live=inputs.live_feed, roster=roster_spec(inputs))
 
     market = SupervisorSpec("market", children=tuple(
         child(feed_child(s), feed_factory(s)) for s in symbols),
@@ -126,18 +155,8 @@ def build_tree(inputs: TreeInputs, names: SessionNames,
             stuck_after_s=session.stuck_after_s, bars=bars, guardian=names.guardian)),
     ), strategy=Strategy.REST_FOR_ONE, **knobs)
 
-    candidate_opts = _options(CandidateTrader, ns)
-
-    def candidate_factory(label: str, choice: StrategyChoice) -> Callable[[str], Any]:
-        return lambda n: candidate_opts(n).remote(
-            label, choice, inputs.state_dir, config.backtest, limits, inputs.guardian, symbols,
-            names.feeds, ns, inputs.timeline, data.venue, inputs.timeframe_ms,
-            step_bars=step_bars, store=names.store, session_id=inputs.session_id,
-            stuck_after_s=session.stuck_after_s, bars=bars,
-            drift_model=dict(inputs.candidate_drift).get(label, ""))
-
     candidates = SupervisorSpec("candidates", children=tuple(
-        child(f"candidate-{label}", candidate_factory(label, choice))
+        candidate_child(inputs, names, label, choice, dict(inputs.candidate_drift).get(label, ""))
         for label, choice in inputs.candidates), strategy=Strategy.ONE_FOR_ONE, **knobs)
 
     children: list[ChildSpec | SupervisorSpec] = [ops, market, trading, candidates]

@@ -68,6 +68,17 @@ class PaperBook:
         self.client = PaperClient.from_state(state.client)
         self.link = LocalLink(self.client, previews=self.link.previews)
 
+    def open_at(self, bar: int) -> None:
+        """Start a fresh book at session bar ``bar`` (a candidate that joins a running session).
+
+        Raises:
+            ValueError: The book traded already.
+        """
+        if self.portfolio.last_index != -1 or self.client.last_index != -1:
+            raise ValueError(f"the book is at bar {self.portfolio.last_index}: it cannot open "
+                             f"at bar {bar}")
+        self.portfolio.last_index = self.client.last_index = bar - 1
+
     def step(self, batch: MarketBatch, signals: Sequence[Signal]) -> StepOutcome:
         """Trade one batch."""
         self.link.begin(batch)

@@ -54,10 +54,12 @@ class FeedInbox:
         capacity: Most steps held at once.
         joined_late: The subscriber was restored mid-session: until a feed's first push
             arrives, every slice missing from it is lost (it went to the predecessor).
+        start_after: Steps up to this one are not its business (a subscriber that joins the
+            session at step ``start_after + 1``): their slices are duplicates.
     """
 
     def __init__(self, symbols: Sequence[str], capacity: int = 16, *,
-                 joined_late: bool = False) -> None:
+                 joined_late: bool = False, start_after: int = -1) -> None:
         self.symbols = tuple(symbols)
         self.capacity = capacity
         self.joined_late = joined_late
@@ -65,7 +67,7 @@ class FeedInbox:
         self._first_seen: dict[str, int] = {}
         self._last_seen: dict[str, int] = {}
         self._dropped: dict[str, set[int]] = {s: set() for s in self.symbols}
-        self._taken = -1
+        self._taken = start_after
         self.stats = InboxStats()
 
     def offer(self, part: FeedSlice) -> Offer:

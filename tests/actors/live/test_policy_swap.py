@@ -58,7 +58,7 @@ def run_with_swap(loaded, session_id: str, positions: str, kill_slot_after: int 
     def on_step(seq: int, _result) -> None:
         if not asked:
             control = ray.get_actor(CONTROL, namespace=namespace)
-            asked.append(ray.get(control.request_swap.remote(swap_request(loaded, positions)),
+            asked.append(ray.get(control.request_change.remote(swap_request(loaded, positions)),
                                  timeout=30))
         if kill_slot_after is not None and seq >= kill_slot_after and not killed:
             monkey.kill(SessionNames.build(("BTC/USDT",), []).slot, "SIGKILL")
