@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from configs.base import StrictModel
 
@@ -12,6 +12,7 @@ GateName = Literal["oos_sharpe", "pbo", "dsr", "fdr_q", "paper_days", "paper_tra
                    "tracking_error", "own_denials", "correlation_to_active", "regime_grid",
                    "risk_template"]
 GATE_NAMES: tuple[str, ...] = GateName.__args__
+AlarmAction = Literal["alert", "freeze_candidates", "halve_size", "rollback", "demote"]
 """Every gate, in the order checks list them."""
 
 
@@ -82,9 +83,27 @@ class DriftConfig(StrictModel):
                                         "the calibration reports.")
     daily_drop_pct: float = Field(15.0, gt=0.0, le=100.0,
                                   description="A daily loss of the active policy that alarms, %.")
-    on_alarm: Literal["rollback", "alert"] = Field(
-        "rollback", description="What an alarm does: roll back to the previous policy (through "
-                                "the same hot swap, with a ledger entry) or only record it.")
+    on_alarm: tuple[AlarmAction, ...] = Field(
+        ("rollback",),
+        description="What an alarm does, any of: alert (record the theory packet only), "
+                    "freeze_candidates (no candidate joins the session from then on), "
+                    "halve_size (the active slot trades half its size from the next step, "
+                    "again at each alarm, until the next promotion), rollback (restore the "
+                    "previous policy through the same hot swap, with a ledger entry; the "
+                    "left policy is retired) or demote (the same, but the left policy stays "
+                    "a candidate and paper-trades on). A packet is always written.")
+
+    @field_validator("on_alarm", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_restore(self) -> Self:
+        if {"rollback", "demote"} <= set(self.on_alarm):
+            raise ValueError("on_alarm: choose rollback (the left policy is retired) or demote "
+                             "(it stays a candidate), not both")
+        return self
 
 
 class AutoCandidatesConfig(StrictModel):

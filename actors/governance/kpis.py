@@ -16,7 +16,7 @@ from pathlib import Path
 
 from actors.adapters.policy_ledger import PolicyLedger
 from actors.adapters.sqlite_registry import TrialRegistry
-from actors.live.auto_rollback import LATENCY_GATE
+from actors.live.sentry_actions import LATENCY_GATE
 from core.governance.ledger import Action, LedgerEntry
 
 

@@ -186,7 +186,7 @@ class SessionLoop:
                 break
             acked = time.perf_counter()
             if report.alarms:  # decided here, at a step the loop's timing cannot move
-                from actors.live.auto_rollback import on_alarms
+                from actors.live.sentry_actions import on_alarms
 
                 on_alarms(self.plan, report, published)
             timings = report.timings_ms

@@ -309,7 +309,7 @@ class SessionService:
         else:
             lines.append(f"- {inputs.drift_note or 'off'}")
         lines.append(f"- daily drop alarm at {inputs.config.governance.drift.daily_drop_pct:g} "
-                     f"%; on alarm: {inputs.config.governance.drift.on_alarm}")
+                     f"%; on alarm: {', '.join(inputs.config.governance.drift.on_alarm)}")
         packets = sorted((Path(self._plan.folder) / "drift").glob("*.json"))
         if packets:
             lines += ["", "| step | bar (UTC) | alarm | statistic | threshold | action |",
@@ -326,6 +326,16 @@ class SessionService:
                           f"{rollback['from_seq']} (latency {rollback['latency_bars']} bars)")
             elif rollback:
                 action = f"no rollback: {rollback.get('reason', rollback.get('status'))}"
+            halved = alarm.get("halve_size") or {}
+            if halved.get("status") == "applied":
+                action += (f"; size x{halved['size_scale']:g} from step {halved['from_seq']}")
+            elif rollback.get("size_scale", 1.0) != 1.0:
+                action += f", size x{rollback['size_scale']:g}"
+            if rollback.get("demoted", {}).get("status") == "applied":
+                action += f"; {alarm['policy']} a candidate from step " \
+                          f"{rollback['demoted']['from_seq']}"
+            if "freeze_candidates" in alarm:
+                action += f"; candidates {alarm['freeze_candidates']}"
             lines.append(f"| {alarm['seq']} | {when} | {alarm['kind']} "
                          f"{alarm.get('detector', '')} | {statistic:.3f} | "
                          f"{alarm['threshold']:.3f} | {action} |")

@@ -80,6 +80,7 @@ class SlotService:
         self._schedule = ScheduleFile(state_dir, choice)
         self._choice = choice
         self._runners = build_runners(choice, symbols)
+        self._raw: dict[tuple[str, str], Signal] = {}
         self.swaps = 0
         self._feeds, self._namespace = tuple(feed_names), namespace
         self._timeline, self._venue, self._tf = timeline, venue, timeframe_ms
@@ -127,7 +128,7 @@ class SlotService:
         if until > self._known:
             history = fetch_history(self._feeds, self._namespace, self._timeline, self._known,
                                     until, self._venue, self._tf)
-            run_batch(self._runners, history)
+            self._remember(run_batch(self._runners, history).signals)
             self.warmups += 1
             self._known = until
 
@@ -211,7 +212,7 @@ class SlotService:
             schedule = self._schedule.current()
             choice = schedule.choice_at(batch.seq)
             if choice != self._choice:
-                self._choice, self._known = choice, 0
+                self._choice, self._known, self._raw = choice, 0, {}
                 self._runners = build_runners(choice, self._symbols)
                 self.swaps += 1
                 self._log.info("strategy swapped", step=batch.seq,
@@ -220,9 +221,11 @@ class SlotService:
                 self._log.warning("asked for an older step than the history: rebuilt",
                                   step=batch.seq)
                 self._runners = build_runners(self._choice, self._symbols)
-                self._known = 0
+                self._known, self._raw = 0, {}
             self._warm_up(batch.start)
+            held = dict(self._raw)
             output = run_batch(self._runners, batch, portfolio)
+            self._remember(output.signals)
             for error in output.errors:
                 self._log.error("strategy error contained: no signal", step=batch.seq,
                                 error=error)
@@ -230,23 +233,43 @@ class SlotService:
             if self._poison is not None:
                 self._poison.end()
             swap = schedule.starting_at(batch.seq)
-            return output if swap is None else self._swapped(output, swap, batch)
+            output = _scaled(output, schedule.size_scale_at(batch.seq))
+            if swap is None:
+                return output
+            resized = batch.seq > 0 and schedule.choice_at(batch.seq - 1) == choice
+            return self._swapped(output, swap, batch, held if resized else {})
 
-    def _swapped(self, output: SlotOutput, swap: PolicySwap, batch: MarketBatch) -> SlotOutput:
+    def _remember(self, signals: Sequence[Signal]) -> None:
+        """The strategy's last raw target per (symbol, tag) (a resize re-sends them)."""
+        for signal in signals:
+            self._raw[(signal.symbol, signal.tag)] = signal
+
+    def _swapped(self, output: SlotOutput, swap: PolicySwap, batch: MarketBatch,
+                 held: dict[tuple[str, str], Signal]) -> SlotOutput:
         """The first output of a swapped-in strategy (with the swap in the diary).
 
         A swap that flattens puts flat targets for every symbol before the strategy's signals.
+        A swap to the same strategy at another size (a drift alarm's ``halve_size``) sends
+        the strategy's held targets again at the new size on the swap's first bar.
         """
         runner = self._runners[0]
         ts = int(batch.ts[0])
         policy = swap.policy.hash
+        size = f", size x{swap.size_scale:g}" if swap.size_scale != 1.0 else ""
         note = DiaryEntry(ts, runner.strategy_id, runner.strategy_hash, "", (),
-                          f"policy swap to {policy} ({swap.positions} positions): {swap.reason}")
+                          f"policy swap to {policy} ({swap.positions} positions{size}): "
+                          f"{swap.reason}")
         signals = list(output.signals)
         if swap.positions == "flatten":
             signals = [Signal(runner.strategy_id, symbol, ts, 0.0,
                               reason=f"policy swap to {policy}: flatten")
                        for symbol in self._symbols] + signals
+        elif held:
+            sent = {(s.symbol, s.tag) for s in signals if s.ts == ts}
+            signals = [dataclasses.replace(s, ts=ts, size_scale=swap.size_scale,
+                                           reason=f"policy swap to {policy}: resize")
+                       for key, s in held.items() if key not in sent and s.target != 0.0
+                       ] + signals
         return dataclasses.replace(output, signals=signals, diary=[note, *output.diary])
 
     def _retained(self, batch: MarketBatch) -> bool:
@@ -264,3 +287,11 @@ class SlotService:
 
     def stop(self) -> None:
         """Nothing to flush: the slot's state is rebuilt from the feeds."""
+
+
+def _scaled(output: SlotOutput, scale: float) -> SlotOutput:
+    """``output`` with every signal sized at ``scale`` (see :attr:`Signal.size_scale`)."""
+    if scale == 1.0:
+        return output
+    return dataclasses.replace(output, signals=[
+        dataclasses.replace(s, size_scale=scale) for s in output.signals])

@@ -49,11 +49,12 @@ def decide_swap(plan: SessionPlan, request: dict[str, Any], published: int) -> d
     start = max(published + 1, int(request.get("not_before_seq") or 0), last + 1)
     if start >= len(bounds):
         return {"status": "rejected", "reason": "the session ends before its next step"}
-    if schedule.choice_at(start) == choice:
+    scale = float(request.get("size_scale") or 1.0)
+    if schedule.choice_at(start) == choice and schedule.size_scale_at(start) == scale:
         return {"status": "rejected", "reason": f"the session already trades {spec.hash}"}
     swap = PolicySwap(start, spec.canonical_json(), str(request.get("positions", "keep")),
                       str(request.get("reason", "")), str(request["id"]),
-                      str(request.get("drift") or ""))
+                      str(request.get("drift") or ""), scale)
     append_swap(inputs.state_dir, swap)
     return _applied(plan, swap)
 
@@ -61,4 +62,4 @@ def decide_swap(plan: SessionPlan, request: dict[str, Any], published: int) -> d
 def _applied(plan: SessionPlan, swap: PolicySwap) -> dict[str, Any]:
     i0, _ = plan.step_bounds()[swap.from_seq]
     return {"status": "applied", "from_seq": swap.from_seq, "ts": int(plan.timeline[i0]),
-            "policy": swap.policy.hash}
+            "policy": swap.policy.hash, "size_scale": swap.size_scale}

@@ -38,6 +38,8 @@ class PolicySwap:
         request: Id of the request that caused it (a retried request is applied once).
         drift: JSON of the policy's drift model (:class:`~core.governance.drift.DriftModel`
             dict; "" when it has none): what the sentry watches it with.
+        size_scale: The factor on the policy's targets from this step on (a drift alarm's
+            ``halve_size`` swaps in the same policy at half its size).
     """
 
     from_seq: int
@@ -46,10 +48,13 @@ class PolicySwap:
     reason: str = ""
     request: str = ""
     drift: str = ""
+    size_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.from_seq < 0:
             raise ConfigError(f"a policy swap starts at step {self.from_seq}: must be >= 0")
+        if not 0.0 < self.size_scale <= 1.0:
+            raise ConfigError(f"a policy swap's size scale is in (0, 1], got {self.size_scale}")
         if self.positions not in POSITIONS:
             raise ConfigError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
 
@@ -60,9 +65,11 @@ class PolicySwap:
 
     def to_json(self) -> str:
         """One line of the schedule file."""
-        return json.dumps({"from_seq": self.from_seq, "spec": self.spec,
-                           "positions": self.positions, "reason": self.reason,
-                           "request": self.request, "drift": self.drift}, sort_keys=True)
+        body = {"from_seq": self.from_seq, "spec": self.spec, "positions": self.positions,
+                "reason": self.reason, "request": self.request, "drift": self.drift}
+        if self.size_scale != 1.0:
+            body["size_scale"] = self.size_scale
+        return json.dumps(body, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> PolicySwap:
@@ -74,7 +81,8 @@ class PolicySwap:
         try:
             body: dict[str, Any] = json.loads(text)
             return cls(int(body["from_seq"]), str(body["spec"]), str(body["positions"]),
-                       str(body["reason"]), str(body["request"]), str(body.get("drift", "")))
+                       str(body["reason"]), str(body["request"]), str(body.get("drift", "")),
+                       float(body.get("size_scale", 1.0)))
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"not a policy swap: {exc}") from exc
 
@@ -104,6 +112,11 @@ class PolicySchedule:
         """What the slot runs at step ``seq``."""
         swap = self.swap_at(seq)
         return self.initial if swap is None else choice_of(swap.policy, self.initial.label)
+
+    def size_scale_at(self, seq: int) -> float:
+        """The factor on the slot's targets at step ``seq``."""
+        swap = self.swap_at(seq)
+        return 1.0 if swap is None else swap.size_scale
 
     def starting_at(self, seq: int) -> PolicySwap | None:
         """The swap that starts exactly at step ``seq``, if any."""

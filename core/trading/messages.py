@@ -125,6 +125,8 @@ class Signal:
         stop_loss_pct: Optional client-side stop-loss distance from entry, %.
         take_profit_pct: Optional client-side take-profit distance from entry, %.
         reason: Free text for the diary (e.g. the feature values behind the decision).
+        size_scale: Factor on the sized notional (after the sizing caps): a drift alarm's
+            ``halve_size`` trades the same targets at half the size.
     """
 
     strategy_id: str
@@ -135,6 +137,7 @@ class Signal:
     stop_loss_pct: float | None = None
     take_profit_pct: float | None = None
     reason: str = ""
+    size_scale: float = 1.0
 
 
 def client_order_id(strategy_id: str, symbol: str, tag: str, ts: int, kind: str = "signal"

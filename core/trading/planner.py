@@ -135,11 +135,11 @@ class OrderPlanner:
         """
         if signal.symbol not in self.column:
             raise ValueError(f"signal for unknown symbol {signal.symbol!r}")
-        target = float(signal.target)
+        target, scale = float(signal.target), float(signal.size_scale)
         key = (signal.strategy_id, signal.symbol, signal.tag)
-        if target != target or self._targets.get(key) == target:
+        if target != target or self._targets.get(key) == target * scale:
             return None
-        self._targets[key] = target
+        self._targets[key] = target * scale
         effective = target if (self.allow_short or target > 0.0) else 0.0
         held = book.position(signal.symbol, signal.tag)
         pos = held.quantity if held is not None else 0.0
@@ -152,7 +152,7 @@ class OrderPlanner:
             dq, notional = -pos, 0.0
         else:
             vol = self._vol[j].last if self.vol_target else math.nan
-            notional = size_notional(effective, equity, vol, self._p)
+            notional = size_notional(effective, equity, vol, self._p) * scale
             if notional != notional:
                 return None
             dq = order_quantity(effective, notional, equity, close, pos, self._p)

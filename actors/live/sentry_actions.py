@@ -1,14 +1,26 @@
-"""The session acts on the sentry's alarms: theory packets, and the automatic rollback.
+"""The session acts on the sentry's alarms: theory packets and the configured actions.
 
 Every alarm of a step (a drift detector fired, or the daily drop) is written as a theory packet
 ``<session>/drift/<step>-<kind>.json``: the statistic and its threshold, the expected and the
-live returns, the regime. With ``[governance.drift] on_alarm = "rollback"`` the session then
-restores the policy that was active before the current one in the ledger, through the same hot
-swap as a promotion (:func:`actors.live.swapper.decide_swap`, at the first unpublished step),
-and appends a ``rollback`` entry decided by ``rule:drift-sentry`` or ``rule:daily-drop``. The
-rollback latency — from the alarm's bar to the first bar the restored policy trades — is in
-the packet and the ledger entry. Each step's alarms are acted on once: a restarted session that
-sees them again finds its swap (by request id) and its ledger entry, and adds neither twice.
+live returns, the regime. Then the actions of ``[governance.drift] on_alarm``, each from the
+first unpublished step (a demoted policy joins the candidates before they are frozen):
+
+* ``alert``: nothing more (the packet is the record);
+* ``freeze_candidates``: the session's candidate roster refuses additions from then on
+  (:func:`actors.live.roster_changes.freeze_roster`);
+* ``halve_size``: the active slot trades its policy at half its size (a swap to the same policy
+  with ``size_scale`` halved; the held targets are resized on the swap's first bar);
+* ``rollback``: the policy that was active before the current one in the ledger is restored
+  through the same hot swap as a promotion (:func:`actors.live.swapper.decide_swap`) — at half
+  size too when ``halve_size`` is also on —, with a ``rollback`` entry decided by
+  ``rule:drift-sentry`` or ``rule:daily-drop`` and the left policy retired;
+* ``demote``: the same rollback, but the left policy stays a candidate (ledger
+  ``candidate_add``) and starts paper-trading in the session.
+
+The rollback latency — from the alarm's bar to the first bar the restored policy trades — is
+in the packet and the ledger entry. Each step's alarms are acted on once: a restarted session
+that sees them again finds its swaps and roster changes (by request id) and its ledger
+entries, and adds none twice.
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ from actors.live.policy_swaps import load_schedule
 from actors.live.reports import GuardianReport
 from actors.live.swapper import decide_swap
 from core.governance.gates import Evidence, GateResult
+from core.governance.policy import PolicySpec
+from core.governance.runtime import session_runtime
 
 DRIFT_DIR = "drift"
 LATENCY_GATE = "rollback_latency_bars"
@@ -31,10 +45,10 @@ RULES = {"drift_alarm": "rule:drift-sentry", "daily_drop": "rule:daily-drop"}
 
 
 def on_alarms(plan: SessionPlan, report: GuardianReport, published: int) -> dict[str, Any]:
-    """Write the packets of ``report``'s alarms and roll back when configured (see above).
+    """Write the packets of ``report``'s alarms and take the configured actions (see above).
 
     Returns:
-        What happened: ``packets`` written and the rollback ``outcome`` (or why none).
+        What happened: ``packets`` written and each action's outcome.
     """
     inputs = plan.inputs
     folder = Path(plan.folder) / DRIFT_DIR
@@ -44,12 +58,25 @@ def on_alarms(plan: SessionPlan, report: GuardianReport, published: int) -> dict
         name = f"{report.seq:06d}-{alarm['kind']}-{alarm.get('detector', 'equity')}.json"
         paths.append(folder / name)
     result: dict[str, Any] = {"packets": [str(p) for p in paths]}
-    drift = inputs.config.governance.drift
-    if drift.on_alarm == "rollback":
-        result["rollback"] = _roll_back(plan, report, published, paths[0].name)
+    actions = inputs.config.governance.drift.on_alarm
+    alarm = report.alarms[0]
+    why = (f"{alarm['kind']}{' ' + alarm['detector'] if 'detector' in alarm else ''} of "
+           f"policy {alarm['policy']} at bar {alarm['ts']}")
+    scale = _scale_now(plan, report.seq) * (0.5 if "halve_size" in actions else 1.0)
+    if "rollback" in actions or "demote" in actions:
+        result["rollback"] = _roll_back(plan, report, published, paths[0].name, scale,
+                                        demote="demote" in actions)
+    elif "halve_size" in actions:
+        result["halve_size"] = _halve(plan, report, published, scale, why)
+    if "freeze_candidates" in actions:
+        from actors.live.roster_changes import freeze_roster
+
+        frozen = freeze_roster(plan, published + 1, f"drift alarm: {why}")
+        result["freeze_candidates"] = "frozen" if frozen else "frozen already"
     tf = inputs.timeframe_ms
     for path, alarm in zip(paths, report.alarms, strict=True):
-        packet = {**alarm, "action": drift.on_alarm}
+        packet = {**alarm, "action": "+".join(actions),
+                  **{k: v for k, v in result.items() if k not in ("packets", "rollback")}}
         rollback = result.get("rollback")
         if rollback is not None:
             packet["rollback"] = dict(rollback)
@@ -60,8 +87,32 @@ def on_alarms(plan: SessionPlan, report: GuardianReport, published: int) -> dict
     return result
 
 
-def _roll_back(plan: SessionPlan, report: GuardianReport, published: int, packet: str
-               ) -> dict[str, Any]:
+def _scale_now(plan: SessionPlan, seq: int) -> float:
+    inputs = plan.inputs
+    return load_schedule(inputs.state_dir, inputs.live).size_scale_at(seq)
+
+
+def _halve(plan: SessionPlan, report: GuardianReport, published: int, scale: float,
+           why: str) -> dict[str, Any]:
+    """The active policy again, at ``scale``, from the first unpublished step."""
+    inputs = plan.inputs
+    schedule = load_schedule(inputs.state_dir, inputs.live)
+    if schedule.swaps and schedule.swaps[-1].from_seq > report.seq:
+        return {"status": "skipped", "reason": "a swap is already on its way"}
+    current = schedule.swap_at(report.seq)
+    active = inputs.config.governance.active_policy
+    spec = (current.policy if current is not None
+            else PolicySpec.from_json(active) if active
+            else session_runtime(inputs.live, inputs.config))
+    request = {"id": f"auto-halve-{report.seq}", "spec": spec.canonical_json(),
+               "reason": f"halve size after a drift alarm: {why}",
+               "drift": current.drift if current is not None else inputs.drift_model,
+               "positions": "keep", "size_scale": scale}
+    return decide_swap(plan, request, published)
+
+
+def _roll_back(plan: SessionPlan, report: GuardianReport, published: int, packet: str,
+               scale: float = 1.0, demote: bool = False) -> dict[str, Any]:
     inputs = plan.inputs
     alarm = report.alarms[0]
     schedule = load_schedule(inputs.state_dir, inputs.live)
@@ -94,11 +145,12 @@ def _roll_back(plan: SessionPlan, report: GuardianReport, published: int, packet
               f"{' ' + alarm['detector'] if 'detector' in alarm else ''} at bar {alarm['ts']}")
     model, _ = drift_json(inputs.config, spec)
     outcome = decide_swap(plan, {"id": request_id, "spec": spec.canonical_json(),
-                                 "reason": reason, "drift": model,
+                                 "reason": reason, "drift": model, "size_scale": scale,
                                  "positions": inputs.config.governance.swap_positions},
                           published)
     if outcome["status"] != "applied":
         return outcome
+    left = latest_spec(entries, alarm["policy"])
     with PolicyLedger(ledger_path) as ledger:
         entries = ledger.entries()
         if not any(request_id in e.reason for e in entries):
@@ -112,9 +164,18 @@ def _roll_back(plan: SessionPlan, report: GuardianReport, published: int, packet
                                      gates=_trigger(alarm, latency, inputs.session_id, packet)))
             rolled = ledger.tail()
             assert rolled is not None
-            ledger.append(next_entry(rolled, Action.RETIRE, latest_spec(entries, alarm["policy"]),
-                                     decided_by=rule, at_ms=at_ms,
-                                     reason=f"rolled back from ({request_id}, entry {rolled.seq})"))
+            ledger.append(next_entry(rolled, Action.CANDIDATE_ADD if demote else Action.RETIRE,
+                                     left, decided_by=rule, at_ms=at_ms,
+                                     reason=f"rolled back from ({request_id}, entry {rolled.seq})"
+                                            + ("; a candidate now" if demote else "")))
+    if demote:
+        from actors.governance.live import candidate_add_request
+        from actors.live.roster_changes import decide_candidate_change
+
+        request = {**candidate_add_request(left, f"demoted by {request_id}",
+                                           drift_json(inputs.config, left)[0]),
+                   "id": f"auto-demote-{report.seq}"}
+        outcome = {**outcome, "demoted": decide_candidate_change(plan, request, published)}
     return outcome
 
 
