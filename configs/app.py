@@ -268,3 +268,10 @@ class AppConfig(StrictModel):
                 "(the backstop holds emergency limits, not a trading profile)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_regime_risk(self) -> Self:
+        problems = self.governance.regime_risk.problems(self.risk)
+        if problems:
+            raise ValueError("governance.regime_risk: " + "; ".join(problems))
+        return self

@@ -7,6 +7,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from configs.base import StrictModel
+from configs.regime_risk import RegimeRiskConfig
 
 GateName = Literal["oos_sharpe", "pbo", "dsr", "fdr_q", "paper_days", "paper_trades",
                    "tracking_error", "own_denials", "correlation_to_active", "regime_grid",
@@ -128,6 +129,9 @@ class GovernanceConfig(StrictModel):
     gates: GatesConfig = Field(default_factory=GatesConfig, description="Promotion gates.")
     drift: DriftConfig = Field(default_factory=DriftConfig,
                                description="Drift sentry and automatic rollback.")
+    regime_risk: RegimeRiskConfig = Field(
+        default_factory=RegimeRiskConfig,
+        description="Risk templates chosen by the regime state machine (off by default).")
     auto_candidates: AutoCandidatesConfig = Field(
         default_factory=AutoCandidatesConfig,
         description="The rule that makes discovery's survivors candidates.")

@@ -110,7 +110,7 @@ class GuardianService:
 
     Args:
         state_dir: Folder of the session's state (journal, snapshots).
-        limits: Effective risk limits.
+        limits: Effective risk limits (a regime's risk template may tighten them).
         guardian: Guardian settings (price band, breakers, kill-switch file).
         backtest: Sizing, stops, filters and costs (the planner's configuration).
         symbols: Traded symbols, in column order.
@@ -155,7 +155,7 @@ class GuardianService:
         self._checkpoint = Checkpoint(state_dir, "guardian")
         saved: GuardianSnapshot | None = self._checkpoint.load()
         self._sentry = (GuardianSentry(state_dir, sentry,
-                                       saved.sentry if saved is not None else None)
+                                       saved.sentry if saved is not None else None, limits)
                         if sentry is not None else None)
         if saved is not None:
             self._restore(saved)
@@ -340,6 +340,7 @@ class GuardianService:
             events += engine.engage_kill_switch(first, kill)
         elif not kill and self._kill_applied == EXECUTOR_HALTED:  # an operator resolved it
             events += engine.reset_kill_switch(first, "reconciliation_resolved")
+        self._trader.planner.use_limits(engine.limits)  # a regime's risk template
         outcome = self._trader.run_batch(batch, output.signals, link)
         events += outcome.risk_events
         gone = {*self._stopped, *(s for s, _ in stopped)}
@@ -363,7 +364,8 @@ class GuardianService:
                   for e in output.errors]
         alarms: tuple[dict[str, Any], ...] = ()
         if self._sentry is not None:
-            regime, watched, alarms = self._sentry.after_step(seq, batch, outcome)
+            regime, watched, alarms = self._sentry.after_step(seq, batch, outcome,
+                                                              self._trader.gate)
             output = dataclasses.replace(output, diary=[*output.diary, *regime])
             events = [*events, *watched]
         self._store.put(seq, [live_records(outcome, batch.ts, output, [*errors, *events])])

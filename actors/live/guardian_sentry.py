@@ -6,6 +6,14 @@ restarted guardian derives the same events. A swap of the active policy (the ses
 schedule, :mod:`actors.live.policy_swaps`) switches the sentry to the new policy at the swap's
 first step. Regime transitions become diary entries of the live book; alarms become risk
 events and go to the session in the step's report, which acts on them.
+
+Risk templates (``[governance.regime_risk]``): the regime at the close of step ``seq``
+selects the limits the guardian's risk engine (and, through it, the planner's sizing) applies
+from step ``seq + 1`` on: a listed regime's template, else the session's effective limits.
+The regime comes from the sentry's state and the limits in force from the engine's, both in
+the guardian's snapshot, so a restarted guardian and a replayed step select the same. Each
+change of template is a diary entry (strategy id ``regime``) and a ``governance`` risk event
+``risk_template``.
 """
 
 from __future__ import annotations
@@ -15,12 +23,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from actors.live.policy_swaps import ScheduleFile
+from configs.regime_risk import SESSION_TEMPLATE
+from configs.risk import RiskLimits
 from core.governance.drift import DriftModel
+from core.governance.regime import UNKNOWN
 from core.governance.sentry import Sentry, SentryEvent, SentryState
 from core.trading.choice import StrategyChoice
 from core.trading.messages import DiaryEntry, MarketBatch, RiskEvent
 
 if TYPE_CHECKING:  # the trading loop (numba) only where it runs
+    from core.trading.risk import RiskEngine
     from core.trading.trader import StepOutcome
 
 REGIME_ID = "regime"
@@ -35,11 +47,14 @@ class SentrySpec:
         policy: The active policy's hash.
         drift_model: JSON of its drift model ("" = none).
         daily_drop_pct: The daily loss that alarms, %.
+        risk_templates: ``(regime, profile, limits)`` of each regime with a risk template
+            (``RegimeRiskConfig.resolve``; empty: the session's limits throughout).
     """
 
     policy: str
     drift_model: str = ""
     daily_drop_pct: float = 15.0
+    risk_templates: tuple[tuple[str, str, RiskLimits], ...] = ()
 
 
 def _model(text: str) -> DriftModel | None:
@@ -53,32 +68,81 @@ class GuardianSentry:
         state_dir: The session's state folder (its swap schedule).
         spec: The initial policy and settings.
         state: A snapshot to continue from.
+        limits: The session's effective limits (what regimes without a template trade).
     """
 
-    def __init__(self, state_dir: str, spec: SentrySpec, state: SentryState | None = None
-                 ) -> None:
+    def __init__(self, state_dir: str, spec: SentrySpec, state: SentryState | None = None,
+                 limits: RiskLimits | None = None) -> None:
         self._schedule = ScheduleFile(state_dir, StrategyChoice("live"))
         self._sentry = Sentry(spec.policy, _model(spec.drift_model), spec.daily_drop_pct,
                               state=state)
+        self._regime = state.regime.regime if state is not None else UNKNOWN
+        self._templates = {regime: (profile, risk) for regime, profile, risk
+                           in spec.risk_templates}
+        if self._templates and limits is None:
+            raise ValueError("risk templates need the session's limits")
+        self._limits = limits
 
     @property
     def state(self) -> SentryState:
         """A snapshot (goes into the guardian's)."""
         return self._sentry.state
 
-    def after_step(self, seq: int, batch: MarketBatch, outcome: StepOutcome
+    def after_step(self, seq: int, batch: MarketBatch, outcome: StepOutcome,
+                   gate: RiskEngine | None = None
                    ) -> tuple[list[DiaryEntry], list[RiskEvent], tuple[dict[str, Any], ...]]:
-        """The step's regime diary entries, alarm events, and alarms for the session."""
+        """The step's regime diary entries, alarm events, and alarms for the session.
+
+        With risk templates, ``gate`` (the guardian's risk engine) is switched to the
+        template of the regime at the step's close; a change of template adds a diary entry
+        and a risk event.
+        """
         swap = self._schedule.current().starting_at(seq)
         if swap is not None:
             self._sentry.switch(swap.policy.hash, _model(swap.drift))
+        before = self._regime
         events = self._sentry.observe(batch.ts, outcome.equity, batch.close[:, 0])
         diary = [_diary(e, batch.symbols[0]) for e in events if e.kind == "regime"]
         alarms = tuple({"kind": e.kind, "ts": e.ts, "seq": seq, **e.detail}
                        for e in events if e.kind != "regime")
         risk = [RiskEvent(e.ts, "governance", e.kind, _describe(e)) for e in events
                 if e.kind != "regime"]
+        for e in events:
+            if e.kind == "regime":
+                self._regime = str(e.detail["to"])
+        if self._templates and gate is not None:
+            switched = self._select(seq, int(batch.ts[-1]), batch.symbols[0], before, gate)
+            if switched is not None:
+                diary.append(switched[0])
+                risk.append(switched[1])
         return diary, risk, alarms
+
+    def template(self, regime: str) -> tuple[str, RiskLimits]:
+        """The template ``regime`` trades: ``(profile, limits)``, ``"session"`` if none."""
+        found = self._templates.get(regime)
+        if found is not None:
+            return found
+        assert self._limits is not None
+        return SESSION_TEMPLATE, self._limits
+
+    def _select(self, seq: int, ts: int, symbol: str, before: str, gate: RiskEngine
+                ) -> tuple[DiaryEntry, RiskEvent] | None:
+        """Switch ``gate`` to the template of the regime at the close of step ``seq``."""
+        name, limits = self.template(self._regime)
+        previous = gate.limits
+        if not gate.switch_limits(limits) and name == self.template(before)[0]:
+            return None
+        features = tuple(sorted((k, float(v)) for k, v in limits.model_dump().items()
+                                if v is not None))
+        entry = DiaryEntry(ts, REGIME_ID, "", symbol, features,
+                           f"risk template {name} (regime {self._regime})")
+        changes = ", ".join(f"{k} {_limit(getattr(previous, k))} -> {_limit(getattr(limits, k))}"
+                            for k in type(limits).model_fields
+                            if getattr(previous, k) != getattr(limits, k)) or "no limit changes"
+        event = RiskEvent(ts, "governance", "risk_template",
+                          f"regime {self._regime} at the close of step {seq}: risk template "
+                          f"{name} from step {seq + 1} ({changes})", state=gate.state)
+        return entry, event
 
 
 def _diary(event: SentryEvent, symbol: str) -> DiaryEntry:
@@ -87,6 +151,10 @@ def _diary(event: SentryEvent, symbol: str) -> DiaryEntry:
                             if isinstance(v, int | float) and v is not None))
     return DiaryEntry(event.ts, REGIME_ID, "", symbol, features,
                       f"regime {detail['from']} -> {detail['to']}")
+
+
+def _limit(value: float | None) -> str:
+    return "unset" if value is None else f"{value:g}"
 
 
 def _describe(event: SentryEvent) -> str:

@@ -69,7 +69,7 @@ class OrderPlanner:
 
     def __init__(self, config: BacktestConfig, symbols: Sequence[str], timeframe_ms: int,
                  risk: RiskLimits | None = None) -> None:
-        self.config, self.symbols = config, tuple(symbols)
+        self.config, self.symbols, self._risk = config, tuple(symbols), risk
         self._p = build_params(config, risk)
         self.allow_short = bool(self._p[P_ALLOW_SHORT] > 0.5)
         self.time_stop_bars = int(self._p[P_TIME_STOP])
@@ -96,6 +96,17 @@ class OrderPlanner:
         self._time_stops = dict.fromkeys(state.time_stops)
         if self.vol_target:
             self._vol = list(self.state_copy(state.volatility))
+
+    @property
+    def risk(self) -> RiskLimits | None:
+        """The risk limits capping the sizing."""
+        return self._risk
+
+    def use_limits(self, risk: RiskLimits | None) -> None:
+        """Cap the sizing of the next orders with ``risk`` (the risk gate's limits in force)."""
+        if risk is self._risk or risk == self._risk:
+            return
+        self._risk, self._p = risk, build_params(self.config, risk)
 
     @staticmethod
     def state_copy(volatility: Sequence[StreamingVolatility]) -> list[StreamingVolatility]:

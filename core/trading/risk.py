@@ -151,6 +151,31 @@ class RiskEngine:
         """Number of approved orders."""
         return self._approved
 
+    @property
+    def limits(self) -> RiskLimits:
+        """The risk limits in force."""
+        return self._limits
+
+    def switch_limits(self, limits: RiskLimits) -> bool:
+        """Enforce ``limits`` from the next check and the next observed bar on.
+
+        The breakers keep their state (peaks, day start, latches, reject count, stale marks,
+        kill switch); only their thresholds follow the new limits, so a drawdown already past
+        a tighter threshold trips at the next observed bar. The limits are part of
+        :meth:`to_state`.
+
+        Args:
+            limits: The new effective limits.
+
+        Returns:
+            Whether they differ from the limits in force (nothing changes otherwise).
+        """
+        if limits == self._limits:
+            return False
+        self._limits = limits
+        self._th = Thresholds.resolve(limits, self._guardian)
+        return True
+
     def to_state(self) -> RiskState:
         """A pickleable snapshot; :meth:`from_state` resumes from it."""
         return RiskState(self._limits, self._guardian, self._initial, self._equity,
