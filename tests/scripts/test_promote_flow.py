@@ -1,13 +1,18 @@
-"""From discovery to the active slot and back, offline, as an operator runs it.
+"""The whole loop, as an operator runs it: discovery -> candidate -> paper -> gates -> promotion
+-> injected decay -> sentry -> automatic rollback, then a rollback into a running session.
 
-A small discovery run on the real data fills the registry; its best alpha becomes a
-candidate (``promote.py candidate add``); a SIM session paper-trades it beside the configured
-strategy; ``check`` measures every gate from the registry, the data and that session;
-``promote`` is refused by the gates (exit 3, nothing written), then passes under gates an
-operator turned off and writes the ledger; the next session trades the promoted alpha exactly
-as the candidate traded it and records the runtime form the ledger rebuilds byte for byte;
-``rollback`` while a session runs swaps that session back to the configured strategy at a step
-boundary, and its runtime form, too, is rebuilt from the ledger.
+A small discovery run on the real data fills the registry; its best alpha (an evolved
+expression) becomes a candidate (``promote.py candidate add``); a SIM session paper-trades it
+beside the configured strategy; ``check`` measures every gate from the registry, the data and
+that session; ``promote`` is refused by the gates (exit 3, nothing written), then passes under
+gates an operator turned off and writes the ledger; the next session trades the promoted alpha
+exactly as the candidate traded it and records the runtime form the ledger rebuilds byte for
+byte. Then the market turns against the alpha (an adversarial copy of the stored bars from
+``DECAY_FROM``, :mod:`tests.scripts.adversarial`): the drift sentry of the next session fires,
+the session rolls back to the configured strategy through the hot swap and appends the
+ledger's automatic rollback. ``rollback --to`` the alpha while a session runs swaps that session
+to it at a step boundary. The ledger verifies, every policy that ran is rebuilt byte for byte
+from it, and ``kpis`` counts the automatic rollback.
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ from core.governance.ledger import Action, active_policy
 from scripts.promote import main
 from supervisors.naming import supervisor_actor_name
 from tests.actors.live.sessions import run, session_config
+from tests.scripts.adversarial import adversarial_copy
 
 HOLDOUT_FROM = 1_735_689_600_000  # 2025-01-01: the sessions' bars (May 2025) were never searched
+DECAY_FROM = 1_746_835_200_000  # 2025-05-10: the injected decay starts a week into the session
 RESEARCH_LUCK = ("oos_sharpe", "pbo", "dsr", "fdr_q", "regime_grid", "correlation_to_active")
 """Gates a two-generation search cannot be expected to pass (their values are still measured
 and recorded)."""
@@ -123,7 +130,24 @@ def test_discovery_to_promotion_to_rollback(tmp_path: Path, shared_data: Path, c
     assert np.array_equal(live_ts, paper_ts)
     np.testing.assert_allclose(live_equity, paper_equity, rtol=0, atol=1e-9)
 
-    # a rollback while a session runs: the running session swaps back at a step boundary
+    # an injected decay: the market turns against the alpha; the sentry fires, the session
+    # rolls back to the configured strategy by itself and the ledger records it
+    decayed_data = adversarial_copy(loaded.config, entries[2].spec, tmp_path / "decayed",
+                                    DECAY_FROM, 1_748_736_000_000)
+    decayed = tmp_path / "decayed.toml"
+    decayed.write_text((tmp_path / "session.toml").read_text().replace(
+        str(shared_data), str(decayed_data)))
+    third = run(load_config(decayed, env={}), "decayed")
+    alarm = json.loads(sorted((third.folder / "drift").glob("*.json"))[0].read_text())
+    assert alarm["policy"] == policy and alarm["ts"] >= DECAY_FROM
+    assert alarm["rollback"]["status"] == "applied" and alarm["rollback"]["policy"] == baseline
+    with PolicyLedger(store) as ledger:
+        entries = ledger.entries()
+    assert [e.action for e in entries[-2:]] == [Action.ROLLBACK, Action.RETIRE]
+    assert entries[-2].decided_by.startswith("rule:") and active_policy(entries) == baseline
+    assert policies(third.folder)["live"]["policy"] == policy  # it started with the alpha
+
+    # a rollback while a session runs: the running session swaps to the alpha at a boundary
     namespace = ray.get_runtime_context().namespace
     running = tmp_path / "running.toml"
     running.write_text((tmp_path / "session.toml").read_text().replace(
@@ -141,23 +165,27 @@ def test_discovery_to_promotion_to_rollback(tmp_path: Path, shared_data: Path, c
             time.sleep(0.1)
     while ray.get(control.progress.remote(), timeout=30)["seq"] < 0:
         time.sleep(0.05)
-    assert main(["rollback", "--reason", "back to the configured strategy", "--config",
-                 str(running)]) == 0
+    assert main(["rollback", "--to", policy, "--reason", "the decay was the market's",
+                 "--config", str(running)]) == 0
     said = capsys.readouterr().out
-    assert f"the running session trades {baseline} from step" in said
-    third = attach_session(load_config(running, env={}).config, quiet=True)
-    assert third is not None and third.stop_reason == "end of data"
+    assert f"the running session trades {policy} from step" in said
+    fourth = attach_session(load_config(running, env={}).config, quiet=True)
+    assert fourth is not None and fourth.stop_reason == "end of data"
     with pytest.raises(ValueError):  # attach returns once the finished tree has shut down
         ray.get_actor(supervisor_actor_name(PREFIX, ROOT), namespace=namespace)
-    summary = (third.folder / "session.md").read_text()
-    assert "## Policy swaps" in summary and baseline in summary.split("## Policy swaps")[1]
+    summary = (fourth.folder / "session.md").read_text()
+    assert "## Policy swaps" in summary and policy in summary.split("## Policy swaps")[1]
     assert main(["verify", *cli]) == 0
     with PolicyLedger(store) as ledger:
         entries = ledger.entries()
     assert [e.action for e in entries[-2:]] == [Action.ROLLBACK, Action.RETIRE]
-    assert active_policy(entries) == baseline
-    assert rebuild_strategy(store, baseline) == policies(first.folder)["live"]["runtime"]
-    assert main(["rollback", "--to", policy, "--reason", "again", *cli]) == 0
+    assert active_policy(entries) == policy
+    # every policy that ran is rebuilt byte for byte from the ledger
+    for folder in (first.folder, second.folder, third.folder, fourth.folder):
+        for record in policies(folder).values():
+            if record["ledger"] or record["policy"] == baseline:
+                assert rebuild_strategy(store, record["policy"]) == record["runtime"]
+    assert main(["rollback", "--to", baseline, "--reason", "again", *cli]) == 0
     assert "no session is running" in capsys.readouterr().out
     assert main(["rollback", "--to", "ffff", "--reason", "no such", *cli]) == 2
     capsys.readouterr()
@@ -165,4 +193,4 @@ def test_discovery_to_promotion_to_rollback(tmp_path: Path, shared_data: Path, c
     figures = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1)
                    for line in capsys.readouterr().out.splitlines()[2:])
     assert figures["candidates added"] == "1" and figures["promotions"] == "1"
-    assert figures["promotion rate"] == "100%" and figures["rollbacks (automatic)"] == "2 (0)"
+    assert figures["rollbacks (automatic)"] == "3 (1)"
