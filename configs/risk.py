@@ -52,6 +52,22 @@ class RiskLimits(StrictModel):
             values[name] = getattr(backstop, name) if mine is None else mine
         return RiskLimits(**values)
 
+    def tightest(self, other: RiskLimits) -> RiskLimits:
+        """Field by field the tighter of these limits and ``other``'s.
+
+        A set limit is tighter than an unset one, a lower one than a higher one, and a longer
+        cooldown than a shorter one.
+        """
+        values: dict[str, float | int | None] = {}
+        for name in type(self).model_fields:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine is None or theirs is None:
+                values[name] = theirs if mine is None else mine
+            else:
+                values[name] = max(mine, theirs) if name == "cooldown_minutes" else min(mine,
+                                                                                      theirs)
+        return RiskLimits(**values)
+
     def exceeding(self, backstop: RiskLimits) -> list[str]:
         """Names of the fields set here that are looser than the same field of ``backstop``."""
         loose = []

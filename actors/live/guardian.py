@@ -340,6 +340,8 @@ class GuardianService:
             events += engine.engage_kill_switch(first, kill)
         elif not kill and self._kill_applied == EXECUTOR_HALTED:  # an operator resolved it
             events += engine.reset_kill_switch(first, "reconciliation_resolved")
+        if self._sentry is not None:  # a swapped-in policy's tighter template
+            events += self._sentry.before_step(batch.seq, first, engine)
         self._trader.planner.use_limits(engine.limits)  # a regime's risk template
         outcome = self._trader.run_batch(batch, output.signals, link)
         events += outcome.risk_events

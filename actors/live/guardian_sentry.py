@@ -9,7 +9,10 @@ events and go to the session in the step's report, which acts on them.
 
 Risk templates (``[governance.regime_risk]``): the regime at the close of step ``seq``
 selects the limits the guardian's risk engine (and, through it, the planner's sizing) applies
-from step ``seq + 1`` on: a listed regime's template, else the session's effective limits.
+from step ``seq + 1`` on: a listed regime's template (no looser than the active policy's),
+else the active policy's limits — the session's effective limits, or the tighter template of
+a policy swapped in while the session runs, from the swap's first step
+(:meth:`GuardianSentry.before_step`).
 The regime comes from the sentry's state and the limits in force from the engine's, both in
 the guardian's snapshot, so a restarted guardian and a replayed step select the same. Each
 change of template is a diary entry (strategy id ``regime``) and a ``governance`` risk event
@@ -117,32 +120,57 @@ class GuardianSentry:
                 risk.append(switched[1])
         return diary, risk, alarms
 
-    def template(self, regime: str) -> tuple[str, RiskLimits]:
-        """The template ``regime`` trades: ``(profile, limits)``, ``"session"`` if none."""
+    def before_step(self, seq: int, ts: int, gate: RiskEngine) -> list[RiskEvent]:
+        """At a swap's first step, trade the swapped-in policy's limits (a risk event)."""
+        swap = self._schedule.current().starting_at(seq)
+        if swap is None or self._limits is None:
+            return []
+        name, limits = self.template(self._regime, seq)
+        previous = gate.limits
+        if not gate.switch_limits(limits):
+            return []
+        return [RiskEvent(ts, "governance", "risk_template",
+                          f"policy swap to {swap.policy.hash} at step {seq}: risk template "
+                          f"{name} ({_changes(previous, limits)})", state=gate.state)]
+
+    def template(self, regime: str, seq: int = 0) -> tuple[str, RiskLimits]:
+        """The template ``regime`` trades at step ``seq``: ``(name, limits)``.
+
+        The active policy's limits (``"session"``, or ``policy <hash>`` for a swapped-in
+        policy with a tighter template), tightened by the regime's template if it has one.
+        """
+        assert self._limits is not None
+        swap = self._schedule.current().swap_at(seq)
+        base, base_name = self._limits, SESSION_TEMPLATE
+        if swap is not None and swap.policy.risk != self._limits:
+            base, base_name = swap.policy.risk, f"policy {swap.policy.hash}"
         found = self._templates.get(regime)
         if found is not None:
-            return found
-        assert self._limits is not None
-        return SESSION_TEMPLATE, self._limits
+            return found[0], found[1].tightest(base)
+        return base_name, base
 
     def _select(self, seq: int, ts: int, symbol: str, before: str, gate: RiskEngine
                 ) -> tuple[DiaryEntry, RiskEvent] | None:
         """Switch ``gate`` to the template of the regime at the close of step ``seq``."""
-        name, limits = self.template(self._regime)
+        name, limits = self.template(self._regime, seq)
         previous = gate.limits
-        if not gate.switch_limits(limits) and name == self.template(before)[0]:
+        if not gate.switch_limits(limits) and name == self.template(before, seq)[0]:
             return None
         features = tuple(sorted((k, float(v)) for k, v in limits.model_dump().items()
                                 if v is not None))
         entry = DiaryEntry(ts, REGIME_ID, "", symbol, features,
                            f"risk template {name} (regime {self._regime})")
-        changes = ", ".join(f"{k} {_limit(getattr(previous, k))} -> {_limit(getattr(limits, k))}"
-                            for k in type(limits).model_fields
-                            if getattr(previous, k) != getattr(limits, k)) or "no limit changes"
         event = RiskEvent(ts, "governance", "risk_template",
                           f"regime {self._regime} at the close of step {seq}: risk template "
-                          f"{name} from step {seq + 1} ({changes})", state=gate.state)
+                          f"{name} from step {seq + 1} ({_changes(previous, limits)})",
+                          state=gate.state)
         return entry, event
+
+
+def _changes(previous: RiskLimits, limits: RiskLimits) -> str:
+    return ", ".join(f"{k} {_limit(getattr(previous, k))} -> {_limit(getattr(limits, k))}"
+                     for k in type(limits).model_fields
+                     if getattr(previous, k) != getattr(limits, k)) or "no limit changes"
 
 
 def _diary(event: SentryEvent, symbol: str) -> DiaryEntry:

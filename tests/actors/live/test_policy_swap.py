@@ -113,3 +113,41 @@ def test_a_swap_that_flattens_closes_the_position_at_its_first_bar(tmp_path, sha
     assert len(closing) == 1 and closing[0]["side"] == "SELL" and float(closing[0]["target"]) == 0
     later = [o for o in orders if int(o["ts"]) > swap_ts]
     assert later == []  # flat, and the new strategy never trades
+
+
+def test_a_tighter_risk_template_is_swapped_in_live_and_a_looser_one_is_refused(
+        tmp_path, shared_data):
+    loaded = config(tmp_path, shared_data, "tighter")
+    cfg = loaded.config
+    limits = cfg.risk.effective()
+    choice = StrategyChoice("live", strategy="momentum", params=(("fast", 5), ("slow", 20)))
+    market = (cfg.backtest, tuple(cfg.data.symbols), cfg.data.timeframe)
+
+    def spec(**risk):
+        return runtime_spec(choice, market[0], limits.model_copy(update=risk), *market[1:])
+
+    tighter = spec(max_position_pct=limits.max_position_pct / 2)
+    looser = spec(max_position_pct=limits.max_position_pct * 2)
+    namespace = ray.get_runtime_context().namespace
+    asked: list[str] = []
+
+    def on_step(seq: int, _result) -> None:
+        if not asked:
+            control = ray.get_actor(CONTROL, namespace=namespace)
+            for policy, at in ((looser, SWAP_AT - 10), (tighter, SWAP_AT)):
+                asked.append(ray.get(control.request_change.remote(
+                    {"spec": policy.canonical_json(), "reason": "test", "positions": "keep",
+                     "not_before_seq": at}), timeout=30))
+
+    done = run(loaded, "tighter", on_step=on_step)
+    schedule = load_schedule(done.folder / "state", StrategyChoice("live"))
+    assert [(s.from_seq, s.policy.hash) for s in schedule.swaps] == [(SWAP_AT, tighter.hash)]
+    events = [json.loads(line) for line in read(done.folder, "risk_events.jsonl").decode()
+              .splitlines()]
+    (switch,) = [e for e in events if e["reason"] == "risk_template"]
+    assert f"policy swap to {tighter.hash} at step {SWAP_AT}" in switch["detail"]
+    orders = [o for o in rows(done.folder, "orders.csv") if o["kind"] == "signal"
+              and float(o["target"]) != 0.0]
+    before = [float(o["target_notional"]) for o in orders if int(o["ts"]) < switch["ts"]]
+    after = [float(o["target_notional"]) for o in orders if int(o["ts"]) >= switch["ts"]]
+    assert before and after and max(after) <= 0.55 * max(before)  # half the position cap
