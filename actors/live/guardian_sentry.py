@@ -21,6 +21,7 @@ change of template is a diary entry (strategy id ``regime``) and a ``governance`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -101,8 +102,12 @@ class GuardianSentry:
         and a risk event.
         """
         swap = self._schedule.current().starting_at(seq)
-        if swap is not None:
-            self._sentry.switch(swap.policy.hash, _model(swap.drift))
+        if swap is not None:  # a policy at a fraction of its size returns that fraction
+            model = _model(swap.drift)
+            if model is not None and swap.size_scale != 1.0:
+                model = dataclasses.replace(model, mean=model.mean * swap.size_scale,
+                                            std=model.std * swap.size_scale)
+            self._sentry.switch(swap.policy.hash, model)
         before = self._regime
         events = self._sentry.observe(batch.ts, outcome.equity, batch.close[:, 0])
         diary = [_diary(e, batch.symbols[0]) for e in events if e.kind == "regime"]

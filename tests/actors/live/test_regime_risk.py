@@ -164,3 +164,32 @@ def test_without_templates_the_guardian_keeps_the_session_limits(tmp_path, share
         diary, events, _ = sentry.after_step(batch.seq, batch, outcome, engine)
         assert not [d for d in diary if d.decision.startswith("risk template")]
         assert not events and engine.limits is SESSION
+
+
+def test_a_swap_sets_the_policys_template_and_scales_its_drift_model(tmp_path, shared_data):
+    from actors.live.policy_swaps import append_swap
+    from core.governance.drift import DriftModel
+    from core.governance.runtime import runtime_spec
+    from core.governance.swaps import PolicySwap
+    from core.trading.choice import StrategyChoice
+    from tests.actors.live.sessions import session_config as config_of
+
+    cfg = config_of(tmp_path, shared_data, symbols=("BTC/USDT",)).config
+    tight = SESSION.model_copy(update={"max_position_pct": 4.0})
+    policy = runtime_spec(StrategyChoice("live", strategy="momentum"), cfg.backtest, tight,
+                          ("BTC/USDT",), "1h")
+    model = DriftModel("x", 0.001, 0.01, 0.05, 5.0, 0.25, 4.0, 2160, 30.0, 0.5)
+    append_swap(tmp_path, PolicySwap(3, policy.canonical_json(), drift=json.dumps(
+        model.to_dict()), size_scale=0.5))
+    sentry = GuardianSentry(str(tmp_path), SentrySpec("p1"), None, SESSION)
+    engine = RiskEngine(SESSION, GuardianConfig(), 10_000.0)
+    switched = []
+    for batch, outcome in steps(shared_data)[:5]:
+        switched += [(batch.seq, e) for e in sentry.before_step(batch.seq, int(batch.ts[0]),
+                                                                   engine)]
+        assert engine.limits == (tight if batch.seq >= 3 else SESSION)  # before trading
+        sentry.after_step(batch.seq, batch, outcome, engine)
+    ((seq, event),) = switched
+    assert seq == 3 and f"policy swap to {policy.hash} at step 3" in event.detail
+    watched = sentry.state.model
+    assert watched is not None and watched["mean"] == 0.0005 and watched["std"] == 0.005
