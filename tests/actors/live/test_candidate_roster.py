@@ -27,7 +27,7 @@ from tests.actors.live.sessions import read, run, session_config
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
-ADD_AT, REMOVE_AT, KILL_AFTER = 30, 70, 45
+ADD_AT, REMOVE_AT, KILL_AFTER = 50, 90, 65
 FILES = ("orders.csv", "fills.csv", "equity.csv", "risk_events.jsonl")
 
 
