@@ -8,12 +8,14 @@ See :mod:`core.governance.roster`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from actors.adapters.files import FileWatch, append_line_durably
 from actors.live.names import candidate_actor
+from core.errors import ConfigError
 from core.governance.roster import CandidateRoster, RosterChange, read_roster
 
 ROSTER_FILE = "candidate_roster.jsonl"
@@ -63,10 +65,14 @@ class RosterSpec:
     def reader(self) -> Callable[[], list[str]]:
         """A function answering the Ray names of the candidates added and still trading."""
         roster = self.watch()
+        last: list[str] = []
 
         def added() -> list[str]:
-            return [candidate_actor(m.name) for m in roster.current().added()
-                    if m.until is None]
+            nonlocal last
+            with contextlib.suppress(ConfigError):  # corrupt: push to the last known ones
+                last = [candidate_actor(m.name) for m in roster.current().added()
+                        if m.until is None]
+            return last
 
         return added
 
