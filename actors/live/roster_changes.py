@@ -65,7 +65,8 @@ def decide_candidate_change(plan: SessionPlan, request: dict[str, Any], publishe
     inputs = plan.inputs
     roster = session_roster(plan)
     done = roster.by_request(str(request["id"]))
-    if done is not None:
+    if done is not None:  # decided before a restart: its record may not be written yet
+        write_policies_record(Path(plan.folder), inputs)
         return _applied(plan, done)
     action = "add" if request["kind"] == "candidate_add" else "remove"
     name = str(request.get("name", ""))
