@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from actors.adapters.csv_reader import read_csv_candles
 from actors.adapters.freqtrade_reader import (
     is_freqtrade_folder,
     list_freqtrade,
@@ -85,6 +84,8 @@ def load_candles(
         market: Literal["spot", "futures"] = "futures" if ":" in symbol else "spot"
         candles = read_freqtrade(data, symbol, timeframe, venue=venue, market=market)
     else:
+        from actors.adapters.csv_reader import read_csv_candles  # pandas: CSV files only
+
         candles = read_csv_candles(data, symbol=symbol, timeframe=timeframe, venue=venue)
     window = candles.between(start_ms, end_ms)
     if len(window) == 0:

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from actors.live.venue_bars import VenueBars
 from actors.live.venue_spec import VenueBookSpec, VenueExecutionSpec, VenueFeedSpec
 from configs.app import AppConfig
 from configs.loader import LoadedConfig, with_overrides
@@ -71,6 +70,8 @@ def venue_now_ms(config: AppConfig) -> int:
             ``--exchange-url``).
     """
     spec = venue_feed_spec(config)
+    from actors.live.venue_bars import VenueBars  # ccxt (~0.35 s): live sessions only
+
     bars = VenueBars(spec, config.data.symbols[0], timeframe_to_ms(config.data.timeframe))
     try:
         return bars.venue_now_ms()
