@@ -53,6 +53,15 @@ def _remove_dead_tree(namespace: str) -> int:
     return 0
 
 
+def _gave_up(namespace: str) -> bool:
+    """True when the session's root supervisor escalated or stopped (the tree gave up)."""
+    try:
+        root = ray.get_actor(supervisor_actor_name(PREFIX, ROOT), namespace=namespace)
+        return ray.get(root.status.remote(), timeout=30) in ("escalated", "stopped")
+    except (ValueError, ray.exceptions.RayError):
+        return False
+
+
 def report_reconciliation(executor: Any, adopt: bool = False) -> int:
     """Reconcile the venue with the book now (adopting its state with ``adopt``).
 
@@ -109,6 +118,8 @@ def run_control(command: str, config: AppConfig, adopt: bool = False) -> int:
                 print(json.dumps(ray.get(control.progress.remote(), timeout=30), indent=2))
             return 0
         if command == "stop":
+            if _gave_up(namespace):  # its children may still answer while they are stopped
+                return _remove_dead_tree(namespace)
             try:
                 control = _actor(child_actor_name(PREFIX, f"{ROOT}/ops", "control"), namespace)
                 ray.get(control.request_stop.remote("stop command"), timeout=30)
