@@ -97,3 +97,8 @@ class TreeInputs:
     """``(candidate name, drift model JSON)`` of the candidates that have one."""
     ledger_path: str = ""
     """Absolute path of the store holding the policy ledger (automatic rollbacks write it)."""
+
+    @property
+    def candidate_names(self) -> tuple[str, ...]:
+        """The session's candidates at its start (a running session's roster adds others)."""
+        return tuple(label for label, _ in self.candidates)

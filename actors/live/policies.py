@@ -53,7 +53,7 @@ def session_policies(inputs: TreeInputs) -> dict[str, dict[str, Any]]:
                              "changes its strategy, trading rules, risk or market")
         out[label] = {"policy": given.hash if given is not None else runtime.hash,
                       "runtime": runtime.canonical_json(), "ledger": given is not None}
-    roster = load_roster(inputs.state_dir, [label for label, _ in inputs.candidates])
+    roster = load_roster(inputs.state_dir, inputs.candidate_names)
     for member in roster.members().values():
         if member.spec:  # added while the session ran (checked to run as recorded then)
             spec = PolicySpec.from_json(member.spec)

@@ -44,14 +44,9 @@ CANDIDATES = supervisor_actor_name(PREFIX, f"{ROOT}/candidates")
 RECONCILE_S = 1.0
 
 
-def initial_names(plan: SessionPlan) -> tuple[str, ...]:
-    """The session's candidates at its start."""
-    return tuple(label for label, _ in plan.inputs.candidates)
-
-
 def session_roster(plan: SessionPlan) -> CandidateRoster:
     """The roster on disk."""
-    return load_roster(plan.inputs.state_dir, initial_names(plan))
+    return load_roster(plan.inputs.state_dir, plan.inputs.candidate_names)
 
 
 def decide_candidate_change(plan: SessionPlan, request: dict[str, Any], published: int

@@ -59,7 +59,7 @@ def _child(name: str, factory: Callable[[str], Any]) -> ChildSpec:
 
 def roster_spec(inputs: TreeInputs) -> RosterSpec:
     """Where the session's actors read its candidate roster."""
-    return RosterSpec(inputs.state_dir, tuple(label for label, _ in inputs.candidates))
+    return RosterSpec(inputs.state_dir, inputs.candidate_names)
 
 
 def candidate_child(inputs: TreeInputs, names: SessionNames, label: str,

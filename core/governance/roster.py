@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.errors import ConfigError
@@ -109,44 +109,26 @@ class CandidateRoster:
     initial: tuple[str, ...]
     changes: tuple[RosterChange, ...] = ()
 
+    _members: dict[str, Membership] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
-        self.members()
+        object.__setattr__(self, "_members", _fold(self.initial, self.changes))
 
     def members(self) -> dict[str, Membership]:
-        """Every candidate that trades or traded in the session, by name, in order.
-
-        Raises:
-            ConfigError: The changes contradict (see the class doc).
-        """
-        members: dict[str, Membership] = {n: Membership(n, 0, None) for n in self.initial}
-        for change in self.changes:
-            current = members.get(change.name)
-            if change.action == "add":
-                if current is not None:
-                    raise ConfigError(f"candidate {change.name!r} was already in this session "
-                                      "(a name trades one life per session)")
-                members[change.name] = Membership(change.name, change.from_seq, None,
-                                                  change.spec, change.drift)
-            elif change.action == "remove":
-                if current is None or current.until is not None:
-                    raise ConfigError(f"candidate {change.name!r} is not trading: cannot "
-                                      "remove it")
-                members[change.name] = Membership(current.name, current.first,
-                                                  max(change.from_seq, current.first),
-                                                  current.spec, current.drift)
-        return members
+        """Every candidate that trades or traded in the session, by name, in order."""
+        return dict(self._members)
 
     def membership(self, name: str) -> Membership | None:
         """The steps ``name`` trades (None: never in this session)."""
-        return self.members().get(name)
+        return self._members.get(name)
 
     def added(self) -> list[Membership]:
         """The candidates added while the session ran (not the initial ones)."""
-        return [m for m in self.members().values() if m.name not in self.initial]
+        return [m for m in self._members.values() if m.name not in self.initial]
 
     def trading_at(self, seq: int) -> list[str]:
         """The names trading step ``seq``."""
-        return [m.name for m in self.members().values() if m.trades_at(seq)]
+        return [m.name for m in self._members.values() if m.trades_at(seq)]
 
     def frozen(self) -> bool:
         """True once a freeze was decided (no addition is accepted after it)."""
@@ -173,6 +155,31 @@ class CandidateRoster:
         except ConfigError as exc:
             return str(exc)
         return ""
+
+
+def _fold(initial: Sequence[str], changes: Sequence[RosterChange]) -> dict[str, Membership]:
+    """The memberships ``changes`` make of the ``initial`` candidates.
+
+    Raises:
+        ConfigError: The changes contradict (see :class:`CandidateRoster`).
+    """
+    members: dict[str, Membership] = {n: Membership(n, 0, None) for n in initial}
+    for change in changes:
+        current = members.get(change.name)
+        if change.action == "add":
+            if current is not None:
+                raise ConfigError(f"candidate {change.name!r} was already in this session "
+                                  "(a name trades one life per session)")
+            members[change.name] = Membership(change.name, change.from_seq, None,
+                                              change.spec, change.drift)
+        elif change.action == "remove":
+            if current is None or current.until is not None:
+                raise ConfigError(f"candidate {change.name!r} is not trading: cannot "
+                                  "remove it")
+            members[change.name] = Membership(current.name, current.first,
+                                              max(change.from_seq, current.first),
+                                              current.spec, current.drift)
+    return members
 
 
 def read_roster(initial: Sequence[str], lines: Sequence[str]) -> CandidateRoster:
